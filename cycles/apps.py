@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class CyclesConfig(AppConfig):
+    """Couples, their partners and the negative cycle each partner is caught in."""
+
+    name = "cycles"
+    verbose_name = "Couples and cycle maps"

@@ -1,0 +1,51 @@
+"""Who may see what, in one place (DOMAIN.md section 6).
+
+Every clinical QuerySet's `visible_to(user)` and `editable_by(user)` is built from these two
+functions, so the rule lives here only:
+
+- a therapist reads and writes their own couples;
+- a supervisor reads (never writes) the couples of the therapists they supervise;
+- a consultation-group member gets nothing of the records (de-identified views only);
+- a practice admin manages people and reads no clinical content;
+- nobody sees another practice, and a superuser is no exception.
+
+Private notes and reflections are narrower still: their author only (`sessions.PrivateNote`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import Q
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from people.models import User
+
+
+NOTHING = Q(pk__in=[])
+
+
+def readable_couples(user: User | AnonymousUser, path: str = "") -> Q:
+    """A filter on couples (reached through `path`, e.g. "couple__") the user may read.
+
+    One query: the supervisees come in as a subquery, never as a Python list.
+    """
+    if not user.is_authenticated or user.practice_id is None:
+        return NOTHING
+    from people.models import Supervision
+
+    own = Q(**{f"{path}therapist": user}) if user.is_therapist else NOTHING
+    supervised = NOTHING
+    if user.is_supervisor:
+        supervisees = Supervision.objects.filter(supervisor=user).values("therapist_id")
+        supervised = Q(**{f"{path}therapist_id__in": supervisees})
+    return Q(**{f"{path}practice_id": user.practice_id}) & (own | supervised)
+
+
+def writable_couples(user: User | AnonymousUser, path: str = "") -> Q:
+    """A filter on couples the user may change: only the couple's own therapist."""
+    if not user.is_authenticated or user.practice_id is None or not user.is_therapist:
+        return NOTHING
+    return Q(**{f"{path}practice_id": user.practice_id, f"{path}therapist": user})

@@ -1,0 +1,171 @@
+"""The Django admin, scoped by `visible_to` like every other view.
+
+Clinical models are read-only here: records are written through the app's own screens,
+which validate them and never hard-delete. Practice admins manage the people, supervision
+and consultation groups of their own practice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from people.models import ConsultationGroup, GroupMembership, Practice, Supervision, User
+
+
+class ScopedReadOnlyAdmin(admin.ModelAdmin):
+    """Shows only what `Model.objects.visible_to(user)` returns, and changes nothing."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return self.model.objects.visible_to(request.user)  # type: ignore[attr-defined]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class PracticeScopedAdmin(admin.ModelAdmin):
+    """For a practice admin: their own practice's rows, with `practice` set for them."""
+
+    def is_manager(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and getattr(user, "is_practice_admin", False))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).filter(practice_id=request.user.practice_id)  # type: ignore[union-attr]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.is_manager(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.is_manager(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.is_manager(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.is_manager(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.is_manager(request)
+
+    def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        return ["practice"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.practice_id = request.user.practice_id  # type: ignore[union-attr]
+        super().save_model(request, obj, form, change)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.related_model is User:
+            kwargs["queryset"] = User.objects.visible_to(request.user)  # type: ignore[arg-type]
+        if db_field.related_model is ConsultationGroup:
+            kwargs["queryset"] = ConsultationGroup.objects.filter(
+                practice_id=request.user.practice_id  # type: ignore[union-attr]
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Practice)
+class PracticeAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Practice]:
+        if request.user.is_superuser:
+            return Practice.objects.all()
+        return Practice.objects.filter(pk=request.user.practice_id)  # type: ignore[union-attr]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser or getattr(request.user, "is_practice_admin", False))
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(User)
+class PersonAdmin(PracticeScopedAdmin, DjangoUserAdmin):
+    list_display = [
+        "username",
+        "display_name",
+        "email",
+        "is_therapist",
+        "is_supervisor",
+        "is_practice_admin",
+        "is_active",
+    ]
+    list_filter = ["is_therapist", "is_supervisor", "is_practice_admin", "is_active"]
+    search_fields = ["username", "display_name", "email"]
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Person", {"fields": ("display_name", "first_name", "last_name", "email")}),
+        (
+            "Roles",
+            {
+                "fields": (
+                    "is_therapist",
+                    "is_supervisor",
+                    "is_practice_admin",
+                    "is_active",
+                    "is_staff",
+                )
+            },
+        ),
+    )
+    add_fieldsets = (
+        (None, {"fields": ("username", "password1", "password2")}),
+        ("Person", {"fields": ("display_name", "email")}),
+        ("Roles", {"fields": ("is_therapist", "is_supervisor", "is_practice_admin")}),
+    )
+
+    def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        return []
+
+
+@admin.register(Supervision)
+class SupervisionAdmin(PracticeScopedAdmin):
+    list_display = ["supervisor", "therapist", "started_on"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = GroupMembership
+    extra = 1
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user":
+            kwargs["queryset"] = User.objects.visible_to(request.user)  # type: ignore[arg-type]
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return bool(getattr(request.user, "is_practice_admin", False))
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission  # type: ignore[assignment]
+
+
+@admin.register(ConsultationGroup)
+class ConsultationGroupAdmin(PracticeScopedAdmin):
+    list_display = ["name"]
+    inlines = [MembershipInline]

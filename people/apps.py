@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class PeopleConfig(AppConfig):
+    """Practices, clinicians and their roles, supervision and consultation groups."""
+
+    name = "people"
+    verbose_name = "People and access"

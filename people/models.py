@@ -1,0 +1,146 @@
+"""People and access: the practice (tenant), its clinicians and their roles, supervision,
+and consultation groups.
+
+Who may see which clinical record is decided in one place, `people.access`, from the
+relations defined here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+class Practice(models.Model):
+    """A clinic or group practice: the tenant. Nobody sees another practice's data."""
+
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(max_length=64, default="Europe/London")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserQuerySet(models.QuerySet["User"]):
+    def visible_to(self, user: User) -> UserQuerySet:
+        """People of the user's own practice; nobody else's."""
+        if not user.is_authenticated or user.practice_id is None:
+            return self.none()
+        return self.filter(practice_id=user.practice_id)
+
+    def therapists(self) -> UserQuerySet:
+        return self.filter(is_therapist=True, is_active=True)
+
+
+class PeopleManager(UserManager["User"]):
+    def get_queryset(self) -> UserQuerySet:
+        return UserQuerySet(self.model, using=self._db)
+
+    def visible_to(self, user: User) -> UserQuerySet:
+        return self.get_queryset().visible_to(user)
+
+
+class User(AbstractUser):
+    """A person who signs in. One person may hold several roles in their practice."""
+
+    practice = models.ForeignKey(
+        Practice, on_delete=models.PROTECT, null=True, blank=True, related_name="people"
+    )
+    display_name = models.CharField(max_length=150, blank=True)
+    is_therapist = models.BooleanField("therapist", default=False)
+    is_supervisor = models.BooleanField("supervisor", default=False)
+    is_practice_admin = models.BooleanField("practice admin", default=False)
+
+    objects = PeopleManager()
+
+    class Meta:
+        ordering = ["display_name", "username"]
+        constraints = [
+            models.CheckConstraint(
+                name="roles_need_a_practice",
+                condition=Q(practice__isnull=False)
+                | Q(is_therapist=False, is_supervisor=False, is_practice_admin=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.get_full_name() or self.username
+
+    @property
+    def roles(self) -> list[str]:
+        named = [
+            ("therapist", self.is_therapist),
+            ("supervisor", self.is_supervisor),
+            ("practice admin", self.is_practice_admin),
+        ]
+        return [name for name, held in named if held]
+
+    def supervisee_ids(self) -> Iterable[int]:
+        """Ids of the therapists this person supervises (empty unless a supervisor)."""
+        if not self.is_supervisor:
+            return []
+        return Supervision.objects.filter(supervisor=self).values_list("therapist_id", flat=True)
+
+
+class Supervision(models.Model):
+    """A supervisor reads (never writes) the records of the therapists they supervise."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    supervisor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="supervisions")
+    therapist = models.ForeignKey(User, on_delete=models.CASCADE, related_name="supervised_by")
+    started_on = models.DateField(default=timezone.localdate)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["supervisor", "therapist"], name="supervision_once"),
+            models.CheckConstraint(
+                name="supervision_not_self", condition=~Q(supervisor=models.F("therapist"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supervisor} supervises {self.therapist}"
+
+
+class ConsultationGroup(models.Model):
+    """A peer consultation group: members see only de-identified cases shared into it."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="groups")
+    name = models.CharField(max_length=200)
+    members = models.ManyToManyField(
+        User, through="GroupMembership", related_name="consultation_groups"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "name"], name="group_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupMembership(models.Model):
+    group = models.ForeignKey(ConsultationGroup, on_delete=models.CASCADE)
+    user = models.ForeignKey(User, on_delete=models.CASCADE)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="membership_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group}"

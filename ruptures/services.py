@@ -1,0 +1,72 @@
+"""Writes for ruptures: recording, repairing and withdrawing them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ruptures.models import Rupture
+from sessions.models import NoteKind, PrivateNote
+
+if TYPE_CHECKING:
+    from people.models import User
+    from sessions.models import TherapySession
+
+
+@transaction.atomic
+def rupture_record(
+    *, session: TherapySession, recorded_by: User, reflection: str = "", **fields: Any
+) -> Rupture:
+    """Record a rupture seen in a session, with the therapist's private reflection if any."""
+    rupture = Rupture.objects.create(
+        couple_id=session.couple_id, session=session, created_by=recorded_by, **fields
+    )
+    if reflection.strip():
+        reflection_write(author=recorded_by, rupture=rupture, text=reflection)
+    return rupture
+
+
+def reflection_write(*, author: User, rupture: Rupture, text: str) -> PrivateNote | None:
+    existing = PrivateNote.objects.filter(rupture=rupture, author=author).first()
+    if not text.strip():
+        if existing:
+            existing.delete()
+        return None
+    if existing:
+        existing.text = text
+        existing.save(update_fields=["text", "updated_at"])
+        return existing
+    return PrivateNote.objects.create(
+        author=author, kind=NoteKind.RUPTURE_REFLECTION, rupture=rupture, text=text
+    )
+
+
+@transaction.atomic
+def rupture_repair(
+    *,
+    rupture: Rupture,
+    repaired_in: TherapySession,
+    status: str,
+    strategies: Any = None,
+    resolution_stage: int | None = None,
+) -> Rupture:
+    """Mark an earlier rupture as repaired (fully or partly) in a later session."""
+    rupture.repaired_in = repaired_in
+    rupture.status = status
+    if strategies is not None:
+        rupture.strategies = rupture.strategies | strategies
+    if resolution_stage is not None:
+        rupture.resolution_stage = max(rupture.resolution_stage, resolution_stage)
+    rupture.save()
+    return rupture
+
+
+@transaction.atomic
+def rupture_withdraw(*, rupture: Rupture, by: User, reason: str) -> Rupture:
+    rupture.withdrawn_at = timezone.now()
+    rupture.withdrawn_by = by
+    rupture.withdrawal_reason = reason
+    rupture.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason", "updated_at"])
+    return rupture

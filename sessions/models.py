@@ -1,0 +1,202 @@
+"""Therapy sessions (DOMAIN.md section 2) and private psychotherapy notes.
+
+The private note is kept apart from the session record, in its own table, readable by its
+author only: supervisors, summaries, dashboards, exports and digests never reach it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from people.access import readable_couples, writable_couples
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from people.models import User
+
+
+class SessionFormat(models.TextChoices):
+    CONJOINT = "conjoint", "Conjoint"
+    INDIVIDUAL_A = "individual_a", "Individual with partner A"
+    INDIVIDUAL_B = "individual_b", "Individual with partner B"
+
+
+class Attendance(models.TextChoices):
+    ATTENDED = "attended", "Attended"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
+    ENDED_EARLY = "ended_early", "Ended early / walked out"
+
+
+class CancelledBy(models.TextChoices):
+    PARTNER_A = "partner_a", "Partner A"
+    PARTNER_B = "partner_b", "Partner B"
+    BOTH = "both", "Both partners"
+    THERAPIST = "therapist", "Therapist"
+
+
+class LeftBy(models.TextChoices):
+    PARTNER_A = "partner_a", "Partner A"
+    PARTNER_B = "partner_b", "Partner B"
+    BOTH = "both", "Both partners"
+
+
+class TherapySessionQuerySet(models.QuerySet["TherapySession"]):
+    def visible_to(self, user: User | AnonymousUser) -> TherapySessionQuerySet:
+        return self.filter(readable_couples(user, "couple__"))
+
+    def editable_by(self, user: User | AnonymousUser) -> TherapySessionQuerySet:
+        return self.filter(writable_couples(user, "couple__"))
+
+    def current(self) -> TherapySessionQuerySet:
+        """Sessions not withdrawn as logged by mistake."""
+        return self.filter(withdrawn_at__isnull=True)
+
+
+class TherapySession(models.Model):
+    """One session of one couple with one therapist."""
+
+    couple = models.ForeignKey("cycles.Couple", on_delete=models.PROTECT, related_name="sessions")
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="therapy_sessions"
+    )
+    starts_at = models.DateTimeField("start")
+    duration_minutes = models.PositiveSmallIntegerField("duration (minutes)", default=50)
+    ordinal = models.PositiveSmallIntegerField(
+        "session number", help_text="Its number in the treatment: 1 for the first session."
+    )
+    format = models.CharField(
+        max_length=14, choices=SessionFormat.choices, default=SessionFormat.CONJOINT
+    )
+    attendance = models.CharField(
+        max_length=12, choices=Attendance.choices, default=Attendance.ATTENDED
+    )
+    cancelled_by = models.CharField(max_length=10, choices=CancelledBy.choices, blank=True)
+    left_early = models.CharField(
+        "who left early", max_length=10, choices=LeftBy.choices, blank=True
+    )
+    eft_step = models.PositiveSmallIntegerField(
+        "EFT step worked on", null=True, blank=True, choices=[(n, str(n)) for n in range(1, 10)]
+    )
+    progress_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    withdrawal_reason = models.CharField(max_length=300, blank=True, editable=False)
+
+    objects = TherapySessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["couple", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["couple", "ordinal"],
+                condition=Q(withdrawn_at__isnull=True),
+                name="session_number_once_per_couple",
+            ),
+            models.CheckConstraint(name="session_ordinal_positive", condition=Q(ordinal__gte=1)),
+            models.CheckConstraint(
+                name="session_duration_range",
+                condition=Q(duration_minutes__gte=1, duration_minutes__lte=480),
+            ),
+            models.CheckConstraint(
+                name="session_eft_step_range",
+                condition=Q(eft_step__isnull=True) | Q(eft_step__gte=1, eft_step__lte=9),
+            ),
+            models.CheckConstraint(
+                name="session_cancelled_by_when_cancelled",
+                condition=Q(attendance=Attendance.CANCELLED, cancelled_by__gt="")
+                | (~Q(attendance=Attendance.CANCELLED) & Q(cancelled_by="")),
+            ),
+            models.CheckConstraint(
+                name="session_who_left_when_ended_early",
+                condition=Q(attendance=Attendance.ENDED_EARLY, left_early__gt="")
+                | (~Q(attendance=Attendance.ENDED_EARLY) & Q(left_early="")),
+            ),
+            models.CheckConstraint(
+                name="session_withdrawal_has_reason",
+                condition=Q(withdrawn_at__isnull=True)
+                | (Q(withdrawn_by__isnull=False) & ~Q(withdrawal_reason="")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.couple} session {self.ordinal}"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+    @property
+    def took_place(self) -> bool:
+        return self.attendance in (Attendance.ATTENDED, Attendance.ENDED_EARLY)
+
+
+class NoteKind(models.TextChoices):
+    PSYCHOTHERAPY_NOTE = "psychotherapy_note", "Psychotherapy note"
+    RUPTURE_REFLECTION = "rupture_reflection", "Reflection on my contribution"
+
+
+class PrivateNoteQuerySet(models.QuerySet["PrivateNote"]):
+    def visible_to(self, user: User | AnonymousUser) -> PrivateNoteQuerySet:
+        """Its author's alone: not the supervisor, not the practice admin, not a superuser."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(author=user)
+
+
+class PrivateNote(models.Model):
+    """A therapist's private process note on a session, or reflection on a rupture.
+
+    Kept apart from the record and readable by its author only. Exactly one of `session`
+    or `rupture` is set.
+    """
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=NoteKind.choices)
+    session = models.OneToOneField(
+        TherapySession,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="private_note",
+    )
+    rupture = models.OneToOneField(
+        "ruptures.Rupture",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="private_reflection",
+    )
+    text = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PrivateNoteQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="private_note_on_one_thing",
+                condition=Q(
+                    kind=NoteKind.PSYCHOTHERAPY_NOTE, session__isnull=False, rupture__isnull=True
+                )
+                | Q(kind=NoteKind.RUPTURE_REFLECTION, session__isnull=True, rupture__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"  # never the text
