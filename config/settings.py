@@ -24,6 +24,7 @@ from config.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # git-ignored: the embedded SQLite database, sent e-mail, media
+(VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)  # SQLite won't make its folder
 
 load_dotenv(BASE_DIR / ".env")
 
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "django_htmx",
     "people",
     "cycles",
@@ -93,6 +95,8 @@ TEMPLATES = [
         },
     },
 ]
+
+FORM_RENDERER = "config.forms.FormRenderer"
 
 # Database: SQLite under var/ unless DATABASE_URL names a PostgreSQL server.
 DATABASE_URL = env_str("DATABASE_URL")

@@ -17,5 +17,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("couples/", include("cycles.urls")),
     path("practice/", include("people.urls")),
+    path("", include("sessions.urls")),
+    path("", include("ruptures.urls")),
     path("admin/", admin.site.urls),
 ]

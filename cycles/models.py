@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from people.access import readable_couples, writable_couples
@@ -160,6 +161,9 @@ class Couple(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         self.eft_stage = EFTStep.stage_of(self.eft_step)
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def get_absolute_url(self) -> str:
+        return reverse("cycles:detail", kwargs={"case_code": self.case_code})
 
 
 class PartnerLabel(models.TextChoices):

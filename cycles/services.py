@@ -65,6 +65,32 @@ def couple_create(
     return couple
 
 
+@transaction.atomic
+def couple_update(
+    *,
+    couple: Couple,
+    partner_a: PartnerDetails,
+    partner_b: PartnerDetails,
+    cycle_pattern: str,
+    eft_step: int,
+    started_on: datetime.date,
+    status: str,
+) -> Couple:
+    """Correct the couple's header and partners (positions can reverse over time)."""
+    couple.cycle_pattern = cycle_pattern
+    couple.eft_step = eft_step
+    couple.started_on = started_on
+    couple.status = status
+    couple.save()
+    for label, details in (("A", partner_a), ("B", partner_b)):
+        couple.partners.filter(label=label).update(
+            display_name=details.display_name,
+            position=details.position,
+            pronouns=details.pronouns,
+        )
+    return couple
+
+
 @dataclass(frozen=True)
 class StepDraft:
     """One link of a partner's chain as the therapist wrote it."""

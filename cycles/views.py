@@ -1,16 +1,49 @@
+"""Couple pages and the cycle-mapping view.
+
+Reads start from `Couple.objects.visible_to(user)` (therapist and supervisor), writes from
+`editable_by(user)` (the couple's own therapist only); anything else is a 404.
+"""
+
 from __future__ import annotations
 
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from typing import Any
 
-from cycles.models import Couple, CoupleStatus
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from cycles import editor
+from cycles.diagram import layout
+from cycles.forms import CoupleForm, CycleMapMetaForm
+from cycles.models import Couple, CoupleStatus, CycleMap, CycleStep, Partner
+from cycles.services import (
+    PartnerDetails,
+    StaleRevision,
+    couple_create,
+    couple_update,
+    cycle_map_save,
+)
+from people.views import signed_in
+from ruptures.models import Rupture, RuptureSummary
+from sessions.models import TherapySession
 
 CASELOAD_PAGE_SIZE = 25
 
 
+def _template(request: HttpRequest, page: str, region: str) -> str:
+    """The region alone for an htmx swap; the whole page otherwise (and on history restore)."""
+    if request.htmx and not request.htmx.history_restore_request:
+        return f"{page}#{region}"
+    return page
+
+
 @require_GET
+@vary_on_headers("HX-Request")
 def caseload(request: HttpRequest) -> HttpResponse:
     """The therapist's home: their couples (and a supervisor's supervisees' couples)."""
     status = request.GET.get("status", CoupleStatus.ACTIVE)
@@ -24,14 +57,218 @@ def caseload(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     context = {"page": page, "status": status, "query": query, "statuses": CoupleStatus.choices}
-    template = "cycles/caseload.html#caseload-table" if request.htmx else "cycles/caseload.html"
-    return render(request, template, context)
+    return render(request, _template(request, "cycles/caseload.html", "caseload-table"), context)
+
+
+def latest_map(couple: Couple) -> CycleMap | None:
+    steps = CycleStep.objects.select_related("emotion").order_by("partner__label", "position")
+    return (
+        couple.cycle_maps.select_related("author")
+        .prefetch_related(Prefetch("steps", queryset=steps))
+        .order_by("-revision")
+        .first()
+    )
+
+
+def timeline(couple: Couple) -> list[TherapySession]:
+    """Every current session with its ruptures and the repairs it made, in three queries."""
+    ruptures = Rupture.objects.current().select_related("repaired_in").order_by("minute", "pk")
+    return list(
+        TherapySession.objects.current()
+        .filter(couple=couple)
+        .prefetch_related(
+            Prefetch("ruptures", queryset=ruptures),
+            Prefetch("repairs", queryset=Rupture.objects.current().select_related("session")),
+        )
+        .order_by("ordinal")
+    )
 
 
 @require_GET
 def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
+    user = signed_in(request)
     couple = get_object_or_404(
-        Couple.objects.visible_to(request.user).select_related("therapist"), case_code=case_code
+        Couple.objects.visible_to(user).select_related("therapist"), case_code=case_code
     )
     partners = list(couple.partners.all())
-    return render(request, "cycles/couple_detail.html", {"couple": couple, "partners": partners})
+    cycle_map = latest_map(couple)
+    sessions = timeline(couple)
+    open_ruptures = [r for s in sessions for r in s.ruptures.all() if r.is_open]
+    summary = RuptureSummary.objects.filter(couple=couple).order_by("-on_date", "period").first()
+    context = {
+        "couple": couple,
+        "partners": partners,
+        "cycle_map": cycle_map,
+        "diagram": layout(cycle_map, partners),
+        "sessions": sessions,
+        "open_ruptures": open_ruptures,
+        "summary": summary,
+        "can_edit": couple.therapist_id == user.pk,
+    }
+    return render(request, "cycles/couple_detail.html", context)
+
+
+def _partner(cleaned: dict[str, Any], key: str) -> PartnerDetails:
+    return PartnerDetails(
+        display_name=cleaned[f"partner_{key}_name"],
+        position=cleaned[f"partner_{key}_position"],
+        pronouns=cleaned[f"partner_{key}_pronouns"],
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def couple_new(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    if not user.is_therapist:
+        raise Http404("Only therapists open couples' records.")
+    form = CoupleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        couple = couple_create(
+            therapist=user,
+            partner_a=_partner(data, "a"),
+            partner_b=_partner(data, "b"),
+            cycle_pattern=data["cycle_pattern"],
+            eft_step=data["eft_step"],
+            started_on=data["started_on"],
+        )
+        messages.success(request, f"Opened the record for {couple.case_code}.")
+        return redirect("cycles:detail", case_code=couple.case_code)
+    return render(request, "cycles/couple_form.html", {"form": form, "couple": None})
+
+
+@require_http_methods(["GET", "POST"])
+def couple_edit(request: HttpRequest, case_code: str) -> HttpResponse:
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    form = CoupleForm(
+        request.POST or None, initial=CoupleForm.initial_for(couple), with_status=True
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        couple_update(
+            couple=couple,
+            partner_a=_partner(data, "a"),
+            partner_b=_partner(data, "b"),
+            cycle_pattern=data["cycle_pattern"],
+            eft_step=data["eft_step"],
+            started_on=data["started_on"],
+            status=data["status"],
+        )
+        messages.success(request, "Saved the couple's details.")
+        return redirect("cycles:detail", case_code=couple.case_code)
+    return render(request, "cycles/couple_form.html", {"form": form, "couple": couple})
+
+
+def _set_focus(chains: list[editor.Chain], focus_id: str | None) -> None:
+    for chain in chains:
+        for form in chain.forms:
+            for name, field in form.fields.items():
+                field.widget.attrs.pop("autofocus", None)
+                if focus_id and f"id_{form.prefix}-{name}" == focus_id:
+                    field.widget.attrs["autofocus"] = True
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def cycle_map_edit(request: HttpRequest, case_code: str) -> HttpResponse:
+    """Edit both partners' chains; saving writes the next revision of the map."""
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    partners = {p.label: p for p in couple.partners.all()}
+    vocabulary = editor.vocabulary_for(user)
+    current = latest_map(couple)
+    conflict: CycleMap | None = None
+    focus_id: str | None = None
+    if request.method == "GET":
+        rows = editor.rows_from_map(current, partners)
+        meta = CycleMapMetaForm(initial={"base_revision": current.revision if current else 0})
+        chains = editor.build_chains(rows, partners, vocabulary, bound=False)
+    else:
+        rows = editor.rows_from_post(request.POST)
+        meta = CycleMapMetaForm(request.POST)
+        action = request.POST.get("action", "save")
+        if action != "save":
+            focus_id = editor.apply_action(rows, action)
+            chains = editor.build_chains(rows, partners, vocabulary, bound=False)
+        else:
+            rows = editor.drop_blank_rows(rows)
+            chains = editor.build_chains(rows, partners, vocabulary, bound=True)
+            if meta.is_valid() and editor.chains_valid(chains):
+                try:
+                    cycle_map = cycle_map_save(
+                        couple=couple,
+                        author=user,
+                        base_revision=meta.cleaned_data["base_revision"],
+                        chains=editor.drafts_from(chains),
+                        change_note=meta.cleaned_data["change_note"],
+                    )
+                except StaleRevision as stale:
+                    conflict = latest_map(couple)
+                    meta = CycleMapMetaForm(
+                        initial={
+                            "base_revision": stale.current,
+                            "change_note": meta.cleaned_data["change_note"],
+                        }
+                    )
+                else:
+                    messages.success(request, f"Saved revision {cycle_map.revision} of the map.")
+                    target = couple.get_absolute_url()
+                    if request.htmx:
+                        return HttpResponseClientRedirect(target)
+                    return redirect(target)
+    _set_focus(chains, focus_id)
+    context = {
+        "couple": couple,
+        "chains": chains,
+        "meta": meta,
+        "current": current,
+        "conflict": conflict,
+        "focus_id": focus_id,
+        "vocabulary": sorted(vocabulary.values(), key=lambda t: (t.kind, t.name)),
+    }
+    return render(request, _template(request, "cycles/cycle_map_edit.html", "editor"), context)
+
+
+@require_GET
+def cycle_map_history(request: HttpRequest, case_code: str) -> HttpResponse:
+    """Every revision of the map, and what changed between any two of them."""
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.visible_to(user), case_code=case_code)
+    revisions = list(couple.cycle_maps.select_related("author").order_by("-revision"))
+    partners = list(couple.partners.all())
+    comparison = _comparison(request, couple, revisions, partners)
+    context = {
+        "couple": couple,
+        "revisions": revisions,
+        "comparison": comparison,
+        "can_edit": couple.therapist_id == user.pk,
+    }
+    return render(request, "cycles/cycle_map_history.html", context)
+
+
+def _comparison(
+    request: HttpRequest, couple: Couple, revisions: list[CycleMap], partners: list[Partner]
+) -> dict[str, Any] | None:
+    numbers = {r.revision for r in revisions}
+    try:
+        older_n = int(request.GET.get("from", ""))
+        newer_n = int(request.GET.get("to", ""))
+    except ValueError:
+        if len(revisions) < 2:
+            return None
+        newer_n, older_n = revisions[0].revision, revisions[1].revision
+    if older_n not in numbers or newer_n not in numbers:
+        return None
+    maps = {
+        m.revision: m
+        for m in couple.cycle_maps.filter(revision__in=[older_n, newer_n]).prefetch_related(
+            Prefetch("steps", queryset=CycleStep.objects.select_related("emotion"))
+        )
+    }
+    older, newer = maps[older_n], maps[newer_n]
+    return {
+        "older": older,
+        "newer": newer,
+        "chains": [(p, editor.compare(older, newer, p)) for p in partners],
+    }

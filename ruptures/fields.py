@@ -107,4 +107,7 @@ class FlagSetField(models.PositiveIntegerField):
         return super().get_prep_value(value)
 
     def formfield(self, **kwargs: Any) -> Any:
-        return FlagSetFormField(flag=self.flag, label=self.verbose_name.capitalize(), **kwargs)
+        kwargs.setdefault("label", self.verbose_name.capitalize())
+        kwargs.pop("form_class", None)
+        kwargs.pop("choices_form_class", None)
+        return FlagSetFormField(flag=self.flag, **kwargs)

@@ -1,5 +1,14 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from ruptures import views
+
 app_name = "ruptures"
 
-urlpatterns: list[object] = []
+urlpatterns = [
+    path("sessions/<int:session_pk>/ruptures/", views.rupture_add, name="add"),
+    path("sessions/<int:session_pk>/repairs/<int:pk>/", views.rupture_repair_view, name="repair"),
+    path("ruptures/<int:pk>/edit/", views.rupture_edit, name="edit"),
+    path("ruptures/<int:pk>/withdraw/", views.rupture_withdraw_view, name="withdraw"),
+]

@@ -1,0 +1,160 @@
+"""Recording, correcting, repairing and withdrawing ruptures, in place on the session page.
+
+Each view answers an htmx request with the session page's region it changed and a plain
+request with a redirect (or the whole page when the form has errors), so every form works
+without JavaScript.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from people.views import signed_in
+from ruptures.forms import RepairForm, RuptureForm, WithdrawRuptureForm
+from ruptures.models import Rupture
+from ruptures.services import reflection_write, rupture_record, rupture_repair, rupture_withdraw
+from sessions.models import PrivateNote, TherapySession
+from sessions.views import session_page_context
+
+SESSION_PAGE = "sessions/detail.html"
+
+
+def _editable_session(request: HttpRequest, pk: int) -> TherapySession:
+    return get_object_or_404(
+        TherapySession.objects.editable_by(request.user).current().select_related("couple"),
+        pk=pk,
+    )
+
+
+def _editable_rupture(request: HttpRequest, pk: int) -> Rupture:
+    return get_object_or_404(
+        Rupture.objects.editable_by(request.user).current().select_related("session__couple"),
+        pk=pk,
+    )
+
+
+def _region(
+    request: HttpRequest,
+    session: TherapySession,
+    region: str,
+    repair_forms: dict[int, RepairForm] | None = None,
+    **extra: Any,
+) -> HttpResponse:
+    context = session_page_context(session, request.user, repair_forms) | extra
+    template = f"{SESSION_PAGE}#{region}" if request.htmx else SESSION_PAGE
+    return render(request, template, context)
+
+
+@require_POST
+def rupture_add(request: HttpRequest, session_pk: int) -> HttpResponse:
+    """Add a rupture to a session. `action=refresh` only redraws the form (type chosen)."""
+    user = signed_in(request)
+    session = _editable_session(request, session_pk)
+    if request.POST.get("action") == "refresh":
+        form = RuptureForm(initial=_initial_from(request), prefix="new")
+        return _region(request, session, "rupture-add", rupture_form=form, focus_markers=True)
+    form = RuptureForm(request.POST, prefix="new")
+    if not form.is_valid():
+        return _region(request, session, "ruptures", rupture_form=form)
+    data = dict(form.cleaned_data)
+    reflection = data.pop("reflection")
+    rupture_record(session=session, recorded_by=user, reflection=reflection, **data)
+    if not request.htmx:
+        messages.success(request, "Recorded the rupture.")
+        return redirect("therapy_sessions:detail", pk=session.pk)
+    fresh = RuptureForm(prefix="new")
+    fresh.fields["rupture_type"].widget.attrs["autofocus"] = True  # ready for the next one
+    response = _region(request, session, "ruptures", just_added=True, rupture_form=fresh)
+    return trigger_client_event(response, "rupturesChanged")
+
+
+def _initial_from(request: HttpRequest) -> dict[str, Any]:
+    """What the therapist has typed so far, to redraw the form without errors."""
+    initial: dict[str, Any] = {}
+    for name in RuptureForm.base_fields:
+        key = f"new-{name}"
+        values = request.POST.getlist(key)
+        if values:
+            initial[name] = (
+                values
+                if len(values) > 1 or name.endswith(("markers", "strategies", "principles"))
+                else values[0]
+            )
+    return initial
+
+
+@require_http_methods(["GET", "POST"])
+def rupture_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    rupture = _editable_rupture(request, pk)
+    reflection = PrivateNote.objects.visible_to(user).filter(rupture=rupture).first()
+    form = RuptureForm(
+        request.POST or None,
+        instance=rupture,
+        initial={"reflection": reflection.text if reflection else ""},
+        prefix=f"r{rupture.pk}",
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            form.save()
+        except IntegrityError:
+            form.add_error(None, "That combination can't be saved: check type, markers and repair.")
+        else:
+            reflection_write(author=user, rupture=rupture, text=form.cleaned_data["reflection"])
+            messages.success(request, "Saved the correction.")
+            return redirect("therapy_sessions:detail", pk=rupture.session_id)
+    context = {"form": form, "rupture": rupture, "session": rupture.session}
+    return render(request, "ruptures/edit.html", context)
+
+
+@require_POST
+def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpResponse:
+    """From a later session, mark an earlier open rupture as repaired (fully or partly)."""
+    session = _editable_session(request, session_pk)
+    rupture = get_object_or_404(
+        Rupture.objects.editable_by(request.user).open().select_related("session"),
+        pk=pk,
+        couple_id=session.couple_id,
+    )
+    form = RepairForm(request.POST, prefix=f"repair{rupture.pk}")
+    if rupture.session.starts_at >= session.starts_at:
+        form.add_error(None, "A rupture can only be repaired in a later session.")
+    if not form.is_valid():
+        return _region(request, session, "repairs", repair_forms={rupture.pk: form})
+    rupture_repair(
+        rupture=rupture,
+        repaired_in=session,
+        status=form.cleaned_data["status"],
+        strategies=form.cleaned_data["strategies"],
+        resolution_stage=form.cleaned_data["resolution_stage"],
+    )
+    if not request.htmx:
+        messages.success(request, "Marked the rupture repaired in this session.")
+        return redirect("therapy_sessions:detail", pk=session.pk)
+    return trigger_client_event(_region(request, session, "repairs"), "rupturesChanged")
+
+
+@require_POST
+def rupture_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw a rupture logged by mistake: hidden from views and summaries, kept on record."""
+    user = signed_in(request)
+    rupture = _editable_rupture(request, pk)
+    form = WithdrawRuptureForm(request.POST)
+    if not form.is_valid():
+        context = {
+            "form": RuptureForm(instance=rupture, prefix=f"r{rupture.pk}"),
+            "withdraw_form": form,
+            "rupture": rupture,
+            "session": rupture.session,
+        }
+        return render(request, "ruptures/edit.html", context)
+    rupture_withdraw(rupture=rupture, by=user, reason=form.cleaned_data["reason"])
+    messages.success(request, "Withdrew the rupture. It stays in the record, hidden from views.")
+    return redirect("therapy_sessions:detail", pk=rupture.session_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from sessions.models import NoteKind, PrivateNote, TherapySession
@@ -17,9 +17,34 @@ if TYPE_CHECKING:
     from people.models import User
 
 
+# Larger than any real treatment's session count, and within PositiveSmallIntegerField.
+RENUMBER_OFFSET = 10000
+
+
 def next_ordinal(couple: Couple) -> int:
     highest = TherapySession.objects.current().filter(couple=couple).aggregate(n=Max("ordinal"))
     return (highest["n"] or 0) + 1
+
+
+def renumber(couple: Couple) -> None:
+    """Number the couple's current sessions 1, 2, 3… in the order they took place.
+
+    Sessions logged late, moved or withdrawn change the order. Two passes keep the unique
+    (couple, ordinal) constraint true after every statement: first out of the way, then home.
+    """
+    sessions = list(
+        TherapySession.objects.current().filter(couple=couple).order_by("starts_at", "pk")
+    )
+    moved = [s for n, s in enumerate(sessions, start=1) if s.ordinal != n]
+    if not moved:
+        return
+    TherapySession.objects.filter(pk__in=[s.pk for s in moved]).update(
+        ordinal=F("ordinal") + RENUMBER_OFFSET
+    )
+    for n, session in enumerate(sessions, start=1):
+        if session.ordinal != n:
+            session.ordinal = n
+            TherapySession.objects.filter(pk=session.pk).update(ordinal=n)
 
 
 @transaction.atomic
@@ -31,13 +56,31 @@ def session_log(
     private_note: str = "",
     **fields: Any,
 ) -> TherapySession:
-    """Record a session of the couple; its number is the next in the treatment unless given."""
+    """Record a session of the couple, numbered by its place in the treatment."""
+    explicit = "ordinal" in fields
     fields.setdefault("ordinal", next_ordinal(couple))
     session = TherapySession.objects.create(
         couple=couple, therapist=therapist, starts_at=starts_at, **fields
     )
+    if not explicit:
+        renumber(couple)
+        session.refresh_from_db(fields=["ordinal"])
     if private_note:
         private_note_write(author=therapist, session=session, text=private_note)
+    return session
+
+
+@transaction.atomic
+def session_update(
+    *, session: TherapySession, author: User, private_note: str, **fields: Any
+) -> TherapySession:
+    """Correct a logged session; a changed start renumbers the couple's sessions."""
+    for name, value in fields.items():
+        setattr(session, name, value)
+    session.save()
+    renumber(session.couple)
+    session.refresh_from_db(fields=["ordinal"])
+    private_note_write(author=author, session=session, text=private_note)
     return session
 
 
@@ -64,4 +107,5 @@ def session_withdraw(*, session: TherapySession, by: User, reason: str) -> Thera
     session.withdrawn_by = by
     session.withdrawal_reason = reason
     session.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason", "updated_at"])
+    renumber(session.couple)
     return session

@@ -1,0 +1,138 @@
+"""Logging and reading therapy sessions.
+
+The session page is where ruptures are added, corrected and repaired (ruptures.views renders
+its regions). Reads: `visible_to` (therapist, supervisor); writes: `editable_by` (therapist).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cycles.models import Couple
+from people.views import signed_in
+from ruptures.forms import RepairForm, RuptureForm
+from ruptures.models import Rupture
+from sessions.forms import SessionForm, WithdrawForm
+from sessions.models import PrivateNote, TherapySession
+from sessions.services import session_log, session_update, session_withdraw
+
+
+def session_page_context(
+    session: TherapySession, user: Any, repair_forms: dict[int, RepairForm] | None = None
+) -> dict[str, Any]:
+    """Everything the session page shows, in a fixed number of queries."""
+    ruptures = list(
+        Rupture.objects.current()
+        .filter(session=session)
+        .select_related("repaired_in")
+        .order_by("minute", "pk")
+    )
+    earlier_open = list(
+        Rupture.objects.open()
+        .filter(couple_id=session.couple_id, session__starts_at__lt=session.starts_at)
+        .exclude(repaired_in=session)
+        .select_related("session")
+        .order_by("session__starts_at", "pk")
+    )
+    for rupture in earlier_open:
+        prefix = f"repair{rupture.pk}"
+        rupture.repair_form = (repair_forms or {}).get(rupture.pk) or RepairForm(prefix=prefix)  # type: ignore[attr-defined]
+    repaired_here = list(
+        Rupture.objects.current().filter(repaired_in=session).select_related("session")
+    )
+    note = PrivateNote.objects.visible_to(user).filter(session=session).first()
+    can_edit = session.couple.therapist_id == user.pk
+    return {
+        "session": session,
+        "couple": session.couple,
+        "ruptures": ruptures,
+        "earlier_open": earlier_open,
+        "repaired_here": repaired_here,
+        "private_note": note,
+        "can_edit": can_edit and not session.is_withdrawn,
+        "rupture_form": RuptureForm(prefix="new") if can_edit else None,
+    }
+
+
+@require_GET
+def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    session = get_object_or_404(
+        TherapySession.objects.visible_to(user).select_related("couple", "therapist"), pk=pk
+    )
+    return render(request, "sessions/detail.html", session_page_context(session, user))
+
+
+@require_http_methods(["GET", "POST"])
+def session_new(request: HttpRequest, case_code: str) -> HttpResponse:
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    form = SessionForm(request.POST or None, initial=SessionForm.initial_new())
+    if request.method == "POST" and form.is_valid():
+        session = session_log(
+            couple=couple,
+            therapist=user,
+            private_note=form.cleaned_data["private_note"],
+            **form.session_fields(),
+        )
+        messages.success(request, f"Logged session {session.ordinal}. Add its ruptures below.")
+        return redirect("therapy_sessions:detail", pk=session.pk)
+    return render(request, "sessions/form.html", {"form": form, "couple": couple, "session": None})
+
+
+@require_http_methods(["GET", "POST"])
+def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    session = get_object_or_404(
+        TherapySession.objects.editable_by(user).current().select_related("couple"), pk=pk
+    )
+    note = PrivateNote.objects.visible_to(user).filter(session=session).first()
+    initial = SessionForm.initial_for(session, note.text if note else "")
+    form = SessionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            session_update(
+                session=session,
+                author=user,
+                private_note=form.cleaned_data["private_note"],
+                **form.session_fields(),
+            )
+        except IntegrityError:
+            form.add_error(
+                "date",
+                "A rupture of this couple would then be repaired before it happened: "
+                "check the dates of this session and of the sessions around it.",
+            )
+        else:
+            messages.success(request, f"Saved session {session.ordinal}.")
+            return redirect("therapy_sessions:detail", pk=session.pk)
+    context = {"form": form, "couple": session.couple, "session": session}
+    return render(request, "sessions/form.html", context)
+
+
+@require_POST
+def session_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw a session logged by mistake (kept in the record, hidden from views)."""
+    user = signed_in(request)
+    session = get_object_or_404(
+        TherapySession.objects.editable_by(user).current().select_related("couple"), pk=pk
+    )
+    form = WithdrawForm(request.POST)
+    if not form.is_valid():
+        context = session_page_context(session, user) | {"withdraw_form": form}
+        return render(request, "sessions/detail.html", context)
+    if Rupture.objects.current().filter(repaired_in=session).exists():
+        messages.error(
+            request,
+            "This session repaired an earlier rupture. Withdraw or correct that repair first.",
+        )
+        return redirect("therapy_sessions:detail", pk=session.pk)
+    session_withdraw(session=session, by=user, reason=form.cleaned_data["reason"])
+    messages.success(request, "Withdrew the session. It stays in the record, hidden from views.")
+    return redirect(session.couple.get_absolute_url())

@@ -1,0 +1,199 @@
+"""The cycle-map editor's working draft.
+
+The editor is one form that round-trips through the server: adding, removing or moving a
+step posts the whole draft with an `action`, and the server answers with the draft changed.
+It works the same without JavaScript (a full page) and with htmx (the editor region only),
+and nothing typed is lost between round trips. `save` validates every step and writes a new
+revision through `cycles.services.cycle_map_save`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cycles.forms import StepForm
+from cycles.models import CycleMap, CyclePosition, EmotionTerm, Partner, StepKind
+from cycles.services import StepDraft
+
+if TYPE_CHECKING:
+    from django.http import QueryDict
+
+STEP_FIELDS = ("kind", "term", "text", "move")
+MAX_STEPS_PER_CHAIN = 20
+LABELS = ("A", "B")
+
+# A new map starts from EFT's chain, so the therapist fills in rather than builds.
+STARTER_KINDS = [
+    StepKind.TRIGGER,
+    StepKind.PERCEPTION,
+    StepKind.SECONDARY_EMOTION,
+    StepKind.PRIMARY_EMOTION,
+    StepKind.ATTACHMENT_NEED,
+    StepKind.ACTION,
+]
+
+Row = dict[str, str]
+
+
+def starter_rows(partner: Partner) -> list[Row]:
+    move = "withdrawing" if partner.position == CyclePosition.WITHDRAWER else "pursuing"
+    return [
+        {"kind": kind, "term": "", "text": "", "move": move if kind == StepKind.ACTION else ""}
+        for kind in STARTER_KINDS
+    ]
+
+
+def rows_from_map(cycle_map: CycleMap | None, partners: dict[str, Partner]) -> dict[str, list[Row]]:
+    if cycle_map is None:
+        return {label: starter_rows(partners[label]) for label in LABELS}
+    rows: dict[str, list[Row]] = {label: [] for label in LABELS}
+    for step in cycle_map.steps.all():
+        label = "A" if step.partner_id == partners["A"].pk else "B"
+        rows[label].append(
+            {
+                "kind": step.kind,
+                "term": step.emotion.name if step.emotion_id else "",  # type: ignore[union-attr]
+                "text": step.text,
+                "move": step.move,
+            }
+        )
+    return rows
+
+
+def rows_from_post(data: QueryDict) -> dict[str, list[Row]]:
+    rows: dict[str, list[Row]] = {}
+    for label in LABELS:
+        try:
+            total = min(int(data.get(f"{label}-TOTAL", "0")), MAX_STEPS_PER_CHAIN)
+        except ValueError:
+            total = 0
+        rows[label] = [
+            {name: data.get(f"{label}-{index}-{name}", "")[:300] for name in STEP_FIELDS}
+            for index in range(max(total, 0))
+        ]
+    return rows
+
+
+def apply_action(rows: dict[str, list[Row]], action: str) -> str | None:
+    """Change the draft as the button asked; return the id of the row to focus next."""
+    verb, _, rest = action.partition(":")
+    label, _, position = rest.partition(":")
+    if label not in LABELS:
+        return None
+    chain = rows[label]
+    if verb == "add" and len(chain) < MAX_STEPS_PER_CHAIN:
+        chain.append({"kind": "", "term": "", "text": "", "move": ""})
+        return f"id_{label}-{len(chain) - 1}-kind"
+    if not position.isdigit() or int(position) >= len(chain):
+        return None
+    index = int(position)
+    if verb == "remove":
+        chain.pop(index)
+        return f"add-{label}"
+    if verb == "up" and index > 0:
+        chain[index - 1], chain[index] = chain[index], chain[index - 1]
+        return f"id_{label}-{index - 1}-kind"
+    if verb == "down" and index < len(chain) - 1:
+        chain[index + 1], chain[index] = chain[index], chain[index + 1]
+        return f"id_{label}-{index + 1}-kind"
+    return None
+
+
+@dataclass
+class Chain:
+    partner: Partner
+    forms: list[StepForm] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.partner.label
+
+    @property
+    def add_button_id(self) -> str:
+        return f"add-{self.label}"
+
+
+def build_chains(
+    rows: dict[str, list[Row]],
+    partners: dict[str, Partner],
+    vocabulary: dict[str, EmotionTerm],
+    *,
+    bound: bool,
+) -> list[Chain]:
+    chains = []
+    for label in LABELS:
+        forms = []
+        for index, row in enumerate(rows[label]):
+            prefix = f"{label}-{index}"
+            if bound:
+                data = {f"{prefix}-{name}": value for name, value in row.items()}
+                forms.append(StepForm(data, prefix=prefix, vocabulary=vocabulary))
+            else:
+                forms.append(StepForm(initial=row, prefix=prefix, vocabulary=vocabulary))
+        chains.append(Chain(partner=partners[label], forms=forms))
+    return chains
+
+
+def drafts_from(chains: list[Chain]) -> dict[str, list[StepDraft]]:
+    """Valid, non-empty rows as drafts; a row left entirely blank is dropped."""
+    drafts: dict[str, list[StepDraft]] = {}
+    for chain in chains:
+        drafts[chain.label] = [
+            StepDraft(
+                kind=form.cleaned_data["kind"],
+                text=form.cleaned_data["text"],
+                emotion=form.cleaned_data["emotion"],
+                move=form.cleaned_data.get("move") or "",
+            )
+            for form in chain.forms
+            if form.cleaned_data.get("kind")
+        ]
+    return drafts
+
+
+def drop_blank_rows(rows: dict[str, list[Row]]) -> dict[str, list[Row]]:
+    """A row with no kind, emotion or words is an unused slot, not a step."""
+    return {
+        label: [r for r in chain if any(r.get(n, "").strip() for n in ("kind", "term", "text"))]
+        for label, chain in rows.items()
+    }
+
+
+def chains_valid(chains: list[Chain]) -> bool:
+    return all(form.is_valid() for chain in chains for form in chain.forms)
+
+
+@dataclass(frozen=True)
+class StepChange:
+    sign: str  # "+" added, "-" removed, " " unchanged
+    kind: str
+    label: str
+
+
+def describe(cycle_map: CycleMap, partner: Partner) -> list[tuple[str, str]]:
+    kinds = dict(StepKind.choices)
+    return [
+        (kinds[step.kind], step.label + (f" ({step.get_move_display()})" if step.move else ""))
+        for step in cycle_map.steps.all()
+        if step.partner_id == partner.pk
+    ]
+
+
+def compare(older: CycleMap, newer: CycleMap, partner: Partner) -> list[StepChange]:
+    """What changed in one partner's chain between two revisions, step by step."""
+    before, after = describe(older, partner), describe(newer, partner)
+    changes: list[StepChange] = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            changes += [StepChange(" ", *step) for step in before[i1:i2]]
+            continue
+        changes += [StepChange("-", *step) for step in before[i1:i2]]
+        changes += [StepChange("+", *step) for step in after[j1:j2]]
+    return changes
+
+
+def vocabulary_for(user: Any) -> dict[str, EmotionTerm]:
+    return {term.name.lower(): term for term in EmotionTerm.objects.visible_to(user)}

@@ -1,0 +1,156 @@
+"""Rupture forms: record one as it happened, correct it, or mark an earlier one repaired."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ruptures.codes import (
+    ResolutionStage,
+    ResolutionStrategy,
+    RuptureStatus,
+    RuptureType,
+    Toward,
+    WhoMoved,
+)
+from ruptures.fields import FlagSetFormField
+from ruptures.models import Rupture
+
+ONE_TO_FIVE = [(n, str(n)) for n in range(1, 6)]
+
+# Who may not be the target of their own move (mirrors Rupture.Meta's constraint).
+SELF_TARGETS = {
+    WhoMoved.THERAPIST: Toward.THERAPIST,
+    WhoMoved.PARTNER_A: Toward.PARTNER_A,
+    WhoMoved.PARTNER_B: Toward.PARTNER_B,
+    WhoMoved.BOTH: Toward.BOTH_PARTNERS,
+}
+
+
+class RuptureForm(forms.ModelForm):
+    """Type first; then only that type's markers count (the database refuses the others)."""
+
+    reflection = forms.CharField(
+        label="Private reflection on my contribution",
+        help_text="Yours alone: never shown to your supervisor, in summaries or exports.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=5000,
+    )
+
+    class Meta:
+        model = Rupture
+        fields = [
+            "rupture_type",
+            "withdrawal_markers",
+            "confrontation_markers",
+            "who_moved",
+            "toward",
+            "minute",
+            "significance",
+            "therapist_contribution",
+            "strategies",
+            "principles",
+            "resolution_stage",
+            "status",
+            "note",
+        ]
+        widgets = {
+            "rupture_type": forms.RadioSelect,
+            "who_moved": forms.RadioSelect,
+            "toward": forms.RadioSelect,
+            "status": forms.RadioSelect,
+            "note": forms.Textarea(attrs={"rows": 3}),
+            "minute": forms.NumberInput(attrs={"min": 0, "max": 480, "inputmode": "numeric"}),
+        }
+        labels = {
+            "withdrawal_markers": "Withdrawal markers",
+            "confrontation_markers": "Confrontation markers",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("toward", Toward.THERAPIST)
+        super().__init__(*args, **kwargs)
+        self.fields["rupture_type"].choices = RuptureType.choices
+        self.fields["who_moved"].choices = WhoMoved.choices
+        self.fields["toward"].choices = Toward.choices
+        self.fields["significance"] = forms.TypedChoiceField(
+            label="Significance",
+            choices=ONE_TO_FIVE,
+            coerce=int,
+            widget=forms.RadioSelect,
+            help_text="Impact on the collaboration: 1 barely noticed, 5 a breakdown.",
+        )
+        self.fields["therapist_contribution"] = forms.TypedChoiceField(
+            label="My contribution",
+            choices=[("", "Not rated"), *ONE_TO_FIVE],
+            coerce=int,
+            empty_value=None,
+            required=False,
+            widget=forms.RadioSelect,
+            help_text="1 little, 5 a large part.",
+        )
+        self.fields["resolution_stage"].choices = ResolutionStage.choices
+        self.fields["status"].choices = RuptureStatus.choices
+        self.fields["minute"].max_value = 480
+
+    @property
+    def chosen_type(self) -> str:
+        """The type the therapist picked (bound data first), or "" before they pick."""
+        value = self["rupture_type"].value()
+        return value if value in RuptureType.values else ""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        kind = cleaned.get("rupture_type")
+        if kind == RuptureType.WITHDRAWAL and cleaned.get("confrontation_markers"):
+            self.add_error(
+                "confrontation_markers",
+                "These are confrontation markers; this rupture is a withdrawal.",
+            )
+        if kind == RuptureType.CONFRONTATION and cleaned.get("withdrawal_markers"):
+            self.add_error(
+                "withdrawal_markers",
+                "These are withdrawal markers; this rupture is a confrontation.",
+            )
+        mover, target = cleaned.get("who_moved"), cleaned.get("toward")
+        if mover and SELF_TARGETS.get(mover) == target:
+            self.add_error("toward", "Choose who the move was toward: not the one who moved.")
+        if cleaned.get("status") != RuptureStatus.UNRESOLVED and self.instance.pk is None:
+            stage = cleaned.get("resolution_stage")
+            if stage == ResolutionStage.NONE and cleaned.get("status") == RuptureStatus.RESOLVED:
+                self.add_error(
+                    "resolution_stage",
+                    "A resolved rupture was at least noticed: choose the stage reached.",
+                )
+        return cleaned
+
+
+class RepairForm(forms.Form):
+    """Mark an earlier rupture repaired, fully or partly, in this later session."""
+
+    status = forms.ChoiceField(
+        choices=[
+            (RuptureStatus.RESOLVED, "Resolved"),
+            (RuptureStatus.PARTLY_RESOLVED, "Partly resolved"),
+        ],
+        widget=forms.RadioSelect,
+        initial=RuptureStatus.RESOLVED,
+    )
+    strategies = FlagSetFormField(flag=ResolutionStrategy, label="Strategies used")
+    resolution_stage = forms.TypedChoiceField(
+        label="Stage reached",
+        choices=ResolutionStage.choices[1:],
+        coerce=int,
+        initial=ResolutionStage.EXPLORED,
+    )
+
+
+class WithdrawRuptureForm(forms.Form):
+    reason = forms.CharField(
+        label="Why withdraw it?",
+        max_length=300,
+        help_text="It will be hidden from views and summaries but kept in the record.",
+    )

@@ -1,0 +1,140 @@
+"""The session form: when it was, who came, what was worked on, and the private note."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from sessions.models import Attendance, CancelledBy, LeftBy, SessionFormat, TherapySession
+
+MAX_SESSION_MINUTES = 480
+
+
+class SessionForm(forms.Form):
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = forms.TimeField(label="Start", widget=forms.TimeInput(attrs={"type": "time"}))
+    end_time = forms.TimeField(label="End", widget=forms.TimeInput(attrs={"type": "time"}))
+    format = forms.ChoiceField(choices=SessionFormat.choices, widget=forms.RadioSelect)
+    attendance = forms.ChoiceField(choices=Attendance.choices, widget=forms.RadioSelect)
+    cancelled_by = forms.ChoiceField(
+        label="Cancelled by", choices=[("", "—"), *CancelledBy.choices], required=False
+    )
+    left_early = forms.ChoiceField(
+        label="Who left early", choices=[("", "—"), *LeftBy.choices], required=False
+    )
+    eft_step = forms.TypedChoiceField(
+        label="EFT step worked on",
+        choices=[("", "—"), *[(n, str(n)) for n in range(1, 10)]],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    progress_note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), required=False, max_length=20000
+    )
+    private_note = forms.CharField(
+        label="Private psychotherapy note",
+        help_text="Yours alone: never shown to your supervisor, in summaries or exports.",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        max_length=20000,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        self._check_times(cleaned)
+        self._check_attendance(cleaned)
+        return cleaned
+
+    def _check_times(self, cleaned: dict[str, Any]) -> None:
+        date, start, end = cleaned.get("date"), cleaned.get("start_time"), cleaned.get("end_time")
+        if not (date and start):
+            return
+        starts_at = timezone.make_aware(datetime.datetime.combine(date, start))
+        if starts_at > timezone.now():
+            self.add_error("date", "A session can't be logged before it has happened.")
+            return
+        cleaned["starts_at"] = starts_at
+        if end is None:
+            return
+        if end <= start:
+            self.add_error("end_time", "The end must be after the start.")
+            return
+        minutes = datetime.datetime.combine(date, end) - datetime.datetime.combine(date, start)
+        cleaned["duration_minutes"] = int(minutes.total_seconds() // 60)
+        if cleaned["duration_minutes"] > MAX_SESSION_MINUTES:
+            self.add_error("end_time", "A session can't be longer than 8 hours.")
+
+    def _check_attendance(self, cleaned: dict[str, Any]) -> None:
+        attendance = cleaned.get("attendance")
+        if attendance == Attendance.CANCELLED and not cleaned.get("cancelled_by"):
+            self.add_error("cancelled_by", "Say who cancelled.")
+        if attendance != Attendance.CANCELLED and cleaned.get("cancelled_by"):
+            self.add_error("cancelled_by", "Only a cancelled session has someone who cancelled.")
+        if attendance == Attendance.ENDED_EARLY and not cleaned.get("left_early"):
+            self.add_error("left_early", "Say who left.")
+        if attendance != Attendance.ENDED_EARLY and cleaned.get("left_early"):
+            self.add_error("left_early", "Only a session that ended early has someone who left.")
+        individual = {
+            SessionFormat.INDIVIDUAL_A: "partner_b",
+            SessionFormat.INDIVIDUAL_B: "partner_a",
+        }
+        absent = individual.get(cleaned.get("format", ""))
+        if absent and cleaned.get("left_early") in (absent, LeftBy.BOTH):
+            self.add_error("left_early", "That partner wasn't in this individual session.")
+
+    def session_fields(self) -> dict[str, Any]:
+        """The cleaned values that belong on the TherapySession row."""
+        data = self.cleaned_data
+        return {
+            "starts_at": data["starts_at"],
+            "duration_minutes": data["duration_minutes"],
+            "format": data["format"],
+            "attendance": data["attendance"],
+            "cancelled_by": data["cancelled_by"],
+            "left_early": data["left_early"],
+            "eft_step": data["eft_step"],
+            "progress_note": data["progress_note"],
+        }
+
+    @staticmethod
+    def initial_for(session: TherapySession, private_note: str) -> dict[str, Any]:
+        local = timezone.localtime(session.starts_at)
+        end = local + datetime.timedelta(minutes=session.duration_minutes)
+        return {
+            "date": local.date(),
+            "start_time": local.time().replace(second=0, microsecond=0),
+            "end_time": end.time().replace(second=0, microsecond=0),
+            "format": session.format,
+            "attendance": session.attendance,
+            "cancelled_by": session.cancelled_by,
+            "left_early": session.left_early,
+            "eft_step": session.eft_step,
+            "progress_note": session.progress_note,
+            "private_note": private_note,
+        }
+
+    @staticmethod
+    def initial_new() -> dict[str, Any]:
+        """Defaults for a session that just ended: 50 minutes, ending now."""
+        now = timezone.localtime().replace(second=0, microsecond=0)
+        end = now - datetime.timedelta(minutes=now.minute % 5)
+        start = end - datetime.timedelta(minutes=50)
+        return {
+            "date": start.date(),
+            "start_time": start.time(),
+            "end_time": end.time(),
+            "format": SessionFormat.CONJOINT,
+            "attendance": Attendance.ATTENDED,
+        }
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label="Why withdraw it?",
+        max_length=300,
+        help_text="It will be hidden from views and summaries but kept in the record.",
+    )
