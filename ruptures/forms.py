@@ -80,7 +80,7 @@ class RuptureForm(forms.ModelForm):
             label="Significance",
             choices=ONE_TO_FIVE,
             coerce=int,
-            widget=forms.RadioSelect,
+            widget=forms.RadioSelect(attrs={"class": "inline-choices"}),
             help_text="Impact on the collaboration: 1 barely noticed, 5 a breakdown.",
         )
         self.fields["therapist_contribution"] = forms.TypedChoiceField(
@@ -89,7 +89,7 @@ class RuptureForm(forms.ModelForm):
             coerce=int,
             empty_value=None,
             required=False,
-            widget=forms.RadioSelect,
+            widget=forms.RadioSelect(attrs={"class": "inline-choices"}),
             help_text="1 little, 5 a large part.",
         )
         self.fields["resolution_stage"].choices = ResolutionStage.choices
