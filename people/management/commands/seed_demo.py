@@ -1,0 +1,65 @@
+"""`manage.py seed_demo`: a fictional practice to click through, made once.
+
+The record is built by `people.demo.build_demo` in one transaction; when the demo practice
+already exists the command changes nothing and only prints the logins again, so running it
+twice (or on every deploy of a demo server) is safe. Clinical content is never printed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from people.demo import (
+    DEMO_LOGINS,
+    DEMO_PASSWORD,
+    DEMO_PRACTICE_NAME,
+    build_demo,
+    demo_exists,
+    missing_emotion_terms,
+    taken_usernames,
+)
+
+
+class Command(BaseCommand):
+    help = "Create a fictional demo practice with invented couples (does nothing if it exists)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if demo_exists():
+            self.stdout.write(f"The demo practice {DEMO_PRACTICE_NAME!r} exists; nothing changed.")
+        else:
+            self.check_can_seed()
+            started = time.monotonic()
+            summary = build_demo()
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Created the demo practice {DEMO_PRACTICE_NAME!r}: {summary.couples} "
+                    f"couples, {summary.sessions} sessions, {summary.ruptures} ruptures, "
+                    f"{summary.cycle_maps} cycle map revisions "
+                    f"in {time.monotonic() - started:.1f} s."
+                )
+            )
+        self.write_logins()
+
+    def check_can_seed(self) -> None:
+        taken = taken_usernames()
+        if taken:
+            raise CommandError(
+                f"These demo usernames already belong to someone outside the demo practice: "
+                f"{', '.join(taken)}. Rename or remove them, then run seed_demo again."
+            )
+        if missing := missing_emotion_terms():
+            raise CommandError(
+                f"The shared emotion vocabulary lacks {', '.join(missing)}: run migrate first."
+            )
+
+    def write_logins(self) -> None:
+        rows = [("username", "password", "role")]
+        rows += [(login.username, DEMO_PASSWORD, login.role) for login in DEMO_LOGINS]
+        user_width = max(len(username) for username, _, _ in rows)
+        password_width = max(len(password) for _, password, _ in rows)
+        self.stdout.write("\nDemo logins:")
+        for username, password, role in rows:
+            self.stdout.write(f"  {username:<{user_width}}  {password:<{password_width}}  {role}")
