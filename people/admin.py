@@ -144,6 +144,15 @@ class PersonAdmin(PracticeScopedAdmin, DjangoUserAdmin):
     def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         return []
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # A superuser who belongs to a practice is still beyond its practice admin: else the
+        # admin could reset the superuser's password (user_change_password goes through
+        # get_object, hence this queryset) and sign in as them.
+        people = super().get_queryset(request)
+        if not request.user.is_superuser:
+            people = people.filter(is_superuser=False)
+        return people
+
 
 @admin.register(Supervision)
 class SupervisionAdmin(PracticeScopedAdmin):
