@@ -11,10 +11,15 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from people.models import ConsultationGroup, GroupMembership, Practice, Supervision, User
+
+
+ROLE_FIELDS = ["is_therapist", "is_supervisor", "is_practice_admin", "is_staff"]
 
 
 class ScopedReadOnlyAdmin(admin.ModelAdmin):
@@ -73,7 +78,7 @@ class PracticeScopedAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.related_model is User:
-            kwargs["queryset"] = User.objects.visible_to(request.user)  # type: ignore[arg-type]
+            kwargs.setdefault("queryset", User.objects.visible_to(request.user))  # type: ignore[arg-type]
         if db_field.related_model is ConsultationGroup:
             kwargs["queryset"] = ConsultationGroup.objects.filter(
                 practice_id=request.user.practice_id  # type: ignore[union-attr]
@@ -144,6 +149,22 @@ class PersonAdmin(PracticeScopedAdmin, DjangoUserAdmin):
     def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         return []
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        # Nobody grants themselves a role: a practice admin who could tick "supervisor" on
+        # their own record could then supervise anyone and read every record.
+        if obj is not None and obj.pk == request.user.pk and not request.user.is_superuser:
+            return [*ROLE_FIELDS, "is_active"]
+        return []
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        # A practice admin who set a therapist's password could sign in as that therapist and
+        # read their records; people change their own password, or a superuser resets it.
+        if self.get_object(request, unquote(id)) is None:
+            raise Http404("No such person in this practice.")
+        if not request.user.is_superuser and str(request.user.pk) != str(id):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # A superuser who belongs to a practice is still beyond its practice admin: else the
         # admin could reset the superuser's password (user_change_password goes through
@@ -157,6 +178,16 @@ class PersonAdmin(PracticeScopedAdmin, DjangoUserAdmin):
 @admin.register(Supervision)
 class SupervisionAdmin(PracticeScopedAdmin):
     list_display = ["supervisor", "therapist", "started_on"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # Only supervisors supervise and only therapists are supervised; and an admin never
+        # makes themselves anyone's supervisor (that would be reading records by the back door).
+        people = User.objects.visible_to(request.user).exclude(pk=request.user.pk)  # type: ignore[arg-type]
+        if db_field.name == "supervisor":
+            kwargs["queryset"] = people.filter(is_supervisor=True)
+        elif db_field.name == "therapist":
+            kwargs["queryset"] = people.filter(is_therapist=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class MembershipInline(admin.TabularInline):

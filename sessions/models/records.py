@@ -154,9 +154,12 @@ class NoteKind(models.TextChoices):
 class PrivateNoteQuerySet(models.QuerySet["PrivateNote"]):
     def visible_to(self, user: User | AnonymousUser) -> PrivateNoteQuerySet:
         """Its author's alone: not the supervisor, not the practice admin, not a superuser."""
-        if not user.is_authenticated:
+        if not user.is_authenticated or user.practice_id is None:
             return self.none()
-        return self.filter(author=user)
+        same_practice = Q(session__couple__practice_id=user.practice_id) | Q(
+            rupture__couple__practice_id=user.practice_id
+        )
+        return self.filter(same_practice, author=user)
 
 
 class PrivateNote(models.Model):

@@ -440,3 +440,43 @@ def test_a_supervision_added_by_the_practice_admin_is_in_their_practice(client, 
         supervisor=scene.world.supervisor, therapist=scene.world.colleague
     )
     assert supervision.practice == scene.world.practice
+
+
+def test_a_practice_admin_cannot_set_a_therapists_password(client, scene):
+    owner = scene.world.owner
+    before = User.objects.get(pk=owner.pk).password
+    client.force_login(scene.world.practice_admin)
+    response = client.post(
+        password_url(owner),
+        {
+            "password1": "a-new-secret-9876",
+            "password2": "a-new-secret-9876",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 403
+    assert User.objects.get(pk=owner.pk).password == before
+
+
+def test_a_practice_admin_cannot_grant_themselves_a_role(client, scene):
+    admin_person = scene.world.practice_admin
+    client.force_login(admin_person)
+    page = client.get(admin_url(User, "change", admin_person.pk))
+    assert page.status_code == 200
+    assert 'name="is_supervisor"' not in page.content.decode()
+    client.post(
+        admin_url(User, "change", admin_person.pk),
+        {"username": admin_person.username, "is_supervisor": "on", "is_practice_admin": "on"},
+    )
+    admin_person.refresh_from_db()
+    assert not admin_person.is_supervisor
+
+
+def test_a_practice_admin_cannot_make_themselves_a_supervisor_of_anyone(client, scene):
+    client.force_login(scene.world.practice_admin)
+    page = client.get(admin_url(Supervision, "add"))
+    form = page.context["adminform"].form
+    assert scene.world.practice_admin not in form.fields["supervisor"].queryset
+    assert set(form.fields["therapist"].queryset) == set(
+        User.objects.filter(practice=scene.world.practice, is_therapist=True)
+    )

@@ -34,6 +34,7 @@ from tests.factories import (
     make_couple,
     make_cycle_map,
     make_emotion,
+    make_practice,
     make_rupture,
     make_session,
     make_user,
@@ -309,3 +310,12 @@ def test_a_therapist_no_longer_in_the_role_loses_their_couples(scene):
 def test_reading_a_supervisors_caseload_is_one_query(scene, django_assert_num_queries):
     with django_assert_num_queries(1):
         assert len(Couple.objects.visible_to(scene.people["supervisor"])) == 1
+
+
+@pytest.mark.django_db
+def test_an_author_moved_to_another_practice_no_longer_reads_their_old_notes():
+    world = World.build()
+    assert PrivateNote.objects.visible_to(world.owner).count() == 2
+    world.owner.practice = make_practice("Somewhere New")
+    world.owner.save()
+    assert PrivateNote.objects.visible_to(world.owner).count() == 0
