@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "people.middleware.NoStoreMiddleware",
+    "people.middleware.PartnerScreenLockMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

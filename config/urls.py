@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from people import views as people_views
+from sessions import measure_views
 
 urlpatterns = [
     path("", people_views.home, name="home"),
@@ -15,6 +16,10 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("partner-screen/", measure_views.partner_screen, name="partner_screen"),
+    path(
+        "partner-screen/unlock/", measure_views.partner_screen_unlock, name="partner_screen_unlock"
+    ),
     path("couples/", include("cycles.urls")),
     path("practice/", include("people.urls")),
     path("", include("sessions.urls")),

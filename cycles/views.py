@@ -28,8 +28,11 @@ from cycles.services import (
     couple_update,
     cycle_map_save,
 )
+from people.models import SignalThresholds
 from people.views import signed_in
 from ruptures.models import Rupture, RuptureSummary
+from sessions.charts import alliance_chart, satisfaction_chart
+from sessions.measures import CoupleSignals, derive, load_points, load_satisfaction
 from sessions.models import TherapySession
 
 CASELOAD_PAGE_SIZE = 25
@@ -95,6 +98,7 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
     sessions = timeline(couple)
     open_ruptures = [r for s in sessions for r in s.ruptures.all() if r.is_open]
     summary = RuptureSummary.objects.filter(couple=couple).order_by("-on_date", "period").first()
+    signals = couple_signals(couple)
     context = {
         "couple": couple,
         "partners": partners,
@@ -104,8 +108,25 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         "open_ruptures": open_ruptures,
         "summary": summary,
         "can_edit": couple.therapist_id == user.pk,
+        "signals": signals,
+        "alliance_chart": alliance_chart(signals.points),
+        "satisfaction_sections": [
+            {
+                "name": series[0].name,
+                "series": series,
+                "chart": satisfaction_chart(series, maximum=series[0].maximum),
+            }
+            for series in signals.by_measure.values()
+        ],
     }
     return render(request, "cycles/couple_detail.html", context)
+
+
+def couple_signals(couple: Couple) -> CoupleSignals:
+    """The couple's measure series and derived signals, in a fixed number of queries."""
+    points = load_points([couple.pk])[couple.pk]
+    satisfaction = load_satisfaction([couple.pk]).get(couple.pk, [])
+    return derive(points, satisfaction, SignalThresholds.for_practice(couple.practice_id))
 
 
 def _partner(cleaned: dict[str, Any], key: str) -> PartnerDetails:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.shortcuts import redirect
 from django.utils.cache import add_never_cache_headers
 
 if TYPE_CHECKING:
@@ -28,3 +29,24 @@ class NoStoreMiddleware:
             add_never_cache_headers(response)
             response["Cache-Control"] = "no-store, private, max-age=0"
         return response
+
+
+PARTNER_SCREEN_PREFIX = "/partner-screen/"
+
+
+class PartnerScreenLockMiddleware:
+    """While a partner holds the device, every page but the partner screen redirects to it.
+
+    The therapist starts the lock from the session page (sessions.measure_views); only the
+    therapist's password lifts it, so a partner can't browse the record, even by URL or the
+    back button. Static files are served before this middleware runs.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        locked = "partner_screen" in getattr(request, "session", {})
+        if locked and not request.path.startswith(PARTNER_SCREEN_PREFIX):
+            return redirect("partner_screen")
+        return self.get_response(request)

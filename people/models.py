@@ -144,3 +144,82 @@ class GroupMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.group}"
+
+
+class SignalThresholds(models.Model):
+    """The numbers behind every derived signal and supervisor flag, tunable per practice.
+
+    The exact definitions these numbers feed are in docs/signals.md; a practice without a row
+    uses the defaults below.
+    """
+
+    practice = models.OneToOneField(Practice, on_delete=models.CASCADE, related_name="thresholds")
+    split_window_sessions = models.PositiveSmallIntegerField(
+        "split alliance: sessions in the trend",
+        default=3,
+        help_text="How many of the latest sessions rated by both partners make the trend.",
+    )
+    split_min_increase = models.PositiveSmallIntegerField(
+        "split alliance: least widening",
+        default=4,
+        help_text="Points (of 40) the gap must grow across those sessions, never narrowing.",
+    )
+    alliance_drop_points = models.PositiveSmallIntegerField(
+        "alliance drop: points",
+        default=5,
+        help_text="A partner's total falling by at least this from their previous session.",
+    )
+    unresolved_after_sessions = models.PositiveSmallIntegerField(
+        "unresolved rupture: later sessions",
+        default=0,
+        help_text="Flag a rupture still unresolved after this many later sessions (0: at once).",
+    )
+    recurring_marker_sessions = models.PositiveSmallIntegerField(
+        "recurring rupture: sessions",
+        default=3,
+        help_text="The same marker in at least this many sessions.",
+    )
+    high_contribution = models.PositiveSmallIntegerField(
+        "high therapist contribution",
+        default=4,
+        help_text="A contribution rated at least this (1–5).",
+    )
+    gone_quiet_days = models.PositiveSmallIntegerField(
+        "gone quiet: days",
+        default=21,
+        help_text="Days without a session after a rupture.",
+    )
+    stuck_stage_one_sessions = models.PositiveSmallIntegerField(
+        "stuck in stage 1: sessions",
+        default=12,
+        help_text="Sessions attended while still in EFT stage 1.",
+    )
+    nightly_run_hour = models.PositiveSmallIntegerField(
+        "nightly summaries: hour",
+        default=2,
+        help_text="Local hour (0–23, the practice's time zone) the nightly summaries run.",
+    )
+
+    class Meta:
+        verbose_name_plural = "signal thresholds"
+        constraints = [
+            models.CheckConstraint(
+                name="thresholds_window_at_least_2", condition=Q(split_window_sessions__gte=2)
+            ),
+            models.CheckConstraint(
+                name="thresholds_contribution_1_to_5",
+                condition=Q(high_contribution__gte=1, high_contribution__lte=5),
+            ),
+            models.CheckConstraint(
+                name="thresholds_hour_0_to_23", condition=Q(nightly_run_hour__lte=23)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Thresholds of {self.practice}"
+
+    @classmethod
+    def for_practice(cls, practice_id: int) -> SignalThresholds:
+        """The practice's thresholds, or the defaults when it has set none."""
+        found = cls.objects.filter(practice_id=practice_id).first()
+        return found or cls(practice_id=practice_id)

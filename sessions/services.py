@@ -8,7 +8,16 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from sessions.models import NoteKind, PrivateNote, TherapySession
+from sessions.models import (
+    AllianceRating,
+    MeasureDefinition,
+    MeasureResponse,
+    NoteKind,
+    PostSessionReport,
+    PrivateNote,
+    TherapySession,
+)
+from sessions.models.measures import ALLIANCE_ITEMS
 
 if TYPE_CHECKING:
     import datetime
@@ -109,3 +118,61 @@ def session_withdraw(*, session: TherapySession, by: User, reason: str) -> Thera
     session.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason", "updated_at"])
     renumber(session.couple)
     return session
+
+
+@transaction.atomic
+def measures_record(
+    *,
+    session: TherapySession,
+    entered_by: str,
+    recorded_by: User,
+    alliance: dict[str, dict[str, Any]],
+    reports: dict[str, dict[str, Any]],
+    responses: list[tuple[MeasureDefinition, str, dict[str, Any]]],
+) -> None:
+    """Store what was answered; an unanswered section leaves what was stored untouched.
+
+    `alliance` maps "A"/"B" to cleaned AllianceForm data, `reports` maps a respondent to
+    cleaned ReportForm data, `responses` lists (definition, partner, cleaned MeasureForm data).
+    Answering again corrects the stored answers (upsert on the unique keys).
+    """
+    for partner, data in alliance.items():
+        if data.get("answered"):
+            AllianceRating.objects.update_or_create(
+                session=session,
+                partner=partner,
+                defaults={name: data[name] for name in ALLIANCE_ITEMS}
+                | {
+                    "entered_by": entered_by,
+                    "absent_but_recorded": bool(data.get("record_anyway")),
+                    "recorded_at": timezone.now(),
+                },
+            )
+    for respondent, data in reports.items():
+        if data.get("answered"):
+            PostSessionReport.objects.update_or_create(
+                session=session,
+                respondent=respondent,
+                defaults={
+                    "tension": data["tension"] == "yes",
+                    "upsetting": data["upsetting"],
+                    "resolved": data["resolved"],
+                    "entered_by": entered_by,
+                    "recorded_at": timezone.now(),
+                },
+            )
+    for definition, partner, data in responses:
+        if data.get("answered"):
+            MeasureResponse.objects.update_or_create(
+                definition=definition,
+                session=session,
+                partner=partner,
+                defaults={
+                    "answers": data["answers"],
+                    "total": sum(data["answers"].values()),
+                    "entered_by": entered_by,
+                    "absent_but_recorded": bool(data.get("record_anyway")),
+                    "recorded_at": timezone.now(),
+                    "recorded_by": recorded_by,
+                },
+            )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sessions import views
+from sessions import measure_views, views
 
 app_name = "therapy_sessions"
 
@@ -11,4 +11,10 @@ urlpatterns = [
     path("sessions/<int:pk>/", views.session_detail, name="detail"),
     path("sessions/<int:pk>/edit/", views.session_edit, name="edit"),
     path("sessions/<int:pk>/withdraw/", views.session_withdraw_view, name="withdraw"),
+    path("sessions/<int:pk>/measures/", measure_views.session_measures, name="measures"),
+    path(
+        "sessions/<int:pk>/partner/<str:partner>/",
+        measure_views.partner_screen_start,
+        name="partner_screen_start",
+    ),
 ]

@@ -19,7 +19,7 @@ from people.views import signed_in
 from ruptures.forms import RepairForm, RuptureForm
 from ruptures.models import Rupture
 from sessions.forms import SessionForm, WithdrawForm
-from sessions.models import PrivateNote, TherapySession
+from sessions.models import AllianceRating, PostSessionReport, PrivateNote, TherapySession
 from sessions.services import session_log, session_update, session_withdraw
 
 
@@ -49,6 +49,8 @@ def session_page_context(
     note = PrivateNote.objects.visible_to(user).filter(session=session).first()
     can_edit = session.couple.therapist_id == user.pk
     return {
+        "alliance": list(AllianceRating.objects.filter(session=session)),
+        "reports": list(PostSessionReport.objects.filter(session=session)),
         "session": session,
         "couple": session.couple,
         "ruptures": ruptures,

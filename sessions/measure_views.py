@@ -1,0 +1,211 @@
+"""Entering the per-partner measures: by the therapist, or by a partner on the partner screen.
+
+The partner screen is a lock on the signed-in browser session: while it is on, every other
+URL redirects back to it (people.middleware.PartnerScreenLockMiddleware), it shows only that
+partner's questions, and only the therapist's password takes the screen back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from people.views import signed_in
+from sessions.measure_forms import AllianceForm, MeasureForm, ReportForm
+from sessions.models import (
+    AllianceRating,
+    MeasureDefinition,
+    MeasureResponse,
+    PostSessionReport,
+    Respondent,
+    TherapySession,
+)
+from sessions.models.measures import ALLIANCE_ITEMS, EnteredBy
+from sessions.services import measures_record
+
+PARTNER_SCREEN_KEY = "partner_screen"
+LABELS = ("A", "B")
+
+
+@dataclass
+class MeasureForms:
+    alliance: dict[str, AllianceForm]
+    reports: dict[str, ReportForm]
+    questionnaires: list[tuple[MeasureDefinition, str, MeasureForm]]
+
+    def all(self) -> list[Any]:
+        return [
+            *self.alliance.values(),
+            *self.reports.values(),
+            *[form for _, _, form in self.questionnaires],
+        ]
+
+    def is_valid(self) -> bool:
+        return all([form.is_valid() for form in self.all()])  # validate every form, show all
+
+    def save(self, session: TherapySession, entered_by: str, user: Any) -> None:
+        measures_record(
+            session=session,
+            entered_by=entered_by,
+            recorded_by=user,
+            alliance={p: f.cleaned_data for p, f in self.alliance.items()},
+            reports={r: f.cleaned_data for r, f in self.reports.items()},
+            responses=[(d, p, f.cleaned_data) for d, p, f in self.questionnaires],
+        )
+
+
+def _stored_initial(session: TherapySession) -> dict[str, dict[str, Any]]:
+    initial: dict[str, dict[str, Any]] = {}
+    for rating in AllianceRating.objects.filter(session=session):
+        initial[f"alliance-{rating.partner}"] = {n: getattr(rating, n) for n in ALLIANCE_ITEMS}
+    for report in PostSessionReport.objects.filter(session=session):
+        initial[f"report-{report.respondent}"] = {
+            "tension": "yes" if report.tension else "no",
+            "upsetting": report.upsetting,
+            "resolved": report.resolved,
+        }
+    for response in MeasureResponse.objects.filter(session=session).select_related("definition"):
+        initial[f"m-{response.definition.code}-{response.partner}"] = dict(response.answers)
+    return initial
+
+
+def build_forms(
+    request: HttpRequest,
+    session: TherapySession,
+    *,
+    partners: tuple[str, ...] = LABELS,
+    respondents: tuple[str, ...] = tuple(Respondent.values),
+    definitions: list[MeasureDefinition] | None = None,
+    partner_wording: bool = False,
+) -> MeasureForms:
+    data = request.POST if request.method == "POST" else None
+    initial = {} if partner_wording else _stored_initial(session)
+    if definitions is None:
+        definitions = list(MeasureDefinition.objects.visible_to(request.user))
+
+    def kwargs(prefix: str) -> dict[str, Any]:
+        return {"data": data, "prefix": prefix, "initial": initial.get(prefix)}
+
+    return MeasureForms(
+        alliance={
+            p: AllianceForm(
+                session=session,
+                partner=p,
+                partner_wording=partner_wording,
+                **kwargs(f"alliance-{p}"),
+            )
+            for p in partners
+        },
+        reports={
+            r: ReportForm(
+                session=session,
+                partner=r[-1].upper() if r != "therapist" else "",
+                **kwargs(f"report-{r}"),
+            )
+            for r in respondents
+        },
+        questionnaires=[
+            (
+                d,
+                p,
+                MeasureForm(definition=d, session=session, partner=p, **kwargs(f"m-{d.code}-{p}")),
+            )
+            for d in definitions
+            for p in partners
+        ],
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def session_measures(request: HttpRequest, pk: int) -> HttpResponse:
+    """The therapist enters or corrects both partners' measures and the reports."""
+    user = signed_in(request)
+    session = get_object_or_404(
+        TherapySession.objects.editable_by(user).current().select_related("couple"), pk=pk
+    )
+    forms = build_forms(request, session)
+    if request.method == "POST" and forms.is_valid():
+        forms.save(session, EnteredBy.THERAPIST, user)
+        messages.success(request, "Saved the measures.")
+        return redirect("therapy_sessions:detail", pk=session.pk)
+    partners = {p.label: p for p in session.couple.partners.all()}
+    context = {"session": session, "couple": session.couple, "forms": forms, "partners": partners}
+    return render(request, "sessions/measures.html", context)
+
+
+@require_POST
+def partner_screen_start(request: HttpRequest, pk: int, partner: str) -> HttpResponse:
+    """Hand the device to one partner: lock this browser session to their questions."""
+    user = signed_in(request)
+    if partner not in LABELS:
+        raise Http404("No such partner.")
+    session = get_object_or_404(TherapySession.objects.editable_by(user).current(), pk=pk)
+    codes = [c for c in request.POST.getlist("include") if c]
+    request.session[PARTNER_SCREEN_KEY] = {
+        "session": session.pk,
+        "partner": partner,
+        "include": codes,
+        "done": False,
+    }
+    return redirect("partner_screen")
+
+
+def _locked_session(request: HttpRequest) -> tuple[dict[str, Any], TherapySession]:
+    state = request.session.get(PARTNER_SCREEN_KEY)
+    if not state:
+        raise Http404("No partner screen is open.")
+    session = get_object_or_404(
+        TherapySession.objects.editable_by(request.user).current(), pk=state["session"]
+    )
+    return state, session
+
+
+@require_http_methods(["GET", "POST"])
+def partner_screen(request: HttpRequest) -> HttpResponse:
+    """Only the partner's own questions, large and simple: nothing else of the record."""
+    if PARTNER_SCREEN_KEY not in request.session:
+        return redirect("home")
+    state, session = _locked_session(request)
+    partner = state["partner"]
+    respondent = f"partner_{partner.lower()}"
+    definitions = list(
+        MeasureDefinition.objects.visible_to(request.user).filter(code__in=state["include"])
+    )
+    forms = build_forms(
+        request,
+        session,
+        partners=(partner,),
+        respondents=(respondent,),
+        definitions=definitions,
+        partner_wording=True,
+    )
+    if state["done"]:
+        return render(request, "sessions/partner_done.html", {"error": ""})
+    if request.method == "POST" and forms.is_valid():
+        forms.save(session, EnteredBy.PARTNER, request.user)
+        state["done"] = True
+        request.session[PARTNER_SCREEN_KEY] = state
+        return redirect("partner_screen")
+    return render(request, "sessions/partner_screen.html", {"forms": forms, "partner": partner})
+
+
+@require_POST
+def partner_screen_unlock(request: HttpRequest) -> HttpResponse:
+    """Only the therapist's password takes the screen back."""
+    user = signed_in(request)
+    state = request.session.get(PARTNER_SCREEN_KEY)
+    if not state:
+        return redirect("home")
+    if not user.check_password(request.POST.get("password", "")):
+        context = {"error": "That is not the therapist's password.", "done": state["done"]}
+        template = "sessions/partner_done.html" if state["done"] else "sessions/partner_unlock.html"
+        return render(request, template, context, status=200)
+    del request.session[PARTNER_SCREEN_KEY]
+    messages.success(request, "Welcome back. The partner's answers are saved.")
+    return redirect(reverse("therapy_sessions:measures", kwargs={"pk": state["session"]}))

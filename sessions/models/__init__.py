@@ -1,0 +1,33 @@
+"""Therapy sessions and what is recorded in them: records, private notes and measures."""
+
+from sessions.models.measures import (
+    AllianceRating,
+    MeasureDefinition,
+    MeasureResponse,
+    PostSessionReport,
+    Respondent,
+)
+from sessions.models.records import (
+    Attendance,
+    CancelledBy,
+    LeftBy,
+    NoteKind,
+    PrivateNote,
+    SessionFormat,
+    TherapySession,
+)
+
+__all__ = [
+    "AllianceRating",
+    "Attendance",
+    "CancelledBy",
+    "LeftBy",
+    "MeasureDefinition",
+    "MeasureResponse",
+    "NoteKind",
+    "PostSessionReport",
+    "PrivateNote",
+    "Respondent",
+    "SessionFormat",
+    "TherapySession",
+]

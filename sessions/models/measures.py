@@ -1,0 +1,222 @@
+"""Per-partner measures (DOMAIN.md section 4) and the post-session rupture report (section 3).
+
+- Session alliance: our own short form on Bordin's components, each 0–10, rated by each
+  partner every session (not a licensed instrument).
+- Post-session report: each partner and the therapist say whether there was tension, how
+  upsetting it was and how far it was resolved by the end.
+- Questionnaires as data: a `MeasureDefinition` describes items, ranges and scoring; the CSI-4
+  ships as one (Funk & Rogge 2007, free for clinical use), and a practice can add the measures
+  it is licensed for without code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from people.access import readable_couples, writable_couples
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from people.models import User
+
+ALLIANCE_ITEMS = ("bond", "goals", "tasks", "fit")
+ALLIANCE_MAX = 40
+
+
+class Respondent(models.TextChoices):
+    PARTNER_A = "partner_a", "Partner A"
+    PARTNER_B = "partner_b", "Partner B"
+    THERAPIST = "therapist", "Therapist"
+
+
+class EnteredBy(models.TextChoices):
+    THERAPIST = "therapist", "Entered by the therapist"
+    PARTNER = "partner", "Entered by the partner on the partner screen"
+
+
+class SessionRecordQuerySet(models.QuerySet[Any]):
+    def visible_to(self, user: User | AnonymousUser) -> SessionRecordQuerySet:
+        return self.filter(readable_couples(user, "session__couple__"))
+
+    def editable_by(self, user: User | AnonymousUser) -> SessionRecordQuerySet:
+        return self.filter(writable_couples(user, "session__couple__"))
+
+
+def _zero_to_ten(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        name=f"alliance_{name}_0_to_10", condition=Q(**{f"{name}__gte": 0, f"{name}__lte": 10})
+    )
+
+
+class AllianceRating(models.Model):
+    """One partner's alliance with the therapist at the end of one session."""
+
+    session = models.ForeignKey(
+        "therapy_sessions.TherapySession", on_delete=models.CASCADE, related_name="alliance"
+    )
+    partner = models.CharField(max_length=1, choices=[("A", "Partner A"), ("B", "Partner B")])
+    bond = models.PositiveSmallIntegerField(help_text="The bond with the therapist, 0–10.")
+    goals = models.PositiveSmallIntegerField("agreement on goals", help_text="0–10.")
+    tasks = models.PositiveSmallIntegerField("agreement on tasks", help_text="0–10.")
+    fit = models.PositiveSmallIntegerField("overall fit", help_text="0–10.")
+    entered_by = models.CharField(max_length=10, choices=EnteredBy.choices)
+    absent_but_recorded = models.BooleanField(
+        default=False, help_text="The partner wasn't in this session and the therapist said so."
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    objects = SessionRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["session", "partner"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "partner"], name="alliance_once_per_partner"
+            ),
+            models.CheckConstraint(
+                name="alliance_partner_a_or_b", condition=Q(partner__in=["A", "B"])
+            ),
+            *[_zero_to_ten(name) for name in ALLIANCE_ITEMS],
+        ]
+
+    def __str__(self) -> str:
+        return f"Alliance of partner {self.partner}, session #{self.session_id}"
+
+    @property
+    def total(self) -> int:
+        return self.bond + self.goals + self.tasks + self.fit
+
+
+class PostSessionReport(models.Model):
+    """Was there tension or disagreement today, how upsetting, how far resolved by the end."""
+
+    session = models.ForeignKey(
+        "therapy_sessions.TherapySession", on_delete=models.CASCADE, related_name="reports"
+    )
+    respondent = models.CharField(max_length=10, choices=Respondent.choices)
+    tension = models.BooleanField("tension or disagreement")
+    upsetting = models.PositiveSmallIntegerField("how upsetting", null=True, blank=True)
+    resolved = models.PositiveSmallIntegerField(
+        "how far resolved by the end", null=True, blank=True
+    )
+    entered_by = models.CharField(max_length=10, choices=EnteredBy.choices)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    objects = SessionRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["session", "respondent"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "respondent"], name="report_once_per_respondent"
+            ),
+            models.CheckConstraint(
+                name="report_ratings_only_with_tension",
+                condition=Q(
+                    tension=True,
+                    upsetting__gte=1,
+                    upsetting__lte=5,
+                    resolved__gte=1,
+                    resolved__lte=5,
+                )
+                | Q(tension=False, upsetting__isnull=True, resolved__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Post-session report of {self.respondent}, session #{self.session_id}"
+
+
+class MeasureDefinitionQuerySet(models.QuerySet["MeasureDefinition"]):
+    def visible_to(self, user: User | AnonymousUser) -> MeasureDefinitionQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(Q(practice__isnull=True) | Q(practice_id=user.practice_id), active=True)
+
+
+class MeasureDefinition(models.Model):
+    """A questionnaire described as data: items with their ranges, summed to a total.
+
+    `items` is a list of {"key", "text", "min", "max"}; the total is the sum. A lower total
+    than `cutoff` is flagged when `lower_is_worse` (as for the CSI, where below 13.5 suggests
+    distress). `reliable_change` is the smallest change of total counted as reliable.
+    """
+
+    practice = models.ForeignKey(
+        "people.Practice", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    code = models.SlugField(max_length=40)
+    name = models.CharField(max_length=120)
+    citation = models.CharField(max_length=300, blank=True)
+    items = models.JSONField()
+    cutoff = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    lower_is_worse = models.BooleanField(default=True)
+    reliable_change = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    active = models.BooleanField(default=True)
+
+    objects = MeasureDefinitionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code"], condition=Q(practice__isnull=True), name="shared_measure_code_once"
+            ),
+            models.UniqueConstraint(
+                fields=["practice", "code"],
+                condition=Q(practice__isnull=False),
+                name="practice_measure_code_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def total_range(self) -> tuple[int, int]:
+        return (sum(int(i["min"]) for i in self.items), sum(int(i["max"]) for i in self.items))
+
+
+class MeasureResponse(models.Model):
+    """One partner's answers to one measure, given at (or around) one session."""
+
+    definition = models.ForeignKey(
+        MeasureDefinition, on_delete=models.PROTECT, related_name="responses"
+    )
+    session = models.ForeignKey(
+        "therapy_sessions.TherapySession",
+        on_delete=models.CASCADE,
+        related_name="measure_responses",
+    )
+    partner = models.CharField(max_length=1, choices=[("A", "Partner A"), ("B", "Partner B")])
+    answers = models.JSONField()
+    total = models.DecimalField(max_digits=7, decimal_places=2)
+    entered_by = models.CharField(max_length=10, choices=EnteredBy.choices)
+    absent_but_recorded = models.BooleanField(default=False)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+
+    objects = SessionRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["session", "definition", "partner"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["definition", "session", "partner"],
+                name="measure_once_per_partner_and_session",
+            ),
+            models.CheckConstraint(
+                name="measure_partner_a_or_b", condition=Q(partner__in=["A", "B"])
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.definition.code} of partner {self.partner}, session #{self.session_id}"
