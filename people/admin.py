@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
 from people.models import ConsultationGroup, GroupMembership, Practice, Supervision, User
-
 
 ROLE_FIELDS = ["is_therapist", "is_supervisor", "is_practice_admin", "is_staff"]
 
