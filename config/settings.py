@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.utils.csp import CSP
 
 from config.env import (
@@ -235,8 +236,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-# The nightly-summary work adds its entries here, one commented crontab each.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE = {
+    # Every quarter hour, start (or resume) each practice's nightly summaries once its local
+    # hour (SignalThresholds.nightly_run_hour, in the practice's time zone) has come: a missed
+    # tick is caught up by the next, a doubled one finds the run already there.
+    "nightly-summaries": {
+        "task": "ruptures.tasks.start_due_runs",
+        "schedule": crontab(minute="*/15"),
+    },
+}
+NIGHTLY_CHUNK_SIZE = env_int("NIGHTLY_CHUNK_SIZE", 250)
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 LOGGING = {
     "version": 1,

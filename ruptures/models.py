@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -211,3 +212,192 @@ class RuptureSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.couple} {self.period} summary to {self.on_date}"
+
+
+class FlagKind(models.TextChoices):
+    """The signals a supervisor wants flagged (DOMAIN.md section 5; docs/signals.md)."""
+
+    UNRESOLVED_RUPTURE = "unresolved_rupture", "Unresolved rupture"
+    CONFRONTATION_THEN_ABSENCE = "confrontation_then_absence", "Confrontation then absence"
+    RECURRING_RUPTURE = "recurring_rupture", "Recurring rupture"
+    HIGH_THERAPIST_CONTRIBUTION = "high_therapist_contribution", "High therapist contribution"
+    SPLIT_ALLIANCE_WIDENING = "split_alliance_widening", "Split alliance widening"
+    ALLIANCE_DROP = "alliance_drop", "Alliance drop"
+    REPORT_MISMATCH = "report_mismatch", "Report mismatch"
+    GONE_QUIET = "gone_quiet", "Gone quiet"
+    STUCK_IN_STAGE_ONE = "stuck_in_stage_one", "Stuck in stage 1"
+
+
+class FlagQuerySet(models.QuerySet["Flag"]):
+    def visible_to(self, user: User | AnonymousUser) -> FlagQuerySet:
+        return self.filter(readable_couples(user, "couple__"))
+
+    def open(self) -> FlagQuerySet:
+        return self.filter(closed_on__isnull=True)
+
+
+class Flag(models.Model):
+    """A prompt to review a couple, with its evidence. Never deleted: closed when no longer
+    true, so the history stays; if it becomes true again, a new flag opens.
+
+    `key` tells apart flags of one kind on one couple (e.g. "rupture:17" for each unresolved
+    rupture); `detail` is built from codes and session numbers only, never names or notes.
+    """
+
+    couple = models.ForeignKey("cycles.Couple", on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=32, choices=FlagKind.choices)
+    key = models.CharField(max_length=40, blank=True)
+    opened_on = models.DateField()
+    closed_on = models.DateField(null=True, blank=True)
+    last_seen_on = models.DateField()
+    detail = models.CharField(max_length=300)
+    evidence = models.JSONField(default=dict)
+
+    objects = FlagQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["couple", "-opened_on", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["couple", "kind", "key"],
+                condition=Q(closed_on__isnull=True),
+                name="one_open_flag_per_couple_kind_key",
+            ),
+            models.CheckConstraint(
+                name="flag_closes_after_it_opens",
+                condition=Q(closed_on__isnull=True) | Q(closed_on__gte=models.F("opened_on")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.couple}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_on is None
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+
+
+class NightlyRunQuerySet(models.QuerySet["NightlyRun"]):
+    def visible_to(self, user: User | AnonymousUser) -> NightlyRunQuerySet:
+        """Run status is for the practice admin: no clinical content in it."""
+        if not user.is_authenticated or not getattr(user, "is_practice_admin", False):
+            return self.none()
+        return self.filter(practice_id=user.practice_id)
+
+
+class NightlyRun(models.Model):
+    """One practice's nightly summaries for one date, processed in chunks of couples.
+
+    `cursor` is the highest couple id done: a worker killed mid-chunk loses only that chunk's
+    uncommitted transaction, and the next run for the date resumes after the cursor. One run
+    per practice and date (unique), so two starts at once share the same row and its lock.
+    """
+
+    practice = models.ForeignKey("people.Practice", on_delete=models.CASCADE, related_name="+")
+    for_date = models.DateField("for the day ending")
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    couples_total = models.PositiveIntegerField(default=0)
+    couples_done = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)
+    chunks = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = NightlyRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-for_date", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practice", "for_date"], name="one_run_per_practice_and_date"
+            ),
+            models.CheckConstraint(
+                name="run_done_within_total",
+                condition=Q(couples_done__lte=models.F("couples_total")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Nightly run of {self.practice} for {self.for_date}"
+
+    @property
+    def duration(self) -> datetime.timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    @property
+    def percent_done(self) -> int:
+        if not self.couples_total:
+            return 100 if self.status == RunStatus.FINISHED else 0
+        return round(100 * self.couples_done / self.couples_total)
+
+
+class CaseloadSummaryQuerySet(models.QuerySet["CaseloadSummary"]):
+    def visible_to(self, user: User | AnonymousUser) -> CaseloadSummaryQuerySet:
+        """Your own caseload's roll-up, and a supervisor's view of their supervisees'."""
+        if not user.is_authenticated or user.practice_id is None:
+            return self.none()
+        from people.models import Supervision
+
+        supervisees = Supervision.objects.filter(supervisor=user).values("therapist_id")
+        return self.filter(practice_id=user.practice_id).filter(
+            Q(person=user) | Q(person_id__in=supervisees, role="therapist")
+        )
+
+
+class CaseloadSummary(models.Model):
+    """A therapist's or supervisor's roll-up of the stored couple summaries for one date."""
+
+    practice = models.ForeignKey("people.Practice", on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(
+        max_length=12, choices=[("therapist", "Therapist"), ("supervisor", "Supervisor")]
+    )
+    on_date = models.DateField()
+    data = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    objects = CaseloadSummaryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-on_date", "person"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "role", "on_date"], name="rollup_once_per_person_role_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} roll-up of {self.person} for {self.on_date}"
+
+
+class DigestLog(models.Model):
+    """The morning digest sent to one person for one date: at most one, ever."""
+
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    for_date = models.DateField()
+    sent_at = models.DateTimeField(default=timezone.now)
+    flags_open = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "for_date"], name="one_digest_per_person_and_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest for {self.person} on {self.for_date}"

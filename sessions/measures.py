@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, Q
 
 if TYPE_CHECKING:
+    import datetime
     from collections.abc import Iterable
 
     from people.models import SignalThresholds
@@ -234,22 +235,18 @@ def derive(
     )
 
 
-def load_points(couple_ids: Iterable[int]) -> dict[int, list[SessionPoint]]:
-    """Each couple's current sessions in order, with alliance totals, reports and rupture
-    counts: three queries whatever the number of couples or sessions."""
-    from sessions.models import AllianceRating, PostSessionReport, TherapySession
+SessionRow = tuple[int, int, int, str, int]  # pk, couple id, ordinal, attendance, ruptures
 
-    ids = list(couple_ids)
-    sessions = (
-        TherapySession.objects.current()
-        .filter(couple_id__in=ids)
-        .annotate(current_ruptures=Count("ruptures", filter=Q(ruptures__withdrawn_at__isnull=True)))
-        .order_by("couple_id", "ordinal")
-        .values_list("pk", "couple_id", "ordinal", "attendance", "current_ruptures")
-    )
+
+def build_points(
+    session_rows: Iterable[SessionRow],
+    ratings: Iterable[tuple[int, str, int, int, int, int]],
+    reports: Iterable[tuple[int, str, bool]],
+) -> dict[int, list[SessionPoint]]:
+    """Assemble each couple's series from rows already read (sessions in order)."""
     by_session: dict[int, SessionPoint] = {}
     series: dict[int, list[SessionPoint]] = defaultdict(list)
-    for pk, couple_id, ordinal, attendance, ruptures in sessions:
+    for pk, couple_id, ordinal, attendance, ruptures in session_rows:
         point = SessionPoint(
             session_id=pk,
             ordinal=ordinal,
@@ -258,29 +255,62 @@ def load_points(couple_ids: Iterable[int]) -> dict[int, list[SessionPoint]]:
         )
         by_session[pk] = point
         series[couple_id].append(point)
-    ratings = AllianceRating.objects.filter(session_id__in=by_session).values_list(
+    for session_id, partner, bond, goals, tasks, fit in ratings:
+        if session_id in by_session:
+            by_session[session_id].alliance[partner] = bond + goals + tasks + fit
+    for session_id, respondent, tension in reports:
+        if session_id in by_session:
+            by_session[session_id].tension[respondent] = tension
+    return series
+
+
+def rating_rows(session_ids: Iterable[int]) -> Iterable[tuple[int, str, int, int, int, int]]:
+    from sessions.models import AllianceRating
+
+    return AllianceRating.objects.filter(session_id__in=list(session_ids)).values_list(
         "session_id", "partner", "bond", "goals", "tasks", "fit"
     )
-    for session_id, partner, bond, goals, tasks, fit in ratings:
-        by_session[session_id].alliance[partner] = bond + goals + tasks + fit
-    reports = PostSessionReport.objects.filter(session_id__in=by_session).values_list(
+
+
+def report_rows(session_ids: Iterable[int]) -> Iterable[tuple[int, str, bool]]:
+    from sessions.models import PostSessionReport
+
+    return PostSessionReport.objects.filter(session_id__in=list(session_ids)).values_list(
         "session_id", "respondent", "tension"
     )
-    for session_id, respondent, tension in reports:
-        by_session[session_id].tension[respondent] = tension
+
+
+def load_points(couple_ids: Iterable[int]) -> dict[int, list[SessionPoint]]:
+    """Each couple's current sessions in order, with alliance totals, reports and rupture
+    counts: three queries whatever the number of couples or sessions."""
+    from sessions.models import TherapySession
+
+    ids = list(couple_ids)
+    sessions = list(
+        TherapySession.objects.current()
+        .filter(couple_id__in=ids)
+        .annotate(current_ruptures=Count("ruptures", filter=Q(ruptures__withdrawn_at__isnull=True)))
+        .order_by("couple_id", "ordinal")
+        .values_list("pk", "couple_id", "ordinal", "attendance", "current_ruptures")
+    )
+    session_ids = [row[0] for row in sessions]
+    series = build_points(sessions, rating_rows(session_ids), report_rows(session_ids))
     return {couple_id: series.get(couple_id, []) for couple_id in ids}
 
 
-def load_satisfaction(couple_ids: Iterable[int]) -> dict[int, list[Satisfaction]]:
-    """Every questionnaire series per couple and partner: one query."""
+def load_satisfaction(
+    couple_ids: Iterable[int], before: datetime.datetime | None = None
+) -> dict[int, list[Satisfaction]]:
+    """Every questionnaire series per couple and partner (up to `before`): one query."""
     from sessions.models import MeasureResponse
 
-    responses = (
-        MeasureResponse.objects.filter(
-            session__couple_id__in=list(couple_ids), session__withdrawn_at__isnull=True
-        )
-        .select_related("definition", "session")
-        .order_by("session__couple_id", "definition__code", "partner", "session__starts_at")
+    responses = MeasureResponse.objects.filter(
+        session__couple_id__in=list(couple_ids), session__withdrawn_at__isnull=True
+    )
+    if before is not None:
+        responses = responses.filter(session__starts_at__lt=before)
+    responses = responses.select_related("definition", "session").order_by(
+        "session__couple_id", "definition__code", "partner", "session__starts_at"
     )
     found: dict[int, dict[tuple[str, str], Satisfaction]] = defaultdict(dict)
     for response in responses:

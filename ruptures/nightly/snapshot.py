@@ -1,0 +1,171 @@
+"""Read one chunk of couples, as of the end of a date, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from cycles.models import Couple
+from ruptures.codes import RuptureStatus, RuptureType
+from ruptures.models import Rupture
+from sessions.measures import (
+    Satisfaction,
+    SessionPoint,
+    build_points,
+    load_satisfaction,
+    rating_rows,
+    report_rows,
+)
+from sessions.models import TherapySession
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    pk: int
+    ordinal: int
+    local_date: datetime.date
+    attendance: str
+
+    @property
+    def took_place(self) -> bool:
+        return self.attendance in ("attended", "ended_early")
+
+
+@dataclass(frozen=True)
+class RuptureRow:
+    pk: int
+    session_id: int
+    rupture_type: str
+    who_moved: str
+    markers: int
+    strategies: int
+    contribution: int | None
+    status: str
+    repaired_in_id: int | None
+
+
+@dataclass
+class CoupleData:
+    pk: int
+    therapist_id: int
+    case_code: str
+    eft_stage: int
+    status: str
+    sessions: list[SessionRow] = field(default_factory=list)
+    ruptures: list[RuptureRow] = field(default_factory=list)
+    points: list[SessionPoint] = field(default_factory=list)
+    satisfaction: list[Satisfaction] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.session_by_id: dict[int, SessionRow] = {}
+
+    def index(self) -> None:
+        self.session_by_id = {s.pk: s for s in self.sessions}
+
+
+def end_of(day: datetime.date, time_zone: str) -> datetime.datetime:
+    """The first instant after `day` in the practice's time zone."""
+    next_day = day + datetime.timedelta(days=1)
+    return datetime.datetime.combine(next_day, datetime.time.min, tzinfo=ZoneInfo(time_zone))
+
+
+def couple_ids_after(
+    practice_id: int, after_id: int, size: int
+) -> list[tuple[int, int, str, int, str]]:
+    return list(
+        Couple.objects.filter(practice_id=practice_id, pk__gt=after_id)
+        .order_by("pk")
+        .values_list("pk", "therapist_id", "case_code", "eft_stage", "status")[:size]
+    )
+
+
+def load_chunk(
+    couples: list[tuple[int, int, str, int, str]], for_date: datetime.date, time_zone: str
+) -> list[CoupleData]:
+    """Sessions, ruptures, measures and questionnaires of these couples up to the end of
+    `for_date`: six queries whatever the chunk's size."""
+    cutoff = end_of(for_date, time_zone)
+    zone = ZoneInfo(time_zone)
+    data = {
+        pk: CoupleData(pk, therapist, code, stage, status)
+        for pk, therapist, code, stage, status in couples
+    }
+    ids = list(data)
+    session_rows = list(
+        TherapySession.objects.current()
+        .filter(couple_id__in=ids, starts_at__lt=cutoff)
+        .order_by("couple_id", "ordinal")
+        .values_list("pk", "couple_id", "ordinal", "starts_at", "attendance")
+    )
+    for pk, couple_id, ordinal, starts_at, attendance in session_rows:
+        data[couple_id].sessions.append(
+            SessionRow(pk, ordinal, starts_at.astimezone(zone).date(), attendance)
+        )
+    for couple in data.values():
+        couple.index()
+    counts: dict[int, int] = defaultdict(int)
+    rupture_rows = (
+        Rupture.objects.current()
+        .filter(couple_id__in=ids, session__starts_at__lt=cutoff)
+        .values_list(
+            "pk",
+            "couple_id",
+            "session_id",
+            "rupture_type",
+            "who_moved",
+            "withdrawal_markers",
+            "confrontation_markers",
+            "strategies",
+            "therapist_contribution",
+            "status",
+            "repaired_in_id",
+        )
+    )
+    for (
+        pk,
+        couple_id,
+        session_id,
+        kind,
+        moved,
+        w_markers,
+        c_markers,
+        strategies,
+        contribution,
+        status,
+        repaired_in,
+    ) in rupture_rows:
+        couple = data[couple_id]
+        if repaired_in is not None and repaired_in not in couple.session_by_id:
+            # Repaired after the date (or in a withdrawn session): not yet repaired then.
+            status, repaired_in = RuptureStatus.UNRESOLVED, None
+        markers = w_markers if kind == RuptureType.WITHDRAWAL else c_markers
+        couple.ruptures.append(
+            RuptureRow(
+                pk,
+                session_id,
+                kind,
+                moved,
+                int(markers),
+                int(strategies),
+                contribution,
+                status,
+                repaired_in,
+            )
+        )
+        counts[session_id] += 1
+    session_ids = [row[0] for row in session_rows]
+    points = build_points(
+        (
+            (pk, couple_id, ordinal, attendance, counts[pk])
+            for pk, couple_id, ordinal, _, attendance in session_rows
+        ),
+        rating_rows(session_ids),
+        report_rows(session_ids),
+    )
+    satisfaction = load_satisfaction(ids, before=cutoff)
+    for couple in data.values():
+        couple.points = points.get(couple.pk, [])
+        couple.satisfaction = satisfaction.get(couple.pk, [])
+    return list(data.values())
