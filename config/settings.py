@@ -224,7 +224,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Cycles <no-reply@cycles.inva
 
 # Celery (config/celery.py reads every CELERY_* setting). Without REDIS_URL, tasks run
 # in-process so the app works alone; with it, a worker and one beat process do the work.
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

@@ -86,7 +86,7 @@ class CoupleQuerySet(models.QuerySet["Couple"]):
     def for_caseload(self) -> CoupleQuerySet:
         """Everything a caseload row shows, in one query: partners' names, the last session
         and the count of open ruptures come in as subqueries, never one query per row."""
-        from ruptures.models import Rupture
+        from ruptures.models import Flag, Rupture
         from sessions.models import TherapySession
 
         def partner(label: str, field: str) -> Subquery:
@@ -107,7 +107,15 @@ class CoupleQuerySet(models.QuerySet["Couple"]):
             .annotate(n=Count("pk"))
             .values("n")
         )
+        open_flags = (
+            Flag.objects.open()
+            .filter(couple=OuterRef("pk"))
+            .values("couple")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
         return self.select_related("therapist").annotate(
+            open_flag_count=Coalesce(Subquery(open_flags), 0),
             partner_a_name=partner("A", "display_name"),
             partner_b_name=partner("B", "display_name"),
             last_session_at=Subquery(last_session),

@@ -30,7 +30,7 @@ from cycles.services import (
 )
 from people.models import SignalThresholds
 from people.views import signed_in
-from ruptures.models import Rupture, RuptureSummary
+from ruptures.models import Flag, Rupture, RuptureSummary
 from sessions.charts import alliance_chart, satisfaction_chart
 from sessions.measures import CoupleSignals, derive, load_points, load_satisfaction
 from sessions.models import TherapySession
@@ -97,7 +97,8 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
     cycle_map = latest_map(couple)
     sessions = timeline(couple)
     open_ruptures = [r for s in sessions for r in s.ruptures.all() if r.is_open]
-    summary = RuptureSummary.objects.filter(couple=couple).order_by("-on_date", "period").first()
+    summaries = latest_summaries(couple)
+    flags = list(Flag.objects.filter(couple=couple).order_by("closed_on", "-opened_on", "kind"))
     signals = couple_signals(couple)
     context = {
         "couple": couple,
@@ -106,7 +107,10 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         "diagram": layout(cycle_map, partners),
         "sessions": sessions,
         "open_ruptures": open_ruptures,
-        "summary": summary,
+        "summaries": summaries,
+        "open_flags": [f for f in flags if f.is_open],
+        "closed_flags": [f for f in flags if not f.is_open],
+        "session_ids": {s.ordinal: s.pk for s in sessions},
         "can_edit": couple.therapist_id == user.pk,
         "signals": signals,
         "alliance_chart": alliance_chart(signals.points),
@@ -120,6 +124,17 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         ],
     }
     return render(request, "cycles/couple_detail.html", context)
+
+
+def latest_summaries(couple: Couple) -> dict[str, RuptureSummary]:
+    """The last night's stored summaries by period (read, never recomputed here)."""
+    rows = RuptureSummary.objects.filter(
+        couple=couple,
+        on_date=RuptureSummary.objects.filter(couple=couple)
+        .order_by("-on_date")
+        .values("on_date")[:1],
+    )
+    return {row.period: row for row in rows}
 
 
 def couple_signals(couple: Couple) -> CoupleSignals:

@@ -11,4 +11,6 @@ urlpatterns = [
     path("sessions/<int:session_pk>/repairs/<int:pk>/", views.rupture_repair_view, name="repair"),
     path("ruptures/<int:pk>/edit/", views.rupture_edit, name="edit"),
     path("ruptures/<int:pk>/withdraw/", views.rupture_withdraw_view, name="withdraw"),
+    path("practice/nightly/", views.nightly_runs, name="runs"),
+    path("practice/nightly/start/", views.nightly_run_start, name="run_start"),
 ]

@@ -11,14 +11,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from people.views import signed_in
 from ruptures.forms import RepairForm, RuptureForm, WithdrawRuptureForm
-from ruptures.models import Rupture
+from ruptures.models import NightlyRun, RunStatus, Rupture
+from ruptures.nightly import runs as nightly
 from ruptures.services import reflection_write, rupture_record, rupture_repair, rupture_withdraw
 from sessions.models import PrivateNote, TherapySession
 from sessions.views import session_page_context
@@ -158,3 +159,38 @@ def rupture_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
     rupture_withdraw(rupture=rupture, by=user, reason=form.cleaned_data["reason"])
     messages.success(request, "Withdrew the rupture. It stays in the record, hidden from views.")
     return redirect("therapy_sessions:detail", pk=rupture.session_id)
+
+
+def _practice_admin(request: HttpRequest) -> Any:
+    user = signed_in(request)
+    if not user.is_practice_admin or user.practice_id is None:
+        raise Http404("Only a practice admin sees the nightly runs.")
+    return user
+
+
+@require_http_methods(["GET"])
+def nightly_runs(request: HttpRequest) -> HttpResponse:
+    """The practice admin's view of the nightly summaries: recent runs, progress, overdue."""
+    user = _practice_admin(request)
+    runs = list(NightlyRun.objects.visible_to(user).select_related("started_by")[:14])
+    practice = user.practice
+    context = {
+        "runs": runs,
+        "running": any(r.status in (RunStatus.PENDING, RunStatus.RUNNING) for r in runs),
+        "overdue": nightly.overdue(practice),
+        "next_date": nightly.day_just_ended(practice),
+    }
+    template = "ruptures/runs.html#runs" if request.htmx else "ruptures/runs.html"
+    return render(request, template, context)
+
+
+@require_POST
+def nightly_run_start(request: HttpRequest) -> HttpResponse:
+    """Start (or resume) the run for the day just ended, now."""
+    user = _practice_admin(request)
+    practice = user.practice
+    run = nightly.start_run(
+        practice=practice, for_date=nightly.day_just_ended(practice), started_by=user
+    )
+    messages.success(request, f"Started the summaries for {run.for_date:%-d %B %Y}.")
+    return redirect("ruptures:runs")
