@@ -21,6 +21,8 @@ urlpatterns = [
         "partner-screen/unlock/", measure_views.partner_screen_unlock, name="partner_screen_unlock"
     ),
     path("couples/", include("cycles.urls")),
+    path("supervision/", include("cycles.supervision_urls")),
+    path("groups/", include("cycles.consultation_urls")),
     path("practice/", include("people.urls")),
     path("", include("sessions.urls")),
     path("", include("ruptures.urls")),

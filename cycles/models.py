@@ -32,6 +32,11 @@ def new_case_code() -> str:
     return "C-" + "".join(secrets.choice(CASE_CODE_ALPHABET) for _ in range(6))
 
 
+def new_share_code() -> str:
+    """A consultation group's own code for a shared case, unlinkable to the case code."""
+    return "S-" + "".join(secrets.choice(CASE_CODE_ALPHABET) for _ in range(6))
+
+
 class CyclePattern(models.TextChoices):
     PURSUE_WITHDRAW = "pursue_withdraw", "Pursue–withdraw (protest polka)"
     PURSUE_PURSUE = "pursue_pursue", "Pursue–pursue / attack–attack (find the bad guy)"
@@ -401,6 +406,7 @@ class CaseShare(models.Model):
     group = models.ForeignKey(
         "people.ConsultationGroup", on_delete=models.CASCADE, related_name="shares"
     )
+    code = models.CharField(max_length=12, unique=True, default=new_share_code, editable=False)
     shared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -223,3 +223,41 @@ class SignalThresholds(models.Model):
         """The practice's thresholds, or the defaults when it has set none."""
         found = cls.objects.filter(practice_id=practice_id).first()
         return found or cls(practice_id=practice_id)
+
+
+class AccessEventQuerySet(models.QuerySet["AccessEvent"]):
+    def visible_to(self, user: User) -> AccessEventQuerySet:
+        """The practice admin reads their practice's trail; nobody else does."""
+        if not user.is_authenticated or not user.is_practice_admin:
+            return self.none()
+        return self.filter(practice_id=user.practice_id)
+
+
+class AccessEvent(models.Model):
+    """Who read, changed, exported or shared what, when, from where: append-only.
+
+    `object_type` and `object_id` name the record (e.g. "couple", 12); `detail` carries codes
+    and counts only, never clinical text.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    practice = models.ForeignKey(
+        Practice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=40, db_index=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    case_code = models.CharField(max_length=12, blank=True, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    objects = AccessEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type} {self.object_id}"

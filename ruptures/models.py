@@ -401,3 +401,23 @@ class DigestLog(models.Model):
 
     def __str__(self) -> str:
         return f"Digest for {self.person} on {self.for_date}"
+
+
+class FlagAcknowledgement(models.Model):
+    """A supervisor's acknowledgement of a flag, with a comment and a follow-up date.
+
+    The therapist sees it on the couple page. It belongs to that flag row: a flag that closes
+    and later opens again is a new row, shown as new.
+    """
+
+    flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="acknowledgements")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    comment = models.TextField(max_length=2000)
+    follow_up_on = models.DateField("follow up on", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"Acknowledgement of flag #{self.flag_id}"

@@ -19,6 +19,7 @@ from people.demo import (
     build_demo,
     demo_exists,
     missing_emotion_terms,
+    missing_measures,
     taken_usernames,
 )
 
@@ -37,8 +38,10 @@ class Command(BaseCommand):
                 self.style.SUCCESS(
                     f"Created the demo practice {DEMO_PRACTICE_NAME!r}: {summary.couples} "
                     f"couples, {summary.sessions} sessions, {summary.ruptures} ruptures, "
-                    f"{summary.cycle_maps} cycle map revisions "
-                    f"in {time.monotonic() - started:.1f} s."
+                    f"{summary.cycle_maps} cycle map revisions, {summary.alliance_ratings} "
+                    f"alliance ratings, {summary.reports} post-session reports and "
+                    f"{summary.questionnaires} questionnaires in "
+                    f"{time.monotonic() - started:.1f} s."
                 )
             )
         self.write_logins()
@@ -54,6 +57,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"The shared emotion vocabulary lacks {', '.join(missing)}: run migrate first."
             )
+        if missing := missing_measures():
+            raise CommandError(f"The shared measures lack {', '.join(missing)}: run migrate first.")
 
     def write_logins(self) -> None:
         rows = [("username", "password", "role")]

@@ -1,0 +1,42 @@
+"""Recording access events (people.AccessEvent): reads, changes, exports, shares, sign-ins."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from people.models import AccessEvent
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # Behind the proxy (SECURE_PROXY_SSL_HEADER) the first X-Forwarded-For hop is the client.
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
+
+
+def record(
+    request: HttpRequest,
+    action: str,
+    obj: Any = None,
+    *,
+    case_code: str = "",
+    detail: str = "",
+) -> AccessEvent:
+    """Write one event: who, what, when, from where. `detail` must hold no clinical text."""
+    user = request.user if request.user.is_authenticated else None
+    object_type = obj._meta.model_name if obj is not None else ""
+    if obj is not None and not case_code:
+        couple = getattr(obj, "couple", None)
+        case_code = getattr(obj, "case_code", "") or getattr(couple, "case_code", "")
+    return AccessEvent.objects.create(
+        user=user,
+        practice_id=getattr(user, "practice_id", None),
+        action=action,
+        object_type=object_type,
+        object_id=str(obj.pk) if obj is not None else "",
+        case_code=case_code,
+        ip=client_ip(request),
+        detail=detail[:300],
+    )
