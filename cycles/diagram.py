@@ -34,9 +34,26 @@ KIND_TONE = {
 }
 
 
+@dataclass(frozen=True)
+class Node:
+    """What the diagram needs of one step: its kind, words and move, nothing else."""
+
+    kind: str
+    kind_label: str
+    label: str
+    move_label: str = ""
+
+
+@dataclass
+class Column:
+    label: str  # "A" or "B"
+    heading: str
+    boxes: list[Box]
+
+
 @dataclass
 class Box:
-    step: CycleStep
+    step: Node
     x: int
     y: int
     lines: list[str]
@@ -69,7 +86,7 @@ class Box:
 
 @dataclass
 class Diagram:
-    partners: list[Partner]
+    columns: list[Column] = field(default_factory=list)
     boxes: list[Box] = field(default_factory=list)
     arrows: list[str] = field(default_factory=list)
     loop_arrows: list[str] = field(default_factory=list)
@@ -81,10 +98,10 @@ class Diagram:
         return not self.boxes
 
 
-def _box_for(step: CycleStep, x: int) -> Box:
-    caption = step.get_kind_display()
-    if step.move:
-        caption += f" · {step.get_move_display().lower()}"
+def _box_for(step: Node, x: int) -> Box:
+    caption = step.kind_label
+    if step.move_label:
+        caption += f" · {step.move_label.lower()}"
     lines = textwrap.wrap(step.label, CHARS_PER_LINE, max_lines=4, placeholder="…") or ["—"]
     box = Box(step=step, x=x, y=0, lines=lines, caption=caption, tone=KIND_TONE.get(step.kind, ""))
     box.height = PADDING * 2 + CAPTION_HEIGHT + LINE_HEIGHT * len(lines)
@@ -120,16 +137,31 @@ def _first(boxes: list[Box], kind: str, *, last: bool = False) -> Box | None:
     return matching[-1] if last else matching[0]
 
 
+def node_for(step: CycleStep) -> Node:
+    return Node(
+        kind=step.kind,
+        kind_label=step.get_kind_display(),
+        label=step.label,
+        move_label=step.get_move_display() if step.move else "",
+    )
+
+
 def layout(cycle_map: CycleMap | None, partners: list[Partner]) -> Diagram:
-    """Lay out the map's two chains and the loop between them."""
-    diagram = Diagram(partners=partners)
+    """Lay out a saved map's two chains, headed by the partners' names and positions."""
     if cycle_map is None:
-        return diagram
+        return Diagram()
     steps = list(cycle_map.steps.all())
-    by_partner = {p.label: [s for s in steps if s.partner_id == p.pk] for p in partners}
+    chains = {p.label: [node_for(s) for s in steps if s.partner_id == p.pk] for p in partners}
+    headings = {p.label: f"{p.display_name} ({p.get_position_display().lower()})" for p in partners}
+    return layout_chains(chains, headings)
+
+
+def layout_chains(chains: dict[str, list[Node]], headings: dict[str, str]) -> Diagram:
+    """Lay out two chains (A down the left, B up the right) and the loop between them."""
+    diagram = Diagram()
     columns = {
-        label: [_box_for(step, COLUMN_X[label]) for step in chain]
-        for label, chain in by_partner.items()
+        label: [_box_for(node, COLUMN_X[label]) for node in chains.get(label, [])]
+        for label in ("A", "B")
     }
     heights = {
         label: sum(b.height for b in boxes) + GAP * max(len(boxes) - 1, 0)
@@ -138,9 +170,13 @@ def layout(cycle_map: CycleMap | None, partners: list[Partner]) -> Diagram:
     total = max(heights.values(), default=0)
     if total == 0:
         return diagram
-    a, b = columns.get("A", []), columns.get("B", [])
+    a, b = columns["A"], columns["B"]
     _stack(a, TOP, upward=False, total=total)
     _stack(b, TOP, upward=True, total=total)
+    diagram.columns = [
+        Column(label, headings.get(label, f"Partner {label}"), columns[label])
+        for label in ("A", "B")
+    ]
     diagram.boxes = a + b
     diagram.arrows = [_down(x, y) for x, y in pairwise(a)]
     diagram.arrows += [_up(x, y) for x, y in pairwise(b)]

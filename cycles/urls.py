@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cycles import views
+from cycles import consultation_views, views
 
 app_name = "cycles"
 
@@ -13,4 +13,11 @@ urlpatterns = [
     path("<str:case_code>/edit/", views.couple_edit, name="edit"),
     path("<str:case_code>/cycle/", views.cycle_map_edit, name="cycle_edit"),
     path("<str:case_code>/cycle/history/", views.cycle_map_history, name="cycle_history"),
+    path("<str:case_code>/pdf/", views.couple_pdf, name="pdf"),
+    path("<str:case_code>/share/", consultation_views.share_couple, name="share"),
+    path(
+        "<str:case_code>/shares/<int:share_pk>/withdraw/",
+        consultation_views.withdraw_share,
+        name="withdraw_share",
+    ),
 ]

@@ -13,14 +13,17 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from cycles import editor
+from cycles.consultation import groups_of
 from cycles.diagram import layout
 from cycles.forms import CoupleForm, CycleMapMetaForm
-from cycles.models import Couple, CoupleStatus, CycleMap, CycleStep, Partner
+from cycles.models import CaseShare, Couple, CoupleStatus, CycleMap, CycleStep, Partner
+from cycles.pdf import render_pdf
 from cycles.services import (
     PartnerDetails,
     StaleRevision,
@@ -28,7 +31,8 @@ from cycles.services import (
     couple_update,
     cycle_map_save,
 )
-from people.models import SignalThresholds
+from people import audit
+from people.models import SignalThresholds, User
 from people.views import signed_in
 from ruptures.models import Flag, Rupture, RuptureSummary
 from sessions.charts import alliance_chart, satisfaction_chart
@@ -97,6 +101,7 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
     cycle_map = latest_map(couple)
     sessions = timeline(couple)
     open_ruptures = [r for s in sessions for r in s.ruptures.all() if r.is_open]
+    audit.record(request, "read couple", couple)
     summaries = latest_summaries(couple)
     flags = list(Flag.objects.filter(couple=couple).order_by("closed_on", "-opened_on", "kind"))
     signals = couple_signals(couple)
@@ -111,6 +116,7 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         "open_flags": [f for f in flags if f.is_open],
         "closed_flags": [f for f in flags if not f.is_open],
         "session_ids": {s.ordinal: s.pk for s in sessions},
+        **sharing_context(couple, user),
         "can_edit": couple.therapist_id == user.pk,
         "signals": signals,
         "alliance_chart": alliance_chart(signals.points),
@@ -124,6 +130,39 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         ],
     }
     return render(request, "cycles/couple_detail.html", context)
+
+
+def sharing_context(couple: Couple, user: User) -> dict[str, Any]:
+    """Where the couple is shared, and the groups its therapist could share it into."""
+    if couple.therapist_id != user.pk:
+        return {"shares": [], "share_groups": []}
+    shares = list(CaseShare.objects.active().filter(couple=couple).select_related("group"))
+    shared_into = {s.group_id for s in shares}
+    groups = [g for g in groups_of(user) if g.pk not in shared_into]
+    return {"shares": shares, "share_groups": groups}
+
+
+@require_GET
+def couple_pdf(request: HttpRequest, case_code: str) -> HttpResponse:
+    """The full case formulation for its own therapist (never the private notes)."""
+    user = signed_in(request)
+    couple = get_object_or_404(
+        Couple.objects.editable_by(user).select_related("therapist"), case_code=case_code
+    )
+    partners = list(couple.partners.all())
+    cycle_map = latest_map(couple)
+    sessions = timeline(couple)
+    audit.record(request, "export couple pdf", couple)
+    context = {
+        "couple": couple,
+        "partners": partners,
+        "cycle_map": cycle_map,
+        "diagram": layout(cycle_map, partners),
+        "sessions": sessions,
+        "signals": couple_signals(couple),
+        "today": timezone.localdate(),
+    }
+    return render_pdf(request, "cycles/couple_pdf.html", context, f"{couple.case_code}.pdf")
 
 
 def latest_summaries(couple: Couple) -> dict[str, RuptureSummary]:

@@ -1,0 +1,123 @@
+"""Consultation groups: sharing a case, the group dashboard and the de-identified case.
+
+Group members reach shared cases only through the de-identification layer
+(cycles.deidentify); a member who left, or a share that was withdrawn, is a 404 at once.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from cycles.consultation import active_shares, dashboard, groups_of
+from cycles.deidentify import SharedCase, shared_case
+from cycles.diagram import Diagram, Node, layout_chains
+from cycles.models import CaseShare, Couple, CyclePattern
+from cycles.pdf import render_pdf
+from people import audit
+from people.views import signed_in
+
+
+@require_GET
+def group_list(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    groups = groups_of(user).annotate(
+        case_count=Count("shares", filter=Q(shares__withdrawn_at__isnull=True))
+    )
+    return render(request, "consultation/groups.html", {"groups": groups})
+
+
+@require_GET
+def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    group = get_object_or_404(groups_of(user), pk=pk)
+    cases = [
+        (code, CyclePattern(pattern).label, stage)
+        for code, pattern, stage in active_shares(group).values_list(
+            "code", "couple__cycle_pattern", "couple__eft_stage"
+        )
+    ]
+    audit.record(request, "read group dashboard", group, detail=f"{len(cases)} cases")
+    context = {"group": group, "cases": cases, "dashboard": dashboard(group)}
+    return render(request, "consultation/group.html", context)
+
+
+def _shared(request: HttpRequest, pk: int, code: str) -> tuple[object, SharedCase, Diagram]:
+    user = signed_in(request)
+    group = get_object_or_404(groups_of(user), pk=pk)
+    share = get_object_or_404(active_shares(group), code=code)
+    case = shared_case(share)
+    chains: dict[str, list[Node]] = {}
+    for label, steps in case.chains.items():
+        # The loop joins a move to the other's trigger: keep the kinds the layout looks for.
+        chains[label] = [
+            Node(kind=_kind_code(s.kind), kind_label=s.kind, label=s.term or "—", move_label=s.move)
+            for s in steps
+        ]
+    headings = {
+        label: f"Partner {label} ({position.lower()})" for label, position in case.positions.items()
+    }
+    return group, case, layout_chains(chains, headings)
+
+
+def _kind_code(label: str) -> str:
+    from cycles.models import StepKind
+
+    return next((k.value for k in StepKind if k.label == label), "")
+
+
+@require_GET
+def shared_case_view(request: HttpRequest, pk: int, code: str) -> HttpResponse:
+    group, case, diagram = _shared(request, pk, code)
+    audit.record(request, "read shared case", case_code=case.code, detail=f"group {pk}")
+    return render(
+        request, "consultation/case.html", {"group": group, "case": case, "diagram": diagram}
+    )
+
+
+@require_GET
+def shared_case_pdf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
+    group, case, diagram = _shared(request, pk, code)
+    audit.record(request, "export shared case pdf", case_code=case.code, detail=f"group {pk}")
+    context = {"group": group, "case": case, "diagram": diagram}
+    return render_pdf(request, "consultation/case_pdf.html", context, f"{case.code}.pdf")
+
+
+@require_POST
+def share_couple(request: HttpRequest, case_code: str) -> HttpResponse:
+    """Share one of your couples into a group you belong to (de-identified there)."""
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    group_id = request.POST.get("group", "")
+    group = groups_of(user).filter(pk=int(group_id)).first() if group_id.isdigit() else None
+    if group is None:
+        messages.error(request, "Choose one of your consultation groups to share into.")
+        return redirect(couple.get_absolute_url())
+    try:
+        with transaction.atomic():
+            share = CaseShare.objects.create(couple=couple, group=group, shared_by=user)
+    except IntegrityError:
+        messages.info(request, f"Already shared into {group.name}.")
+        return redirect(couple.get_absolute_url())
+    audit.record(request, "share case", couple, detail=f"group {group.pk}, share {share.code}")
+    messages.success(request, f"Shared into {group.name}, de-identified as {share.code}.")
+    return redirect(couple.get_absolute_url())
+
+
+@require_POST
+def withdraw_share(request: HttpRequest, case_code: str, share_pk: int) -> HttpResponse:
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    share = get_object_or_404(CaseShare.objects.active().filter(couple=couple), pk=share_pk)
+    share.withdrawn_at = timezone.now()
+    share.save(update_fields=["withdrawn_at"])
+    audit.record(
+        request, "withdraw share", couple, detail=f"group {share.group_id}, share {share.code}"
+    )
+    messages.success(request, "Withdrawn: the group no longer sees this case.")
+    return redirect(couple.get_absolute_url())
