@@ -123,10 +123,9 @@ def add_measures(built: list[BuiltCouple], summary: DemoSummary) -> None:
     thresholds = SignalThresholds.for_practice(built[0].couple.practice_id)
     ruptures: dict[int, list[RuptureFacts]] = {}
     found = Rupture.objects.filter(couple__in=[b.couple for b in built]).order_by("pk")
-    for session_id, *facts in found.values_list(
+    for session_id, who_moved, status, significance, repaired_in in found.values_list(
         "session_id", "who_moved", "status", "significance", "repaired_in"
     ):
-        who_moved, status, significance, repaired_in = facts
         ruptures.setdefault(session_id, []).append(
             RuptureFacts(who_moved, status, significance, repaired_in is not None)
         )
@@ -277,7 +276,7 @@ class CoupleMeasures:
                 totals[facts.index] = {"A": a, "B": b}
         if self.split_window:
             # Partner A holds steady; partner B drifts away three points a session, no rupture.
-            level = min(totals[self.split_window[0].index]["A"], 36)
+            level = max(26, min(totals[self.split_window[0].index]["A"], 36))
             for step, facts in enumerate(self.split_window):
                 totals[facts.index] = {"A": level + min(step, 1), "B": level - 1 - 3 * step}
 

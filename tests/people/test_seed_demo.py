@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
-from django.db.models import Count
+from django.db.models import Count, F
 from django.test import TestCase
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from cycles.models import (
     EmotionTerm,
 )
 from people.demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_PRACTICE_NAME
-from people.models import ConsultationGroup, Practice, Supervision, User
+from people.models import ConsultationGroup, Practice, SignalThresholds, Supervision, User
 from ruptures.codes import (
     ConfrontationMarker,
     ResolutionStrategy,
@@ -34,10 +34,26 @@ from ruptures.codes import (
     WhoMoved,
 )
 from ruptures.models import Rupture
-from sessions.models import Attendance, NoteKind, PrivateNote, SessionFormat, TherapySession
+from sessions.measure_forms import absence_reason
+from sessions.measures import CoupleSignals, load_satisfaction, signals_for, split_gaps
+from sessions.models import (
+    AllianceRating,
+    Attendance,
+    MeasureDefinition,
+    MeasureResponse,
+    NoteKind,
+    PostSessionReport,
+    PrivateNote,
+    Respondent,
+    SessionFormat,
+    TherapySession,
+)
+from sessions.models.measures import ALLIANCE_ITEMS, EnteredBy
 
 # Every table the demo could write: the project's apps, auto-created M2M tables included.
 PROJECT_APPS = ("people", "cycles", "therapy_sessions", "ruptures")
+HELD = (Attendance.ATTENDED, Attendance.ENDED_EARLY)
+PARTNER_OF: dict[str, str] = {Respondent.PARTNER_A: "A", Respondent.PARTNER_B: "B"}
 
 
 def seed_demo() -> str:
@@ -69,14 +85,28 @@ class SeedDemoTests(TestCase):
     def demo_couples(self) -> Any:
         return Couple.objects.filter(practice=self.practice)
 
+    def signals(self, couple_id: int) -> CoupleSignals:
+        return signals_for(couple_id, SignalThresholds.for_practice(self.practice.pk))
+
+    def walk_out(self) -> Rupture:
+        return Rupture.objects.select_related("session", "repaired_in").get(
+            couple__practice=self.practice, session__attendance=Attendance.ENDED_EARLY
+        )
+
     # Idempotence and output
 
     def test_second_run_changes_no_row_of_any_table(self) -> None:
         before = snapshot()
         output = seed_demo()
         assert snapshot() == before
-        assert before["cycles.Couple"]
-        assert before["ruptures.Rupture"]
+        for label in (
+            "cycles.Couple",
+            "ruptures.Rupture",
+            "therapy_sessions.AllianceRating",
+            "therapy_sessions.PostSessionReport",
+            "therapy_sessions.MeasureResponse",
+        ):
+            assert before[label], label
         assert "nothing changed" in output
 
     def test_every_run_prints_every_login_with_the_password_and_role(self) -> None:
@@ -186,6 +216,10 @@ class SeedDemoTests(TestCase):
         assert not Rupture.objects.filter(created_at__gt=now).exists()
         assert not CycleMap.objects.filter(created_at__gt=now).exists()
         assert not CaseShare.objects.filter(shared_at__gt=now).exists()
+        for model in (AllianceRating, PostSessionReport, MeasureResponse):
+            rows = model.objects.filter(session__couple__practice=self.practice)
+            assert not rows.filter(recorded_at__gt=now).exists()
+            assert not rows.filter(recorded_at__lt=F("session__starts_at")).exists()
         for couple in self.demo_couples().filter(status=CoupleStatus.ACTIVE):
             last = couple.sessions.order_by("-starts_at").first()
             assert last is not None
@@ -284,10 +318,164 @@ class SeedDemoTests(TestCase):
         supervisor = User.objects.get(practice=self.practice, is_supervisor=True)
         assert Couple.objects.visible_to(supervisor).filter(pk=rupture.couple_id).exists()
 
+    # Measures
+
+    def test_most_sessions_that_took_place_carry_alliance_ratings_and_reports(self) -> None:
+        held = TherapySession.objects.filter(couple__practice=self.practice, attendance__in=HELD)
+        ratings = AllianceRating.objects.filter(session__couple__practice=self.practice)
+        reports = PostSessionReport.objects.filter(session__couple__practice=self.practice)
+        assert ratings.values("session").distinct().count() > 0.8 * held.count()
+        assert reports.values("session").distinct().count() > 0.6 * held.count()
+        for couple in self.demo_couples():
+            assert ratings.filter(session__couple=couple, partner="A").exists()
+            assert ratings.filter(session__couple=couple, partner="B").exists()
+        assert set(ratings.values_list("entered_by", flat=True)) == set(EnteredBy.values)
+        items = list(ratings.values_list(*ALLIANCE_ITEMS))
+        assert all(0 <= item <= 10 for row in items for item in row)
+        assert sum(min(row) >= 5 for row in items) > 0.9 * len(items)
+        assert set(reports.values_list("respondent", flat=True)) == set(Respondent.values)
+        tension = list(reports.values_list("tension", flat=True))
+        assert 0 < tension.count(True) < tension.count(False)
+
+    def test_tension_is_reported_mostly_where_a_rupture_was_logged(self) -> None:
+        reports = PostSessionReport.objects.filter(
+            session__couple__practice=self.practice, respondent__in=list(PARTNER_OF)
+        ).annotate(ruptures=Count("session__ruptures"))
+        with_rupture = [r.tension for r in reports if r.ruptures]
+        without = [r.tension for r in reports if not r.ruptures]
+        assert with_rupture.count(True) > 0.9 * len(with_rupture)
+        assert without.count(False) > 0.9 * len(without)
+
+    def test_seed_case_alliance_widens_then_drops_at_the_walk_out_and_recovers(self) -> None:
+        rupture = self.walk_out()
+        walk_out, repair = rupture.session, rupture.repaired_in
+        assert repair is not None
+        signals = self.signals(rupture.couple_id)
+
+        drops = [f for f in signals.alliance_drops if f.ordinal == walk_out.ordinal]
+        assert [f.partner for f in drops] == ["A"]  # the pursuing partner, who walked out
+        before, after = drops[0].values
+        assert before - after >= 6
+        # The split widened over the three sessions both rated before the walk-out.
+        assert walk_out.ordinal - 1 in [f.ordinal for f in signals.split_widening]
+        assert all(f.ordinal <= walk_out.ordinal for f in signals.split_widening)
+
+        report = PostSessionReport.objects.get(session=walk_out, respondent=Respondent.PARTNER_A)
+        assert report.tension
+        assert report.upsetting is not None
+        assert report.upsetting >= 4
+
+        later = [p.alliance["A"] for p in signals.points if p.ordinal > repair.ordinal]
+        assert len(later) >= 2
+        assert min(later) >= before
+        assert not [f for f in signals.alliance_drops if f.ordinal > walk_out.ordinal]
+        gap_after = [
+            gap for point, gap in split_gaps(signals.points) if point.ordinal >= repair.ordinal
+        ]
+        assert max(gap_after) <= 4
+        assert gap_after == sorted(gap_after, reverse=True)  # the partners come back together
+
+    def test_another_couple_shows_a_split_widening_without_a_rupture(self) -> None:
+        seed_couple = self.walk_out().couple_id
+        window = SignalThresholds.for_practice(self.practice.pk).split_window_sessions
+        quiet = []
+        for couple in self.demo_couples().exclude(pk=seed_couple):
+            signals = self.signals(couple.pk)
+            gaps = split_gaps(signals.points)
+            place = {point.session_id: i for i, (point, _) in enumerate(gaps)}
+            for finding in signals.split_widening:
+                end = place[finding.session_id]
+                trend = [point for point, _ in gaps[end - window + 1 : end + 1]]
+                if not any(point.rupture_count for point in trend):
+                    quiet.append(couple.pk)
+        assert quiet
+
+    def test_alliance_signals_are_rare_and_drops_come_with_ruptures(self) -> None:
+        widened = 0
+        for couple in self.demo_couples():
+            signals = self.signals(couple.pk)
+            widened += bool(signals.split_widening)
+            ruptured = {p.ordinal for p in signals.points if p.rupture_count}
+            assert {f.ordinal for f in signals.alliance_drops} <= ruptured
+        assert 2 <= widened <= self.demo_couples().count() / 4
+
+    def test_reports_and_the_rupture_log_disagree_a_few_times_both_ways(self) -> None:
+        mismatched, reported = [], 0
+        for couple in self.demo_couples():
+            signals = self.signals(couple.pk)
+            ruptures = {p.session_id: p.rupture_count for p in signals.points}
+            mismatched += [ruptures[f.session_id] > 0 for f in signals.mismatches]
+            reported += sum(bool(p.tension) for p in signals.points)
+        assert mismatched.count(False) >= 2  # a partner felt tension; no rupture was logged
+        assert mismatched.count(True) >= 1  # a rupture was logged; a partner reported none
+        assert len(mismatched) < 0.1 * reported
+
+    def test_csi4_starts_distressed_and_mostly_improves_save_two_couples(self) -> None:
+        csi4 = MeasureDefinition.objects.get(practice__isnull=True, code="csi4")
+        cutoff = csi4.cutoff
+        assert cutoff is not None
+        couples = {couple.pk: couple for couple in self.demo_couples()}
+        by_couple = load_satisfaction(couples)
+        assert set(by_couple) == set(couples)
+        series = [s for found in by_couple.values() for s in found]
+        assert {s.code for s in series} == {"csi4"}
+        intake = [s.scores[0].total for s in series]
+        assert sum(total < cutoff for total in intake) > 0.7 * len(intake)
+        assert [s.reliable for s in series].count("improved") > len(series) / 3
+        assert any(s.below_cutoff for s in series)
+        stays_below = [
+            pk
+            for pk, found in by_couple.items()
+            if all(score.total < cutoff for s in found for score in s.scores)
+        ]
+        assert stays_below
+        for pk, found in by_couple.items():
+            assert {s.partner for s in found} == {"A", "B"}
+            assert all(s.scores[0].ordinal == 1 for s in found)
+            if couples[pk].status == CoupleStatus.DROPPED_OUT:
+                assert [s.reliable for s in found] == ["deteriorated", "deteriorated"]
+        ranges = {item["key"]: (item["min"], item["max"]) for item in csi4.items}
+        for response in MeasureResponse.objects.filter(session__couple__in=couples.values()):
+            assert set(response.answers) == set(ranges)
+            assert all(ranges[k][0] <= v <= ranges[k][1] for k, v in response.answers.items())
+            assert sum(response.answers.values()) == response.total
+
+    def test_no_measure_is_recorded_for_a_partner_who_was_not_there(self) -> None:
+        rows: list[tuple[TherapySession, str, bool]] = []
+        for model in (AllianceRating, MeasureResponse):
+            found = model.objects.filter(session__couple__practice=self.practice)
+            rows += [
+                (r.session, r.partner, r.absent_but_recorded)
+                for r in found.select_related("session")
+            ]
+        reports = PostSessionReport.objects.filter(
+            session__couple__practice=self.practice, respondent__in=list(PARTNER_OF)
+        ).select_related("session")
+        rows += [(r.session, PARTNER_OF[r.respondent], False) for r in reports]
+        assert rows
+        assert not [(s.pk, partner) for s, partner, _ in rows if absence_reason(s, partner)]
+        assert not [flag for _, _, flag in rows if flag]
+        not_held = TherapySession.objects.filter(couple__practice=self.practice).exclude(
+            attendance__in=HELD
+        )
+        assert not_held.exists()
+        assert not PostSessionReport.objects.filter(session__in=not_held).exists()
+        individual = AllianceRating.objects.filter(
+            session__couple__practice=self.practice,
+            session__format__in=[SessionFormat.INDIVIDUAL_A, SessionFormat.INDIVIDUAL_B],
+        )
+        assert individual.exists()  # the partner who was there rated it
+
 
 class SeedDemoRefusalTests(TestCase):
     def test_taken_username_stops_the_seed_before_it_writes_anything(self) -> None:
         User.objects.create_user(username=DEMO_LOGINS[0].username, password="x-unused-x")
         with pytest.raises(CommandError, match=DEMO_LOGINS[0].username):
+            seed_demo()
+        assert not Practice.objects.filter(name=DEMO_PRACTICE_NAME).exists()
+
+    def test_missing_csi4_stops_the_seed_before_it_writes_anything(self) -> None:
+        MeasureDefinition.objects.filter(practice__isnull=True, code="csi4").delete()
+        with pytest.raises(CommandError, match="csi4"):
             seed_demo()
         assert not Practice.objects.filter(name=DEMO_PRACTICE_NAME).exists()
