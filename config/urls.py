@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from people import views as people_views
@@ -10,12 +9,7 @@ from sessions import measure_views
 urlpatterns = [
     path("", people_views.home, name="home"),
     path("health/", people_views.health, name="health"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("allauth.urls")),
     path("partner-screen/", measure_views.partner_screen, name="partner_screen"),
     path(
         "partner-screen/unlock/", measure_views.partner_screen_unlock, name="partner_screen_unlock"

@@ -6,6 +6,7 @@ Group members reach shared cases only through the de-identification layer
 
 from __future__ import annotations
 
+from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -81,6 +82,7 @@ def shared_case_view(request: HttpRequest, pk: int, code: str) -> HttpResponse:
 
 
 @require_GET
+@reauthentication_required
 def shared_case_pdf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
     group, case, diagram = _shared(request, pk, code)
     audit.record(request, "export shared case pdf", case_code=case.code, detail=f"group {pk}")
@@ -89,6 +91,7 @@ def shared_case_pdf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
 
 
 @require_POST
+@reauthentication_required
 def share_couple(request: HttpRequest, case_code: str) -> HttpResponse:
     """Share one of your couples into a group you belong to (de-identified there)."""
     user = signed_in(request)
@@ -110,6 +113,7 @@ def share_couple(request: HttpRequest, case_code: str) -> HttpResponse:
 
 
 @require_POST
+@reauthentication_required
 def withdraw_share(request: HttpRequest, case_code: str, share_pk: int) -> HttpResponse:
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
@@ -143,6 +144,7 @@ def sharing_context(couple: Couple, user: User) -> dict[str, Any]:
 
 
 @require_GET
+@reauthentication_required
 def couple_pdf(request: HttpRequest, case_code: str) -> HttpResponse:
     """The full case formulation for its own therapist (never the private notes)."""
     user = signed_in(request)

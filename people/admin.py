@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.decorators import reauthentication_required
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -147,6 +148,11 @@ class PersonAdmin(PracticeScopedAdmin, DjangoUserAdmin):
 
     def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         return []
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # Adding people and changing roles asks for a fresh check of who is at the keyboard.
+        view = reauthentication_required(super().changeform_view)
+        return view(request, *args, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         # Nobody grants themselves a role: a practice admin who could tick "supervisor" on

@@ -8,3 +8,8 @@ class PeopleConfig(AppConfig):
 
     name = "people"
     verbose_name = "People and access"
+
+    def ready(self) -> None:
+        from people import signals
+
+        signals.connect()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
+from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers
 
 if TYPE_CHECKING:
@@ -50,3 +55,99 @@ class PartnerScreenLockMiddleware:
         if locked and not request.path.startswith(PARTNER_SCREEN_PREFIX):
             return redirect("partner_screen")
         return self.get_response(request)
+
+
+# Sessions end when idle or old (checklist item 3). Polling that htmx does in the background
+# (requests carrying X-Background-Poll, e.g. the nightly-run progress) is checked but does not
+# count as activity, so a page left open still signs out after the idle limit.
+LAST_ACTIVITY_KEY = "last_activity"
+SIGNED_IN_AT_KEY = "signed_in_at"
+BACKGROUND_POLL_HEADER = "HTTP_X_BACKGROUND_POLL"
+
+
+class SessionLimitsMiddleware:
+    """Sign out after `SESSION_IDLE_SECONDS` without activity or `SESSION_ABSOLUTE_SECONDS`
+    after signing in; the login page then says why and leads back where the user was."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return self.get_response(request)
+        now = time.time()
+        session = request.session
+        signed_in_at = session.setdefault(SIGNED_IN_AT_KEY, now)
+        last = session.get(LAST_ACTIVITY_KEY, now)
+        reason = ""
+        if now - signed_in_at > settings.SESSION_ABSOLUTE_SECONDS:
+            reason = "absolute"
+        elif now - last > settings.SESSION_IDLE_SECONDS:
+            reason = "idle"
+        if reason:
+            return self.sign_out(request, reason)
+        if not request.META.get(BACKGROUND_POLL_HEADER):
+            session[LAST_ACTIVITY_KEY] = now
+        return self.get_response(request)
+
+    @staticmethod
+    def sign_out(request: HttpRequest, reason: str) -> HttpResponse:
+        from django.contrib.auth import logout
+        from django_htmx.http import HttpResponseClientRedirect
+
+        back_to = request.get_full_path() if request.method == "GET" else ""
+        if getattr(request, "htmx", False):
+            back_to = request.headers.get("HX-Current-URL", "") or back_to
+            back_to = urlsplit(back_to).path if back_to else ""
+        logout(request)  # flushes the server-side session
+        query = urlencode(
+            {"signed_out": reason, "next": back_to} if back_to else {"signed_out": reason}
+        )
+        target = f"{reverse('account_login')}?{query}"
+        if getattr(request, "htmx", False):
+            return HttpResponseClientRedirect(target)
+        return HttpResponseRedirect(target)
+
+
+MFA_EXEMPT_URL_NAMES = {
+    "account_logout",
+    "mfa_index",
+    "mfa_activate_totp",
+    "mfa_generate_recovery_codes",
+    "mfa_view_recovery_codes",
+    "mfa_download_recovery_codes",
+    "mfa_reauthenticate",
+    "account_reauthenticate",
+    "health",
+}
+
+
+class RequireMFAMiddleware:
+    """Until a signed-in person has an authenticator, they reach only enrolment and logout.
+
+    Everyone who signs in is held to it: clinicians read clinical content, and practice
+    admins manage who can (checklist item 3).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or self.exempt(request):
+            return self.get_response(request)
+        from allauth.mfa.models import Authenticator
+
+        enrolled = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+        if enrolled:
+            return self.get_response(request)
+        return redirect("mfa_activate_totp")
+
+    @staticmethod
+    def exempt(request: HttpRequest) -> bool:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return False
+        return match.url_name in MFA_EXEMPT_URL_NAMES

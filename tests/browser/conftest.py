@@ -279,13 +279,22 @@ def page(
 
 
 def login(page: Page, live_server: LiveServer, user: User, password: str = PASSWORD) -> None:
-    """Sign `user` in through the real login form and wait until the app has let them in."""
+    """Sign `user` in through the real login form and the authenticator step, and wait until
+    the app has let them in. The user is enrolled with the suite's test secret first."""
+    from people.totp import current_code, enrol
+    from tests.conftest import TEST_TOTP_SECRET
+
+    enrol(user, TEST_TOTP_SECRET)
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("Username").fill(user.get_username())
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
-    if "/accounts/login/" in page.url:
+    if "/accounts/2fa/authenticate/" in page.url:
+        page.get_by_label("Code").fill(current_code(TEST_TOTP_SECRET))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Continue").click()
+    if "/accounts/" in page.url:
         errors = page.locator(".form-errors, .error").all_inner_texts()
         pytest.fail(f"Signing in as {user.get_username()} failed: {errors}", pytrace=False)
 
