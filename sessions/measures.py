@@ -13,7 +13,8 @@ nightly summaries alike. Definitions (also in docs/signals.md):
 - Alliance drop fires at a session where a partner's total is at least
   `alliance_drop_points` below that partner's previous rated session.
 - Report mismatch fires at a session where a partner reported tension and the therapist
-  logged no rupture, or the therapist logged a rupture and a partner reported none.
+  logged no rupture there (nor repaired an earlier one there), or the therapist logged a
+  rupture and a partner reported none.
 - Satisfaction: below the measure's cut-off at the partner's latest response; reliable change
   when the latest total differs from the first by at least the measure's reliable change.
 """
@@ -45,6 +46,7 @@ class SessionPoint:
     ordinal: int
     took_place: bool
     rupture_count: int = 0
+    repair_count: int = 0  # earlier ruptures repaired in this session
     alliance: dict[str, int] = field(default_factory=dict)  # "A"/"B" -> total 0–40
     tension: dict[str, bool] = field(default_factory=dict)  # respondent -> reported tension
 
@@ -169,8 +171,8 @@ def report_mismatches(points: list[SessionPoint]) -> list[Finding]:
     for point in points:
         for partner in PARTNERS:
             said = point.tension.get(f"partner_{partner.lower()}")
-            if said is True and point.rupture_count == 0:
-                detail = f"Partner {partner} reported tension; no rupture was logged."
+            if said is True and point.rupture_count == 0 and point.repair_count == 0:
+                detail = f"Partner {partner} reported tension; no rupture was logged or repaired."
             elif said is False and point.rupture_count > 0:
                 detail = f"A rupture was logged; partner {partner} reported no tension."
             else:
@@ -235,7 +237,8 @@ def derive(
     )
 
 
-SessionRow = tuple[int, int, int, str, int]  # pk, couple id, ordinal, attendance, ruptures
+# pk, couple id, ordinal, attendance, ruptures logged, earlier ruptures repaired there
+SessionRow = tuple[int, int, int, str, int, int]
 
 
 def build_points(
@@ -246,12 +249,13 @@ def build_points(
     """Assemble each couple's series from rows already read (sessions in order)."""
     by_session: dict[int, SessionPoint] = {}
     series: dict[int, list[SessionPoint]] = defaultdict(list)
-    for pk, couple_id, ordinal, attendance, ruptures in session_rows:
+    for pk, couple_id, ordinal, attendance, ruptures, repairs in session_rows:
         point = SessionPoint(
             session_id=pk,
             ordinal=ordinal,
             took_place=attendance in ("attended", "ended_early"),
             rupture_count=ruptures,
+            repair_count=repairs,
         )
         by_session[pk] = point
         series[couple_id].append(point)

@@ -3,22 +3,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from django.test import Client
 
 # A fixed authenticator secret for test users (base32); never used outside the test suite.
 TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
-
-def pytest_configure(config: Any) -> None:
-    from django.conf import settings
-
-    # Fast by construction: MD5 for the many users the tests make (never in production).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+_django_force_login = Client.force_login
 
 
-@pytest.fixture(autouse=True)
-def _force_login_signs_in_fully(monkeypatch: pytest.MonkeyPatch) -> None:
+def force_login_fully(self: Client, user: Any, backend: str | None = None) -> None:
     """`client.force_login(user)` stands for a complete sign-in: password and authenticator.
 
     It enrols the user's authenticator (RequireMFAMiddleware sends anyone without one to
@@ -26,20 +19,24 @@ def _force_login_signs_in_fully(monkeypatch: pytest.MonkeyPatch) -> None:
     views that ask for a recent check (exports, sharing) see one. Tests of the sign-in itself
     post to the real login and MFA pages instead.
     """
-    original = Client.force_login
+    from people.totp import enrol
 
-    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
-        from people.totp import enrol
+    enrol(user, TEST_TOTP_SECRET)
+    _django_force_login(self, user, backend)
+    session = self.session
+    now = time.time()
+    session["account_authentication_methods_user"] = str(user.pk)
+    session["account_authentication_methods"] = [
+        {"method": "password", "at": now, "username": user.username},
+        {"method": "mfa", "at": now, "type": "totp"},
+    ]
+    session.save()
 
-        enrol(user, TEST_TOTP_SECRET)
-        original(self, user, backend)
-        session = self.session
-        now = time.time()
-        session["account_authentication_methods_user"] = str(user.pk)
-        session["account_authentication_methods"] = [
-            {"method": "password", "at": now, "username": user.username},
-            {"method": "mfa", "at": now, "type": "totp"},
-        ]
-        session.save()
 
-    monkeypatch.setattr(Client, "force_login", force_login)
+def pytest_configure(config: Any) -> None:
+    from django.conf import settings
+
+    # Fast by construction: MD5 for the many users the tests make (never in production).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Installed for the whole run, so module- and class-scoped clients get it too.
+    Client.force_login = force_login_fully  # type: ignore[method-assign]

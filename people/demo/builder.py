@@ -24,6 +24,7 @@ from people.demo.data import (
     DEMO_PASSWORD,
     DEMO_PRACTICE_NAME,
     DEMO_SEED,
+    DEMO_TOTP_SECRET,
     DROPPED_OUT,
     NO_SHOW_NOTE,
     NOT_YET_MAPPED,
@@ -50,6 +51,7 @@ from people.demo.scripts import (
     script_seed_case_sessions,
 )
 from people.models import ConsultationGroup, GroupMembership, Practice, Supervision, User
+from people.totp import enrol
 from sessions.models import Attendance, CancelledBy, SessionFormat
 from sessions.services import session_log
 
@@ -102,7 +104,18 @@ def build_demo(*, today: datetime.date | None = None) -> DemoSummary:
     ]
     # The measures draw from their own generators, so adding them left every row above as it was.
     add_measures(built, summary)
+    _nightly_history(practice, today)
     return summary
+
+
+def _nightly_history(practice: Practice, today: datetime.date) -> None:
+    """Run the nightly summaries for past dates, weekly, so flags have a history: the walk-out
+    case's flags open after the walk-out and close after the repair."""
+    from ruptures.nightly.runs import run_now
+
+    for weeks_ago in range(6, 0, -1):
+        run_now(practice, today - datetime.timedelta(days=7 * weeks_ago - 3))
+    run_now(practice, today - datetime.timedelta(days=1))
 
 
 def _create_people(practice: Practice, today: datetime.date) -> dict[str, User]:
@@ -126,6 +139,7 @@ def _create_people(practice: Practice, today: datetime.date) -> dict[str, User]:
             is_staff=login.practice_admin,
             date_joined=joined,
         )
+        enrol(users[login.username], DEMO_TOTP_SECRET)
     supervisor = next(users[login.username] for login in DEMO_LOGINS if login.supervisor)
     for login in DEMO_LOGINS:
         if login.supervised:

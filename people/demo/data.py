@@ -20,6 +20,9 @@ DEMO_PRACTICE_NAME = "Riverside Couples Practice"
 DEMO_GROUP_NAME = "Tuesday peer consultation"
 # Published on purpose: printed by every run and listed in the README.
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105
+# The demo users' authenticator secret (base32), so a newcomer can sign in without a phone:
+# `manage.py demo_code` prints the current code (DEBUG only). Never used outside the demo.
+DEMO_TOTP_SECRET = "KRUGKIDDPFRWYZJAORUGKIDBNRUWC3TD"  # noqa: S105
 DEMO_SEED = 2026
 
 

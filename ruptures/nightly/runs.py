@@ -75,7 +75,7 @@ def practice_couple_count(practice_id: int) -> int:
     return Couple.objects.filter(practice_id=practice_id).count()
 
 
-def process_chunk(run_id: int) -> bool:
+def process_chunk(run_id: int, *, digests: bool = True) -> bool:
     """Do the run's next chunk; True when more remain (queue another), False when done."""
     with transaction.atomic():
         run = (
@@ -91,7 +91,7 @@ def process_chunk(run_id: int) -> bool:
             run.started_at = run.started_at or timezone.now()
         couples = couple_ids_after(run.practice_id, run.cursor, chunk_size())
         if not couples:
-            finish(run)
+            finish(run, digests=digests)
             return False
         summarise_chunk(run, couples)
         run.cursor = couples[-1][0]
@@ -123,7 +123,7 @@ def summarise_chunk(run: NightlyRun, couples: list[tuple[int, int, str, int, str
     flags.reconcile(wanted, run.for_date)
 
 
-def finish(run: NightlyRun) -> None:
+def finish(run: NightlyRun, *, digests: bool = True) -> None:
     from ruptures.tasks import send_digests
 
     rollups.write(run.practice_id, run.for_date)
@@ -131,10 +131,24 @@ def finish(run: NightlyRun) -> None:
     run.finished_at = timezone.now()
     run.couples_done = run.couples_total = max(run.couples_done, run.couples_total)
     run.save()
-    send_digests.delay_on_commit(run.pk)
+    if digests:
+        send_digests.delay_on_commit(run.pk)
     log.info(
         "nightly run %s finished: %s couples in %s chunks", run.pk, run.couples_done, run.chunks
     )
+
+
+def run_now(practice: Practice, for_date: datetime.date, *, digests: bool = False) -> NightlyRun:
+    """Do a whole run in this process, without a broker: for the demo's history and tools."""
+    run, _ = NightlyRun.objects.get_or_create(
+        practice=practice,
+        for_date=for_date,
+        defaults={"couples_total": practice_couple_count(practice.pk)},
+    )
+    while process_chunk(run.pk, digests=digests):
+        pass
+    run.refresh_from_db()
+    return run
 
 
 def record_failure(run_id: int, error: BaseException) -> None:

@@ -106,6 +106,7 @@ def load_chunk(
     for couple in data.values():
         couple.index()
     counts: dict[int, int] = defaultdict(int)
+    repairs: dict[int, int] = defaultdict(int)
     rupture_rows = (
         Rupture.objects.current()
         .filter(couple_id__in=ids, session__starts_at__lt=cutoff)
@@ -155,10 +156,12 @@ def load_chunk(
             )
         )
         counts[session_id] += 1
+        if repaired_in is not None:
+            repairs[repaired_in] += 1
     session_ids = [row[0] for row in session_rows]
     points = build_points(
         (
-            (pk, couple_id, ordinal, attendance, counts[pk])
+            (pk, couple_id, ordinal, attendance, counts[pk], repairs[pk])
             for pk, couple_id, ordinal, _, attendance in session_rows
         ),
         rating_rows(session_ids),

@@ -16,6 +16,7 @@ from people.demo import (
     DEMO_LOGINS,
     DEMO_PASSWORD,
     DEMO_PRACTICE_NAME,
+    DEMO_TOTP_SECRET,
     build_demo,
     demo_exists,
     missing_emotion_terms,
@@ -68,3 +69,8 @@ class Command(BaseCommand):
         self.stdout.write("\nDemo logins:")
         for username, password, role in rows:
             self.stdout.write(f"  {username:<{user_width}}  {password:<{password_width}}  {role}")
+        self.stdout.write(
+            "\nEvery account asks for an authenticator code after the password. For the demo,"
+            "\nget it with:  DJANGO_DEBUG=true .venv/bin/python manage.py demo_code"
+            f"\n(or add the secret {DEMO_TOTP_SECRET} to any authenticator app)."
+        )
