@@ -293,9 +293,18 @@ def load_points(couple_ids: Iterable[int]) -> dict[int, list[SessionPoint]]:
     sessions = list(
         TherapySession.objects.current()
         .filter(couple_id__in=ids)
-        .annotate(current_ruptures=Count("ruptures", filter=Q(ruptures__withdrawn_at__isnull=True)))
+        .annotate(
+            current_ruptures=Count(
+                "ruptures", filter=Q(ruptures__withdrawn_at__isnull=True), distinct=True
+            ),
+            current_repairs=Count(
+                "repairs", filter=Q(repairs__withdrawn_at__isnull=True), distinct=True
+            ),
+        )
         .order_by("couple_id", "ordinal")
-        .values_list("pk", "couple_id", "ordinal", "attendance", "current_ruptures")
+        .values_list(
+            "pk", "couple_id", "ordinal", "attendance", "current_ruptures", "current_repairs"
+        )
     )
     session_ids = [row[0] for row in sessions]
     series = build_points(sessions, rating_rows(session_ids), report_rows(session_ids))
