@@ -30,8 +30,10 @@ ALLIANCE_QUESTIONS = {
 
 def absence_reason(session: TherapySession, partner: str) -> str:
     """Why this partner wasn't in the session, or "" if they were."""
-    if session.attendance in (Attendance.CANCELLED, Attendance.NO_SHOW):
-        return f"the session was {session.get_attendance_display().lower()}"
+    if session.attendance == Attendance.CANCELLED:
+        return "the session was cancelled"
+    if session.attendance == Attendance.NO_SHOW:
+        return "the session was a no-show"
     other = {"A": SessionFormat.INDIVIDUAL_B, "B": SessionFormat.INDIVIDUAL_A}[partner]
     if session.format == other:
         return f"it was an {session.get_format_display().lower()}"
@@ -162,6 +164,10 @@ class ReportForm(AbsenceCheckMixin):
             for name in ("upsetting", "resolved"):
                 if cleaned.get(name) is None and name not in self.errors:
                     self.add_error(name, "Answer this when there was tension.")
+        elif tension == "no" and (cleaned.get("upsetting") or cleaned.get("resolved")):
+            self.add_error(
+                "tension", "With no tension, leave how upsetting and how resolved empty."
+            )
         elif cleaned.get("upsetting") or cleaned.get("resolved"):
             self.add_error(
                 "tension",

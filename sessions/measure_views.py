@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from people.views import signed_in
-from sessions.measure_forms import AllianceForm, MeasureForm, ReportForm
+from sessions.measure_forms import AllianceForm, MeasureForm, ReportForm, absence_reason
 from sessions.models import (
     AllianceRating,
     MeasureDefinition,
@@ -146,6 +146,14 @@ def partner_screen_start(request: HttpRequest, pk: int, partner: str) -> HttpRes
     if partner not in LABELS:
         raise Http404("No such partner.")
     session = get_object_or_404(TherapySession.objects.editable_by(user).current(), pk=pk)
+    if reason := absence_reason(session, partner):
+        # The partner screen can't ask "record anyway": that is the therapist's call.
+        messages.error(
+            request,
+            f"Partner {partner} wasn't in this session ({reason}); enter their answers here "
+            "and tick “record anyway” if you mean to.",
+        )
+        return redirect("therapy_sessions:measures", pk=session.pk)
     codes = [c for c in request.POST.getlist("include") if c]
     request.session[PARTNER_SCREEN_KEY] = {
         "session": session.pk,

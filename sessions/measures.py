@@ -51,6 +51,14 @@ class SessionPoint:
     tension: dict[str, bool] = field(default_factory=dict)  # respondent -> reported tension
 
     @property
+    def total_a(self) -> int | None:
+        return self.alliance.get("A")
+
+    @property
+    def total_b(self) -> int | None:
+        return self.alliance.get("B")
+
+    @property
     def gap(self) -> int | None:
         if "A" in self.alliance and "B" in self.alliance:
             return abs(self.alliance["A"] - self.alliance["B"])

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from people.access import readable_couples, writable_couples
+from sessions.encryption import EncryptedTextField
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -185,7 +186,7 @@ class PrivateNote(models.Model):
         blank=True,
         related_name="private_reflection",
     )
-    text = models.TextField()
+    text = EncryptedTextField()  # ciphertext in the database: PRIVATE_NOTE_KEYS, never SECRET_KEY
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = PrivateNoteQuerySet.as_manager()
