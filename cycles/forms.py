@@ -38,7 +38,9 @@ class CoupleForm(forms.Form):
     )
     cycle_pattern = forms.ChoiceField(label="Cycle pattern", choices=CyclePattern.choices)
     eft_step = forms.TypedChoiceField(label="EFT step", choices=EFTStep.choices, coerce=int)
-    started_on = forms.DateField(label="Start date", widget=forms.DateInput(attrs={"type": "date"}))
+    started_on = forms.DateField(
+        label="Start date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def __init__(self, *args: Any, with_status: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

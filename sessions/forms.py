@@ -14,9 +14,14 @@ MAX_SESSION_MINUTES = 480
 
 
 class SessionForm(forms.Form):
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    start_time = forms.TimeField(label="Start", widget=forms.TimeInput(attrs={"type": "time"}))
-    end_time = forms.TimeField(label="End", widget=forms.TimeInput(attrs={"type": "time"}))
+    # Browsers' date and time inputs take ISO values whatever the page's locale.
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    start_time = forms.TimeField(
+        label="Start", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    end_time = forms.TimeField(
+        label="End", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
     format = forms.ChoiceField(choices=SessionFormat.choices, widget=forms.RadioSelect)
     attendance = forms.ChoiceField(choices=Attendance.choices, widget=forms.RadioSelect)
     cancelled_by = forms.ChoiceField(

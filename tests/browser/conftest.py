@@ -219,6 +219,11 @@ class PageProblems:
             )
 
     def on_request_failed(self, request: Request) -> None:
+        # A load the browser itself abandons (ERR_ABORTED, when a form post navigates away
+        # before the icon or a style sheet arrived) is not a failure of the page; an error
+        # response is caught by on_response.
+        if request.failure and "ERR_ABORTED" in request.failure:
+            return
         self.failed_requests.append(f"{request.failure} {request.method} {request.url}")
 
 

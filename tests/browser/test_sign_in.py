@@ -69,7 +69,9 @@ def test_wrong_password_shows_an_error_and_keeps_the_username(
     page.get_by_role("button", name="Sign in").click()
 
     form = page.locator("form", has=page.get_by_role("button", name="Sign in"))
-    expect(form.get_by_role("alert")).to_contain_text("username and/or password you specified are not correct")
+    expect(form.get_by_role("alert")).to_contain_text(
+        "username and/or password you specified are not correct"
+    )
     expect(page).to_have_url(f"{live_server.url}/accounts/login/")
     expect(page.get_by_label("Username")).to_have_value(therapist.username)
     expect(page.get_by_label("Password")).to_have_value("")
