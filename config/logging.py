@@ -18,7 +18,7 @@ class RedactingFormatter(logging.Formatter):
         self,
         ei: tuple[type[BaseException], BaseException, TracebackType | None]
         | tuple[None, None, None],
-    ) -> str:  # noqa: N802 (logging's name)
+    ) -> str:
         kind, error, trace = ei
         if kind is None:
             return ""

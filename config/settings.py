@@ -22,6 +22,7 @@ from config.env import (
     env_str,
     load_dotenv,
 )
+from sessions.encryption import note_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # git-ignored: the embedded SQLite database, sent e-mail, media
@@ -45,6 +46,13 @@ else:
             "DJANGO_ALLOWED_HOSTS",
             "with DEBUG off Django must know the host names it serves (comma-separated).",
         )
+
+# Keys for private notes and reflections, encrypted at rest (sessions.encryption): Fernet keys,
+# comma-separated, newest first; new notes use the first, reads try each. Their own secret, never
+# derived from SECRET_KEY. DEBUG without any uses a public development key; production without
+# any, or with a malformed one, stops here naming the variable (never printing a key).
+# Rotating them without downtime: sessions/management/commands/rotate_note_keys.py.
+PRIVATE_NOTE_KEYS = note_keys(env_list("PRIVATE_NOTE_KEYS"), debug=DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

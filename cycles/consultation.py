@@ -25,8 +25,11 @@ SMALL_CELL = 5
 
 
 def groups_of(user: User | AnonymousUser) -> QuerySet[ConsultationGroup]:
-    """The groups the user is a member of now, in their own practice."""
+    """The groups the user is a member of now, in their own practice: clinicians only (a
+    practice admin who added themselves to a group still reads no clinical content)."""
     if not user.is_authenticated or user.practice_id is None:
+        return ConsultationGroup.objects.none()
+    if not (user.is_therapist or user.is_supervisor):
         return ConsultationGroup.objects.none()
     return ConsultationGroup.objects.filter(practice_id=user.practice_id, members=user)
 

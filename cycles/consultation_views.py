@@ -97,7 +97,8 @@ def share_couple(request: HttpRequest, case_code: str) -> HttpResponse:
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
     group_id = request.POST.get("group", "")
-    group = groups_of(user).filter(pk=int(group_id)).first() if group_id.isdigit() else None
+    valid = group_id.isascii() and group_id.isdigit()
+    group = groups_of(user).filter(pk=int(group_id)).first() if valid else None
     if group is None:
         messages.error(request, "Choose one of your consultation groups to share into.")
         return redirect(couple.get_absolute_url())

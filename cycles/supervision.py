@@ -65,32 +65,32 @@ def is_supervisor(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and getattr(user, "is_supervisor", False))
 
 
-def supervisee_ids(user: User | AnonymousUser) -> QuerySet[Supervision, dict[str, Any]]:
+def supervisee_ids(user: User) -> QuerySet[Supervision, Any]:
     """The therapists the user supervises, as a subquery (never a Python list)."""
     if not is_supervisor(user):
         return Supervision.objects.none().values("therapist_id")
     return Supervision.objects.filter(supervisor=user).values("therapist_id")
 
 
-def supervisees(user: User | AnonymousUser) -> QuerySet[User]:
+def supervisees(user: User) -> QuerySet[User]:
     """The user's supervisees in their own practice, by name: the review's therapist filter."""
     if not is_supervisor(user):
         return User.objects.none()
     return (
-        User.objects.visible_to(user)  # type: ignore[arg-type]
+        User.objects.visible_to(user)
         .filter(pk__in=supervisee_ids(user))
         .order_by("display_name", "username")
     )
 
 
-def supervised_couples(user: User | AnonymousUser) -> CoupleQuerySet:
+def supervised_couples(user: User) -> CoupleQuerySet:
     """Couples the user reads as a supervisor: visible to them, and of a supervisee."""
     if not is_supervisor(user):
         return Couple.objects.none()
     return Couple.objects.visible_to(user).filter(therapist_id__in=supervisee_ids(user))
 
 
-def acknowledgeable_flags(user: User | AnonymousUser) -> QuerySet[Flag]:
+def acknowledgeable_flags(user: User) -> QuerySet[Flag]:
     """Flags the user may acknowledge: readable, and on a couple of a therapist they supervise
     (so never their own couples' flags, even when they are a therapist too)."""
     if not is_supervisor(user):
@@ -98,9 +98,9 @@ def acknowledgeable_flags(user: User | AnonymousUser) -> QuerySet[Flag]:
     return Flag.objects.visible_to(user).filter(couple__therapist_id__in=supervisee_ids(user))
 
 
-def can_acknowledge(user: User | AnonymousUser, couple: Couple) -> bool:
+def can_acknowledge(user: User, couple: Couple) -> bool:
     """For the couple page: whether to offer the acknowledgement form (one query)."""
-    if not is_supervisor(user) or couple.therapist_id == user.pk:
+    if not is_supervisor(user) or couple.practice_id != user.practice_id:
         return False
     return Supervision.objects.filter(supervisor=user, therapist_id=couple.therapist_id).exists()
 
@@ -115,6 +115,8 @@ def acknowledgements_prefetch() -> Prefetch:
 
 def practice_today(user: User) -> datetime.date:
     """Today in the user's practice's time zone: nightly flags are dated in it."""
+    if user.practice_id is None:
+        return timezone.localdate()
     zone = Practice.objects.filter(pk=user.practice_id).values_list("time_zone", flat=True).first()
     return timezone.localdate(timezone=ZoneInfo(zone)) if zone else timezone.localdate()
 
@@ -170,7 +172,8 @@ def for_review(couples: CoupleQuerySet) -> CoupleQuerySet:
     The open flags come packed in one string per couple (StringAgg), so a page of rows is one
     query whatever the number of flags; `parse_open_flags` unpacks it.
     """
-    open_flags = Flag.objects.open().filter(couple=OuterRef("pk"))
+    # order_by(): Flag's default ordering would join the couple into every subquery.
+    open_flags = Flag.objects.open().filter(couple=OuterRef("pk")).order_by()
     acknowledged = FlagAcknowledgement.objects.filter(flag=OuterRef("pk"))
     entry = Concat(
         Cast("pk", CharField()),
@@ -192,6 +195,18 @@ def for_review(couples: CoupleQuerySet) -> CoupleQuerySet:
         open_flag_list=Subquery(packed, output_field=CharField()),
         oldest_flag_opened_on=Subquery(oldest),
     )
+
+
+def review_rows(couples: Iterable[Couple], today: datetime.date) -> list[Couple]:
+    """The page's couples, each given `review_flags` (its open flags, oldest first) and
+    `flag_age` (days since the oldest of them opened; None without one) for the template."""
+    rows = list(couples)
+    for couple in rows:
+        opened = getattr(couple, "oldest_flag_opened_on", None)
+        packed = getattr(couple, "open_flag_list", "")
+        couple.review_flags = parse_open_flags(packed)  # type: ignore[attr-defined]
+        couple.flag_age = (today - opened).days if opened else None  # type: ignore[attr-defined]
+    return rows
 
 
 @dataclass(frozen=True)

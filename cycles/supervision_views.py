@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -21,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
+from django_htmx.middleware import HtmxDetails
 
 from cycles import supervision
 from cycles.models import CoupleStatus
@@ -33,6 +35,12 @@ from ruptures.models import FlagAcknowledgement, FlagKind
 REVIEW_PAGE_SIZE = 25
 
 
+class HtmxHttpRequest(HttpRequest):
+    """A request as django_htmx.middleware.HtmxMiddleware leaves it (for the type checker)."""
+
+    htmx: HtmxDetails
+
+
 def _supervisor(request: HttpRequest) -> User:
     user = signed_in(request)
     if not supervision.is_supervisor(user):
@@ -40,7 +48,7 @@ def _supervisor(request: HttpRequest) -> User:
     return user
 
 
-def _template(request: HttpRequest, page: str, region: str) -> str:
+def _template(request: HtmxHttpRequest, page: str, region: str) -> str:
     """The region alone for an htmx swap; the whole page otherwise (and on history restore)."""
     if request.htmx and not request.htmx.history_restore_request:
         return f"{page}#{region}"
@@ -86,7 +94,7 @@ def _sort_links(filters: supervision.ReviewFilters) -> dict[str, dict[str, str]]
 
 @require_GET
 @vary_on_headers("HX-Request")
-def review(request: HttpRequest) -> HttpResponse:
+def review(request: HtmxHttpRequest) -> HttpResponse:
     """Every couple of every supervisee, in one table: this week's by default.
 
     Queries, whatever the caseload: the practice's date, the therapist filter's options, the
@@ -98,14 +106,9 @@ def review(request: HttpRequest) -> HttpResponse:
     filters = _filters(request, {t.pk for t in therapists})
     rows = supervision.review_queryset(user, filters, today=today, now=timezone.now())
     page = Paginator(rows, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
-    couples = list(page.object_list)
-    for couple in couples:
-        couple.review_flags = supervision.parse_open_flags(couple.open_flag_list)  # type: ignore[attr-defined]
-        opened = couple.oldest_flag_opened_on  # type: ignore[attr-defined]
-        couple.flag_age = (today - opened).days if opened else None  # type: ignore[attr-defined]
     context = {
         "page": page,
-        "couples": couples,
+        "couples": supervision.review_rows(page.object_list, today),
         "filters": filters,
         "therapists": therapists,
         "flag_kinds": FlagKind.choices,
@@ -130,7 +133,7 @@ def _next_url(request: HttpRequest) -> str:
 
 
 @require_POST
-def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+def acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A supervisor acknowledges a flag on a supervisee's couple, with a comment the therapist
     reads on the couple page. Each acknowledgement belongs to its flag row: a flag that closes
     and opens again later is a new row, so it shows as new."""
@@ -164,6 +167,13 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(next_url)
 
 
+def _review_url(therapist: User, **filters: str) -> str:
+    """The review of all the therapist's couples, narrowed by `filters`."""
+    params: dict[str, str | int] = {"therapist": therapist.pk, "period": "all", **filters}
+    query = urlencode(params)
+    return f"{reverse('supervision:review')}?{query}"
+
+
 @require_GET
 def therapist_overview(request: HttpRequest, pk: int) -> HttpResponse:
     """A supervisee's nightly roll-ups over time: each number a small chart and a table row,
@@ -176,12 +186,11 @@ def therapist_overview(request: HttpRequest, pk: int) -> HttpResponse:
     for metric in supervision.METRICS:
         series = [(row.on_date, metric.value(row.data)) for row in summaries]
         current = metric.value(latest.data) if latest else None
-        cases = {"therapist": therapist.pk, "period": "all", **metric.cases}
         metrics.append(
             {
                 "metric": metric,
                 "current": metric.show(current),
-                "cases_url": f"{reverse('supervision:review')}?{urlencode(cases)}",
+                "cases_url": _review_url(therapist, **metric.cases),
                 "chart": supervision.line_chart(metric, series),
             }
         )
@@ -192,13 +201,8 @@ def therapist_overview(request: HttpRequest, pk: int) -> HttpResponse:
         }
         for row in reversed(summaries)
     ]
-    review_url = reverse("supervision:review")
     open_flags = [
-        (
-            supervision.flag_kind_label(kind),
-            count,
-            f"{review_url}?{urlencode({'therapist': therapist.pk, 'period': 'all', 'kind': kind})}",
-        )
+        (supervision.flag_kind_label(kind), count, _review_url(therapist, kind=kind))
         for kind, count in sorted((latest.data.get("open_flags") or {}).items() if latest else [])
     ]
     context = {
@@ -207,17 +211,19 @@ def therapist_overview(request: HttpRequest, pk: int) -> HttpResponse:
         "metrics": metrics,
         "table": table,
         "open_flags": open_flags,
-        "all_query": urlencode({"therapist": therapist.pk, "period": "all"}),
+        "all_url": _review_url(therapist),
     }
     return render(request, "supervision/therapist.html", context)
 
 
 @require_GET
+@reauthentication_required
 def ruptures_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The rupture codes of every current rupture of the supervisees' couples, streamed.
 
-    Coded values only (cycles.supervision.CSV_FIELDS): no names, notes or reflections. The
-    export is recorded, with its row count, before the first row is sent.
+    Coded values only (cycles.supervision.CSV_FIELDS): no names, notes or reflections. Like
+    every export, it asks for a recent sign-in or check (people.adapters), and it is recorded,
+    with its row count, before the first row is sent.
     """
     user = _supervisor(request)
     rows = supervision.export_ruptures(user)

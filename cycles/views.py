@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from cycles import editor
+from cycles import editor, supervision
 from cycles.consultation import groups_of
 from cycles.diagram import layout
 from cycles.forms import CoupleForm, CycleMapMetaForm
@@ -104,7 +104,11 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
     open_ruptures = [r for s in sessions for r in s.ruptures.all() if r.is_open]
     audit.record(request, "read couple", couple)
     summaries = latest_summaries(couple)
-    flags = list(Flag.objects.filter(couple=couple).order_by("closed_on", "-opened_on", "kind"))
+    flags = list(
+        Flag.objects.filter(couple=couple)
+        .prefetch_related(supervision.acknowledgements_prefetch())
+        .order_by("closed_on", "-opened_on", "kind")
+    )
     signals = couple_signals(couple)
     context = {
         "couple": couple,
@@ -119,6 +123,7 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         "session_ids": {s.ordinal: s.pk for s in sessions},
         **sharing_context(couple, user),
         "can_edit": couple.therapist_id == user.pk,
+        "can_acknowledge": supervision.can_acknowledge(user, couple),
         "signals": signals,
         "alliance_chart": alliance_chart(signals.points),
         "satisfaction_sections": [

@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest
 
 from people.models import ConsultationGroup, GroupMembership, Practice, Supervision, User
@@ -201,7 +201,10 @@ class MembershipInline(admin.TabularInline):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "user":
-            kwargs["queryset"] = User.objects.visible_to(request.user)  # type: ignore[arg-type]
+            # Only clinicians join consultation groups.
+            kwargs["queryset"] = User.objects.visible_to(request.user).filter(  # type: ignore[arg-type]
+                Q(is_therapist=True) | Q(is_supervisor=True)
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:

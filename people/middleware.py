@@ -63,6 +63,8 @@ class PartnerScreenLockMiddleware:
 LAST_ACTIVITY_KEY = "last_activity"
 SIGNED_IN_AT_KEY = "signed_in_at"
 BACKGROUND_POLL_HEADER = "HTTP_X_BACKGROUND_POLL"
+ACTIVITY_PRECISION = 60
+MFA_ENROLLED_KEY = "mfa_enrolled"
 
 
 class SessionLimitsMiddleware:
@@ -87,7 +89,11 @@ class SessionLimitsMiddleware:
             reason = "idle"
         if reason:
             return self.sign_out(request, reason)
-        if not request.META.get(BACKGROUND_POLL_HEADER):
+        # A minute's precision is plenty for a 15-minute limit, and spares a session write on
+        # almost every request.
+        if (
+            not request.META.get(BACKGROUND_POLL_HEADER) and now - last >= ACTIVITY_PRECISION
+        ) or LAST_ACTIVITY_KEY not in session:
             session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)
 
@@ -137,10 +143,13 @@ class RequireMFAMiddleware:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or self.exempt(request):
             return self.get_response(request)
+        if request.session.get(MFA_ENROLLED_KEY) == user.pk:
+            return self.get_response(request)
         from allauth.mfa.models import Authenticator
 
-        enrolled = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-        if enrolled:
+        if Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            # Remembered for the session (people.signals forgets it if the authenticator goes).
+            request.session[MFA_ENROLLED_KEY] = user.pk
             return self.get_response(request)
         return redirect("mfa_activate_totp")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
-from people.middleware import SIGNED_IN_AT_KEY
+from people.middleware import MFA_ENROLLED_KEY, SIGNED_IN_AT_KEY
 
 
 def _record(request: Any, action: str, user: Any = None, detail: str = "") -> None:
@@ -43,6 +43,8 @@ def sign_in_failed(
 
 def mfa_event(action: str) -> Any:
     def receiver(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+        if action == "MFA authenticator removed" and request is not None:
+            request.session.pop(MFA_ENROLLED_KEY, None)  # enrol again before going on
         _record(request, action, user or getattr(request, "user", None))
 
     return receiver

@@ -94,7 +94,17 @@ class RuptureForm(forms.ModelForm):
         )
         self.fields["resolution_stage"].choices = ResolutionStage.choices
         self.fields["status"].choices = RuptureStatus.choices
-        self.fields["minute"].max_value = 480
+        self.fields["minute"] = forms.IntegerField(
+            label="Minute into the session",
+            min_value=0,
+            max_value=480,
+            required=False,
+            widget=forms.NumberInput(attrs={"min": 0, "max": 480, "inputmode": "numeric"}),
+        )
+
+    def validate_constraints(self) -> None:
+        """The database enforces Rupture's check constraints; clean() gives the same rules
+        as messages beside their fields (and spares a query per constraint)."""
 
     @property
     def chosen_type(self) -> str:
@@ -118,6 +128,15 @@ class RuptureForm(forms.ModelForm):
         mover, target = cleaned.get("who_moved"), cleaned.get("toward")
         if mover and SELF_TARGETS.get(mover) == target:
             self.add_error("toward", "Choose who the move was toward: not the one who moved.")
+        if (
+            self.instance.repaired_in_id is not None
+            and cleaned.get("status") == RuptureStatus.UNRESOLVED
+        ):
+            self.add_error(
+                "status",
+                "This rupture was marked repaired in a later session: choose partly resolved or "
+                "resolved, or correct that session's repair.",
+            )
         if cleaned.get("status") != RuptureStatus.UNRESOLVED and self.instance.pk is None:
             stage = cleaned.get("resolution_stage")
             if stage == ResolutionStage.NONE and cleaned.get("status") == RuptureStatus.RESOLVED:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -104,7 +104,8 @@ def rupture_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            form.save()
+            with transaction.atomic():
+                form.save()
         except IntegrityError:
             form.add_error(None, "That combination can't be saved: check type, markers and repair.")
         else:
@@ -124,9 +125,13 @@ def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpR
         pk=pk,
         couple_id=session.couple_id,
     )
-    form = RepairForm(request.POST, prefix=f"repair{rupture.pk}")
     if rupture.session.starts_at >= session.starts_at:
-        form.add_error(None, "A rupture can only be repaired in a later session.")
+        message = (
+            f"The rupture from session {rupture.session.ordinal} can only be repaired in a "
+            "later session."
+        )
+        return _region(request, session, "repairs", repair_error=message)
+    form = RepairForm(request.POST, prefix=f"repair{rupture.pk}")
     if not form.is_valid():
         return _region(request, session, "repairs", repair_forms={rupture.pk: form})
     rupture_repair(

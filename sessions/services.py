@@ -51,9 +51,8 @@ def renumber(couple: Couple) -> None:
         ordinal=F("ordinal") + RENUMBER_OFFSET
     )
     for n, session in enumerate(sessions, start=1):
-        if session.ordinal != n:
-            session.ordinal = n
-            TherapySession.objects.filter(pk=session.pk).update(ordinal=n)
+        session.ordinal = n
+    TherapySession.objects.bulk_update(moved, ["ordinal"])
 
 
 @transaction.atomic

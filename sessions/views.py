@@ -37,14 +37,16 @@ def session_page_context(
         Rupture.objects.open()
         .filter(couple_id=session.couple_id, session__starts_at__lt=session.starts_at)
         .exclude(repaired_in=session)
-        .select_related("session")
+        .select_related("session", "repaired_in")
         .order_by("session__starts_at", "pk")
     )
     for rupture in earlier_open:
         prefix = f"repair{rupture.pk}"
         rupture.repair_form = (repair_forms or {}).get(rupture.pk) or RepairForm(prefix=prefix)  # type: ignore[attr-defined]
     repaired_here = list(
-        Rupture.objects.current().filter(repaired_in=session).select_related("session")
+        Rupture.objects.current()
+        .filter(repaired_in=session)
+        .select_related("session", "repaired_in")
     )
     note = PrivateNote.objects.visible_to(user).filter(session=session).first()
     can_edit = session.couple.therapist_id == user.pk

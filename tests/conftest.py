@@ -30,6 +30,9 @@ def force_login_fully(self: Client, user: Any, backend: str | None = None) -> No
         {"method": "password", "at": now, "username": user.username},
         {"method": "mfa", "at": now, "type": "totp"},
     ]
+    # What people.signals and the middleware would have stored at this sign-in.
+    session["signed_in_at"] = session["last_activity"] = now
+    session["mfa_enrolled"] = user.pk
     session.save()
 
 

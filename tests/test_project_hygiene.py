@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.management import call_command
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,6 +99,8 @@ def test_deploy_checks_pass_with_production_settings() -> None:
         DJANGO_ALLOWED_HOSTS="cycles.example.org",
         # Production sends mail through SMTP; without it Django reports mail.E001.
         EMAIL_HOST="smtp.example.org",
+        # Production keeps its own keys for private notes (never the development key).
+        PRIVATE_NOTE_KEYS=Fernet.generate_key().decode(),
         # Empty means the production default; this keeps a developer's .env from weakening it.
         DJANGO_HTTPS="",
         DJANGO_SSL_REDIRECT="",

@@ -145,7 +145,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, scene, url):
     path = url(scene)
     response = client.get(path)
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('login')}?next={path}"
+    assert response["Location"] == f"{reverse('account_login')}?next={path}"
 
 
 @pytest.mark.parametrize("text", ["Morgan Quill", "quill", "SASHA"])

@@ -29,13 +29,13 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.django_db
 
-# Every signed-in request: the session, the user, the authenticator check (RequireMFAMiddleware)
-# and the session's last-activity save (SessionLimitsMiddleware: savepoint, update, release).
-REQUEST_QUERIES = 6
+# Every signed-in request: the session and the user (enrolment and activity are remembered in
+# the session, so RequireMFAMiddleware and SessionLimitsMiddleware add nothing here).
+REQUEST_QUERIES = 2
 # Then the couple, its partners, the latest cycle map and its steps, the timeline with its
 # ruptures and repairs, the access event written, the latest summary, the open flags,
 # load_points (sessions, alliance, reports), load_satisfaction, the thresholds, the case's
-# shares and the groups it could be shared with.
+# shares and the groups it could be shared with, and the flags' acknowledgements.
 COUPLE_PAGE_QUERIES = REQUEST_QUERIES + 16
 # Then the session, the stored alliance, reports and questionnaire answers, the visible
 # measure definitions and the couple's partners.

@@ -1,0 +1,202 @@
+"""The morning digest: counts, case codes, flag kinds and links, and never a name or a note.
+
+Canary strings are planted in everything free-text a couple's record holds (partner names,
+the progress note, the private process note, the rupture's note and the private reflection);
+none may reach a digest's subject or body, nor the stored summaries and flags it is built from.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from cycles.models import Partner
+from cycles.services import PartnerDetails
+from ruptures.codes import RuptureStatus, RuptureType
+from ruptures.models import CaseloadSummary, DigestLog, Flag, RuptureSummary
+from ruptures.services import rupture_repair
+from tests.factories import World, make_couple, make_rupture, make_session
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.core.mail import EmailMessage
+
+    from cycles.models import Couple
+    from people.models import Practice
+    from ruptures.models import NightlyRun, Rupture
+
+pytestmark = pytest.mark.django_db
+
+CANARY = "CANARY-7f3a"
+
+
+@dataclass
+class Scene:
+    world: World
+    planted: Couple  # the owner's couple with a canary in every free-text field
+    rupture: Rupture  # its confrontation, contribution 5: unresolved and high-contribution
+    calm: Couple  # the colleague's couple: sessions, no ruptures, nothing flagged
+    yesterday: datetime.date
+
+    @property
+    def practice(self) -> Practice:
+        return self.world.practice
+
+
+@pytest.fixture
+def scene() -> Scene:
+    world = World.build()  # the owner's couple has an unresolved rupture 10 days ago
+    planted = make_couple(
+        world.owner,
+        partner_a=PartnerDetails(f"Avery {CANARY}-partner-a"),
+        partner_b=PartnerDetails(f"Blake {CANARY}-partner-b"),
+    )
+    seen = make_session(
+        planted,
+        days_ago=5,
+        progress_note=f"{CANARY}-progress: they argued about the grounding exercise.",
+        private_note=f"{CANARY}-private: I raised my voice.",
+    )
+    rupture = make_rupture(
+        seen,
+        rupture_type=RuptureType.CONFRONTATION,
+        therapist_contribution=5,
+        note=f"{CANARY}-rupture-note",
+        reflection=f"{CANARY}-reflection: my irritation showed.",
+    )
+    calm = make_couple(world.colleague)
+    make_session(calm, days_ago=4, progress_note=f"{CANARY}-calm-progress")
+    return Scene(world, planted, rupture, calm, timezone.localdate() - datetime.timedelta(days=1))
+
+
+def sent_to(email: str) -> list[EmailMessage]:
+    return [m for m in mail.outbox if email in m.to]
+
+
+def link(couple: Couple) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse(
+        "cycles:detail", kwargs={"case_code": couple.case_code}
+    )
+
+
+def test_only_therapists_and_supervisors_with_flags_get_a_digest(scene, run_nightly):
+    run_nightly(scene.practice, scene.yesterday)
+
+    world = scene.world
+    assert sorted(to for m in mail.outbox for to in m.to) == sorted(
+        [world.owner.email, world.supervisor.email]
+    )
+    assert set(DigestLog.objects.values_list("person_id", "for_date")) == {
+        (world.owner.pk, scene.yesterday),
+        (world.supervisor.pk, scene.yesterday),
+    }
+
+
+def test_digest_lists_case_codes_flag_kinds_and_links(scene, run_nightly):
+    run_nightly(scene.practice, scene.yesterday)
+
+    (digest,) = sent_to(scene.world.owner.email)
+    open_flags = Flag.objects.open().filter(couple__therapist=scene.world.owner).count()
+    assert digest.subject == f"Cycles: {open_flags} open flags, {open_flags} new since yesterday"
+    body = digest.body
+    for couple in (scene.world.couple, scene.planted):
+        assert f"- {couple.case_code}: Unresolved rupture — {link(couple)}" in body
+    assert f"- {scene.planted.case_code}: High therapist contribution — {link(scene.planted)}" in (
+        body
+    )
+    assert f"- {open_flags} open flags on 2 couples" in body
+    assert scene.calm.case_code not in body
+
+
+def test_supervisors_digest_covers_their_supervisees_couples_only(scene, run_nightly):
+    world = scene.world
+    flagged = make_couple(world.colleague)
+    make_rupture(make_session(flagged, days_ago=3))
+
+    run_nightly(scene.practice, scene.yesterday)
+
+    (mine,) = sent_to(world.supervisor.email)
+    (theirs,) = sent_to(world.other_supervisor.email)
+    assert world.couple.case_code in mine.body
+    assert scene.planted.case_code in mine.body
+    assert flagged.case_code not in mine.body
+    assert flagged.case_code in theirs.body
+    assert world.couple.case_code not in theirs.body
+    assert sent_to(world.group_member.email) == []
+
+
+def test_no_digest_carries_names_notes_or_reflections(scene, run_nightly):
+    run_nightly(scene.practice, scene.yesterday)
+
+    assert mail.outbox
+    names = list(Partner.objects.values_list("display_name", flat=True))
+    for message in mail.outbox:
+        text = message.subject + "\n" + message.body
+        assert CANARY not in text
+        for name in names:
+            assert name not in text
+        for person in (scene.world.owner, scene.world.supervisor):
+            assert person.display_name not in text
+
+
+def test_stored_summaries_and_flags_carry_no_free_text(scene, run_nightly):
+    run_nightly(scene.practice, scene.yesterday)
+
+    stored = json.dumps(
+        [
+            list(RuptureSummary.objects.values_list("data", flat=True)),
+            list(Flag.objects.values_list("detail", "evidence")),
+            list(CaseloadSummary.objects.values_list("data", flat=True)),
+        ]
+    )
+    assert CANARY not in stored
+    assert "Avery" not in stored
+
+
+def test_next_mornings_digest_lists_what_closed(scene, run_nightly):
+    run_nightly(scene.practice, scene.yesterday)
+    repair = make_session(scene.planted, days_ago=0)
+    rupture_repair(rupture=scene.rupture, repaired_in=repair, status=RuptureStatus.RESOLVED)
+    mail.outbox.clear()
+
+    run_nightly(scene.practice, timezone.localdate())
+
+    (digest,) = sent_to(scene.world.owner.email)
+    assert digest.subject == "Cycles: 1 open flag, 0 new since yesterday"
+    closed = digest.body.split("Closed (no longer true):")[1]
+    for kind in ("Unresolved rupture", "High therapist contribution"):
+        assert f"- {scene.planted.case_code}: {kind} — {link(scene.planted)}" in closed
+    assert "New flags:" not in digest.body
+
+
+def test_still_open_flags_bring_a_digest_even_with_nothing_new(scene, run_nightly):
+    run_nightly(scene.practice, scene.yesterday)
+    mail.outbox.clear()
+
+    run_nightly(scene.practice, timezone.localdate())
+
+    (digest,) = sent_to(scene.world.owner.email)
+    assert digest.subject.endswith(", 0 new since yesterday")
+    assert "New flags:" not in digest.body
+    assert "Closed (no longer true):" not in digest.body
+
+
+def test_nobody_is_mailed_when_nothing_is_flagged(run_nightly: Callable[..., NightlyRun]):
+    world = World.build()
+    world.rupture.status = RuptureStatus.RESOLVED
+    world.rupture.save()
+
+    run_nightly(world.practice, timezone.localdate())
+
+    assert not Flag.objects.exists()
+    assert mail.outbox == []
+    assert not DigestLog.objects.exists()
