@@ -421,3 +421,40 @@ class FlagAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"Acknowledgement of flag #{self.flag_id}"
+
+
+class RuptureRepair(models.Model):
+    """One repair of a rupture in a later session, with the rupture's state just before it.
+
+    The rupture row holds its current state; this log lets the nightly summaries see how a
+    rupture stood at the end of any earlier date (ruptures.nightly.snapshot), so a run started
+    late, or resumed, counts a repair only from its session on.
+    """
+
+    rupture = models.ForeignKey(Rupture, on_delete=models.CASCADE, related_name="repair_log")
+    session = models.ForeignKey(
+        "therapy_sessions.TherapySession", on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=RuptureStatus.choices)
+    strategies = FlagSetField("strategies used in the repair", flag=ResolutionStrategy)
+    resolution_stage = models.PositiveSmallIntegerField(choices=ResolutionStage.choices)
+    status_before = models.CharField(max_length=16, choices=RuptureStatus.choices)
+    strategies_before = FlagSetField(flag=ResolutionStrategy)
+    stage_before = models.PositiveSmallIntegerField(choices=ResolutionStage.choices)
+    repaired_in_before = models.ForeignKey(
+        "therapy_sessions.TherapySession",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["rupture", "recorded_at"]
+
+    def __str__(self) -> str:
+        return f"Repair of rupture #{self.rupture_id} in session #{self.session_id}"

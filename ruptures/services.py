@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from ruptures.models import Rupture
+from ruptures.models import Rupture, RuptureRepair
 from sessions.models import NoteKind, PrivateNote
 
 if TYPE_CHECKING:
@@ -51,8 +51,22 @@ def rupture_repair(
     status: str,
     strategies: Any = None,
     resolution_stage: int | None = None,
+    recorded_by: User | None = None,
 ) -> Rupture:
-    """Mark an earlier rupture as repaired (fully or partly) in a later session."""
+    """Mark an earlier rupture as repaired (fully or partly) in a later session, logging the
+    repair with the rupture's state just before it (RuptureRepair)."""
+    RuptureRepair.objects.create(
+        rupture=rupture,
+        session=repaired_in,
+        status=status,
+        strategies=strategies or 0,
+        resolution_stage=max(rupture.resolution_stage, resolution_stage or 0),
+        status_before=rupture.status,
+        strategies_before=rupture.strategies,
+        stage_before=rupture.resolution_stage,
+        repaired_in_before=rupture.repaired_in,
+        recorded_by=recorded_by,
+    )
     rupture.repaired_in = repaired_in
     rupture.status = status
     if strategies is not None:

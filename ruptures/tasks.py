@@ -30,8 +30,10 @@ def process_run_chunk(self, run_id: int) -> None:  # type: ignore[no-untyped-def
     """One chunk of couples; queues the next until the run is finished."""
     try:
         more = runs.process_chunk(run_id)
-    except TRANSIENT:
-        raise  # retried with backoff
+    except TRANSIENT as error:
+        if self.request.retries >= self.max_retries:
+            runs.record_failure(run_id, error)  # out of retries: say so on the run
+        raise  # otherwise retried with backoff
     except Exception as error:
         runs.record_failure(run_id, error)
         raise

@@ -140,6 +140,7 @@ def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpR
         status=form.cleaned_data["status"],
         strategies=form.cleaned_data["strategies"],
         resolution_stage=form.cleaned_data["resolution_stage"],
+        recorded_by=signed_in(request),
     )
     if not request.htmx:
         messages.success(request, "Marked the rupture repaired in this session.")

@@ -32,6 +32,7 @@ class Digest:
     person: User
     for_date: datetime.date
     opened: list[FlagLine] = field(default_factory=list)
+    still_open: list[FlagLine] = field(default_factory=list)
     closed: list[FlagLine] = field(default_factory=list)
     open_count: int = 0
     couples_flagged: set[str] = field(default_factory=set)
@@ -73,6 +74,8 @@ def build(run: NightlyRun) -> list[Digest]:
             digest.couples_flagged.add(flag.couple.case_code)
             if flag.opened_on == run.for_date:
                 digest.opened.append(line)
+            else:
+                digest.still_open.append(line)
     return [d for d in digests.values() if d.worth_sending]
 
 

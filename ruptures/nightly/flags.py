@@ -6,7 +6,7 @@ what is stored. Exact definitions (thresholds from people.SignalThresholds; docs
 2. confrontation_then_absence: a confrontation rupture, not yet resolved, whose session ended
    early (a walk-out) or whose next session was a no-show, a cancellation or ended early.
 3. recurring_rupture: the same marker on ruptures in at least `recurring_marker_sessions`
-   different sessions within the last `RECURRING_WINDOW` days. One flag per marker.
+   different sessions within the twelve weeks ending on the date. One flag per marker.
 4. high_therapist_contribution: a rupture, not yet resolved, with the therapist's contribution
    rated at least `high_contribution`. One flag per rupture.
 5. split_alliance_widening: the split-widening signal holds at the latest session both
@@ -39,7 +39,8 @@ from sessions.measures import CoupleSignals
 if TYPE_CHECKING:
     from people.models import SignalThresholds
 
-RECURRING_WINDOW = datetime.timedelta(days=84)
+# The date and the 83 days before it: twelve weeks, as the four weeks are the date and 27.
+RECURRING_WINDOW = datetime.timedelta(days=83)
 MISMATCH_WINDOW = datetime.timedelta(days=27)
 ABSENCE = {"no_show": "a no-show", "cancelled": "a cancellation", "ended_early": "a walk-out"}
 

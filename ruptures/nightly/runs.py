@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Last night's run should be finished this long after its hour (the admin's overdue warning).
+OVERDUE_AFTER = datetime.timedelta(hours=2)
+# Unfinished runs of this many recent days are resumed by beat's next tick.
+RESUME_WITHIN = datetime.timedelta(days=3)
+
 
 def chunk_size() -> int:
     return int(getattr(settings, "NIGHTLY_CHUNK_SIZE", 250))
@@ -175,16 +180,34 @@ def start_due_runs(now: datetime.datetime | None = None) -> list[int]:
         ).exists()
         if not done:
             started.append(start_run(practice=practice, for_date=for_date).pk)
+    # Runs of the last few days that a crash left unfinished are resumed too.
+    recent = timezone.localdate(now) - RESUME_WITHIN
+    for run in (
+        NightlyRun.objects.filter(for_date__gte=recent)
+        .exclude(status=RunStatus.FINISHED)
+        .exclude(pk__in=started)
+        .select_related("practice")
+    ):
+        started.append(start_run(practice=run.practice, for_date=run.for_date).pk)
     return started
 
 
-def overdue(practice: Practice, now: datetime.datetime | None = None) -> bool:
-    """Last night's run should have finished by two hours after its scheduled hour."""
-    now = now or timezone.now()
-    thresholds = SignalThresholds.for_practice(practice.pk)
+def last_due(
+    practice: Practice, thresholds: SignalThresholds, now: datetime.datetime
+) -> datetime.datetime:
+    """When the practice's latest nightly run fell due, in its own time zone."""
     local = now.astimezone(ZoneInfo(practice.time_zone))
-    if local.hour < thresholds.nightly_run_hour + 2:
+    due = local.replace(hour=thresholds.nightly_run_hour, minute=0, second=0, microsecond=0)
+    return due if due <= local else due - datetime.timedelta(days=1)
+
+
+def overdue(practice: Practice, now: datetime.datetime | None = None) -> bool:
+    """The run that last fell due should have finished within two hours of its hour."""
+    now = now or timezone.now()
+    due = last_due(practice, SignalThresholds.for_practice(practice.pk), now)
+    if now < due + OVERDUE_AFTER:
         return False
+    for_date = due.date() - datetime.timedelta(days=1)
     return not NightlyRun.objects.filter(
-        practice=practice, for_date=day_just_ended(practice, now), status=RunStatus.FINISHED
+        practice=practice, for_date=for_date, status=RunStatus.FINISHED
     ).exists()

@@ -81,11 +81,29 @@ def couple_ids_after(
     )
 
 
+def states_before_later_repairs(
+    rupture_ids: list[int], cutoff: datetime.datetime
+) -> dict[int, tuple[str, int, int | None]]:
+    """For ruptures repaired in a session after the cutoff, their state before the first such
+    repair: (status, strategies, repaired_in id). One query."""
+    from ruptures.models import RuptureRepair
+
+    rows = (
+        RuptureRepair.objects.filter(rupture_id__in=rupture_ids, session__starts_at__gte=cutoff)
+        .order_by("rupture_id", "session__starts_at", "recorded_at")
+        .values_list("rupture_id", "status_before", "strategies_before", "repaired_in_before_id")
+    )
+    states: dict[int, tuple[str, int, int | None]] = {}
+    for rupture_id, status, strategies, repaired_in in rows:
+        states.setdefault(rupture_id, (status, int(strategies), repaired_in))
+    return states
+
+
 def load_chunk(
     couples: list[tuple[int, int, str, int, str]], for_date: datetime.date, time_zone: str
 ) -> list[CoupleData]:
-    """Sessions, ruptures, measures and questionnaires of these couples up to the end of
-    `for_date`: six queries whatever the chunk's size."""
+    """Sessions, ruptures (as they stood then), measures and questionnaires of these couples
+    up to the end of `for_date`: seven queries whatever the chunk's size."""
     cutoff = end_of(for_date, time_zone)
     zone = ZoneInfo(time_zone)
     data = {
@@ -124,6 +142,8 @@ def load_chunk(
             "repaired_in_id",
         )
     )
+    rupture_rows = list(rupture_rows)
+    as_of = states_before_later_repairs([row[0] for row in rupture_rows], cutoff)
     for (
         pk,
         couple_id,
@@ -138,8 +158,11 @@ def load_chunk(
         repaired_in,
     ) in rupture_rows:
         couple = data[couple_id]
+        if pk in as_of:
+            # Repaired in a session after the date: as it stood before that repair.
+            status, strategies, repaired_in = as_of[pk]
         if repaired_in is not None and repaired_in not in couple.session_by_id:
-            # Repaired after the date (or in a withdrawn session): not yet repaired then.
+            # Repaired in a session after the date, or withdrawn: not yet repaired then.
             status, repaired_in = RuptureStatus.UNRESOLVED, None
         markers = w_markers if kind == RuptureType.WITHDRAWAL else c_markers
         couple.ruptures.append(
