@@ -24,7 +24,7 @@ class RedactingFormatter(logging.Formatter):
             return ""
         frames = traceback.extract_tb(trace)
         lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames]
-        chain = []
+        chain: list[str] = []
         cause = error.__cause__ or error.__context__ if error is not None else None
         while cause is not None and len(chain) < 5:
             chain.append(type(cause).__name__)

@@ -33,6 +33,7 @@ from ruptures.codes import (
     WhoMoved,
     WithdrawalMarker,
 )
+from ruptures.fields import LabelledFlag
 
 if TYPE_CHECKING:
     from cycles.models import CaseShare
@@ -87,7 +88,7 @@ class SharedCase:
     flags: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
 
 
-def _labels(value: int, flag: type) -> tuple[str, ...]:
+def _labels(value: int, flag: type[LabelledFlag]) -> tuple[str, ...]:
     return tuple(member.label for member in flag if value & int(member))
 
 

@@ -26,7 +26,7 @@ PADDING = 9
 CHARS_PER_LINE = 36
 LOOP_MARGIN = 26
 
-KIND_TONE = {
+KIND_TONE: dict[str, str] = {
     StepKind.SECONDARY_EMOTION: "secondary",
     StepKind.PRIMARY_EMOTION: "primary",
     StepKind.ATTACHMENT_NEED: "need",

@@ -34,7 +34,7 @@ from cycles.services import (
 )
 from people import audit
 from people.models import SignalThresholds, User
-from people.views import signed_in
+from people.views import is_htmx, signed_in
 from ruptures.models import Flag, Rupture, RuptureSummary
 from sessions.charts import alliance_chart, satisfaction_chart
 from sessions.measures import CoupleSignals, derive, load_points, load_satisfaction
@@ -45,7 +45,7 @@ CASELOAD_PAGE_SIZE = 25
 
 def _template(request: HttpRequest, page: str, region: str) -> str:
     """The region alone for an htmx swap; the whole page otherwise (and on history restore)."""
-    if request.htmx and not request.htmx.history_restore_request:
+    if is_htmx(request):
         return f"{page}#{region}"
     return page
 
@@ -296,7 +296,7 @@ def cycle_map_edit(request: HttpRequest, case_code: str) -> HttpResponse:
                 else:
                     messages.success(request, f"Saved revision {cycle_map.revision} of the map.")
                     target = couple.get_absolute_url()
-                    if request.htmx:
+                    if is_htmx(request):
                         return HttpResponseClientRedirect(target)
                     return redirect(target)
     _set_focus(chains, focus_id)

@@ -81,7 +81,7 @@ class PracticeScopedAdmin(admin.ModelAdmin):
             kwargs.setdefault("queryset", User.objects.visible_to(request.user))  # type: ignore[arg-type]
         if db_field.related_model is ConsultationGroup:
             kwargs["queryset"] = ConsultationGroup.objects.filter(
-                practice_id=request.user.practice_id  # type: ignore[union-attr]
+                practice_id=request.user.practice_id  # type: ignore[union-attr, misc]
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -93,7 +93,7 @@ class PracticeAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Practice]:
         if request.user.is_superuser:
             return Practice.objects.all()
-        return Practice.objects.filter(pk=request.user.practice_id)  # type: ignore[union-attr]
+        return Practice.objects.filter(pk=request.user.practice_id)  # type: ignore[union-attr, misc]
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_superuser or getattr(request.user, "is_practice_admin", False))
@@ -187,7 +187,7 @@ class SupervisionAdmin(PracticeScopedAdmin):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         # Only supervisors supervise and only therapists are supervised; and an admin never
         # makes themselves anyone's supervisor (that would be reading records by the back door).
-        people = User.objects.visible_to(request.user).exclude(pk=request.user.pk)  # type: ignore[arg-type]
+        people = User.objects.visible_to(request.user).exclude(pk=request.user.pk)  # type: ignore[arg-type, misc]
         if db_field.name == "supervisor":
             kwargs["queryset"] = people.filter(is_supervisor=True)
         elif db_field.name == "therapist":

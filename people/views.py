@@ -12,6 +12,12 @@ from django.views.decorators.http import require_GET
 from people.models import User
 
 
+def is_htmx(request: HttpRequest) -> bool:
+    """Whether htmx asked for a region (a history restore wants the whole page)."""
+    details = getattr(request, "htmx", None)
+    return bool(details) and not details.history_restore_request  # type: ignore[union-attr]
+
+
 def signed_in(request: HttpRequest) -> User:
     """The signed-in person: LoginRequiredMiddleware lets no anonymous request reach a view."""
     return cast(User, request.user)

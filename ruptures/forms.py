@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -73,9 +73,9 @@ class RuptureForm(forms.ModelForm):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("toward", Toward.THERAPIST)
         super().__init__(*args, **kwargs)
-        self.fields["rupture_type"].choices = RuptureType.choices
-        self.fields["who_moved"].choices = WhoMoved.choices
-        self.fields["toward"].choices = Toward.choices
+        cast(forms.ChoiceField, self.fields["rupture_type"]).choices = RuptureType.choices
+        cast(forms.ChoiceField, self.fields["who_moved"]).choices = WhoMoved.choices
+        cast(forms.ChoiceField, self.fields["toward"]).choices = Toward.choices
         self.fields["significance"] = forms.TypedChoiceField(
             label="Significance",
             choices=ONE_TO_FIVE,
@@ -92,8 +92,8 @@ class RuptureForm(forms.ModelForm):
             widget=forms.RadioSelect(attrs={"class": "inline-choices"}),
             help_text="1 little, 5 a large part.",
         )
-        self.fields["resolution_stage"].choices = ResolutionStage.choices
-        self.fields["status"].choices = RuptureStatus.choices
+        cast(forms.ChoiceField, self.fields["resolution_stage"]).choices = ResolutionStage.choices
+        cast(forms.ChoiceField, self.fields["status"]).choices = RuptureStatus.choices
         self.fields["minute"] = forms.IntegerField(
             label="Minute into the session",
             min_value=0,

@@ -173,8 +173,8 @@ class Rupture(models.Model):
     def markers(self) -> LabelledFlag:
         """The markers seen, of whichever type this rupture is."""
         if self.rupture_type == RuptureType.WITHDRAWAL:
-            return self.withdrawal_markers
-        return self.confrontation_markers
+            return WithdrawalMarker(self.withdrawal_markers)
+        return ConfrontationMarker(self.confrontation_markers)
 
     @property
     def is_open(self) -> bool:

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from people.views import signed_in
+from people.views import is_htmx, signed_in
 from ruptures.forms import RepairForm, RuptureForm, WithdrawRuptureForm
 from ruptures.models import NightlyRun, RunStatus, Rupture
 from ruptures.nightly import runs as nightly
@@ -49,7 +49,7 @@ def _region(
     **extra: Any,
 ) -> HttpResponse:
     context = session_page_context(session, request.user, repair_forms) | extra
-    template = f"{SESSION_PAGE}#{region}" if request.htmx else SESSION_PAGE
+    template = f"{SESSION_PAGE}#{region}" if is_htmx(request) else SESSION_PAGE
     return render(request, template, context)
 
 
@@ -67,7 +67,7 @@ def rupture_add(request: HttpRequest, session_pk: int) -> HttpResponse:
     data = dict(form.cleaned_data)
     reflection = data.pop("reflection")
     rupture_record(session=session, recorded_by=user, reflection=reflection, **data)
-    if not request.htmx:
+    if not is_htmx(request):
         messages.success(request, "Recorded the rupture.")
         return redirect("therapy_sessions:detail", pk=session.pk)
     fresh = RuptureForm(prefix="new")
@@ -142,7 +142,7 @@ def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpR
         resolution_stage=form.cleaned_data["resolution_stage"],
         recorded_by=signed_in(request),
     )
-    if not request.htmx:
+    if not is_htmx(request):
         messages.success(request, "Marked the rupture repaired in this session.")
         return redirect("therapy_sessions:detail", pk=session.pk)
     return trigger_client_event(_region(request, session, "repairs"), "rupturesChanged")
@@ -186,7 +186,7 @@ def nightly_runs(request: HttpRequest) -> HttpResponse:
         "overdue": nightly.overdue(practice),
         "next_date": nightly.day_just_ended(practice),
     }
-    template = "ruptures/runs.html#runs" if request.htmx else "ruptures/runs.html"
+    template = "ruptures/runs.html#runs" if is_htmx(request) else "ruptures/runs.html"
     return render(request, template, context)
 
 

@@ -125,7 +125,7 @@ def load_chunk(
         couple.index()
     counts: dict[int, int] = defaultdict(int)
     repairs: dict[int, int] = defaultdict(int)
-    rupture_rows = (
+    rupture_rows = list(
         Rupture.objects.current()
         .filter(couple_id__in=ids, session__starts_at__lt=cutoff)
         .values_list(
@@ -142,7 +142,6 @@ def load_chunk(
             "repaired_in_id",
         )
     )
-    rupture_rows = list(rupture_rows)
     as_of = states_before_later_repairs([row[0] for row in rupture_rows], cutoff)
     for (
         pk,
@@ -154,10 +153,12 @@ def load_chunk(
         c_markers,
         strategies,
         contribution,
-        status,
-        repaired_in,
+        current_status,
+        current_repaired_in,
     ) in rupture_rows:
         couple = data[couple_id]
+        status: str = current_status
+        repaired_in: int | None = current_repaired_in
         if pk in as_of:
             # Repaired in a session after the date: as it stood before that repair.
             status, strategies, repaired_in = as_of[pk]
