@@ -17,7 +17,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest
 
-from people.models import ConsultationGroup, GroupMembership, Practice, Supervision, User
+from people.models import (
+    ConsultationGroup,
+    GroupMembership,
+    Practice,
+    SignalThresholds,
+    Supervision,
+    User,
+)
 
 ROLE_FIELDS = ["is_therapist", "is_supervisor", "is_practice_admin", "is_staff"]
 
@@ -217,3 +224,14 @@ class MembershipInline(admin.TabularInline):
 class ConsultationGroupAdmin(PracticeScopedAdmin):
     list_display = ["name"]
     inlines = [MembershipInline]
+
+
+@admin.register(SignalThresholds)
+class SignalThresholdsAdmin(PracticeScopedAdmin):
+    """The practice's own numbers behind the signals and flags (docs/signals.md)."""
+
+    list_display = ["practice", "alliance_drop_points", "gone_quiet_days", "nightly_run_hour"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        taken = SignalThresholds.objects.filter(practice_id=request.user.practice_id).exists()  # type: ignore[union-attr, misc]
+        return self.is_manager(request) and not taken
