@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from ruptures.models import Rupture, RuptureRepair
 from sessions.models import NoteKind, PrivateNote
+from sessions.services import note_write
 
 if TYPE_CHECKING:
     from people.models import User
@@ -29,18 +30,8 @@ def rupture_record(
 
 
 def reflection_write(*, author: User, rupture: Rupture, text: str) -> PrivateNote | None:
-    existing = PrivateNote.objects.filter(rupture=rupture, author=author).first()
-    if not text.strip():
-        if existing:
-            existing.delete()
-        return None
-    if existing:
-        existing.text = text
-        existing.save(update_fields=["text", "updated_at"])
-        return existing
-    return PrivateNote.objects.create(
-        author=author, kind=NoteKind.RUPTURE_REFLECTION, rupture=rupture, text=text
-    )
+    """Write (or clear) the author's private reflection on their part in a rupture."""
+    return note_write(author=author, kind=NoteKind.RUPTURE_REFLECTION, text=text, rupture=rupture)
 
 
 @transaction.atomic
@@ -55,6 +46,9 @@ def rupture_repair(
 ) -> Rupture:
     """Mark an earlier rupture as repaired (fully or partly) in a later session, logging the
     repair with the rupture's state just before it (RuptureRepair)."""
+    # The state before the repair is read under a row lock, not from the caller's copy: two
+    # repairs saved at once are logged one after the other, each with what it replaced.
+    rupture = Rupture.objects.select_for_update().get(pk=rupture.pk)
     RuptureRepair.objects.create(
         rupture=rupture,
         session=repaired_in,
@@ -64,7 +58,7 @@ def rupture_repair(
         status_before=rupture.status,
         strategies_before=rupture.strategies,
         stage_before=rupture.resolution_stage,
-        repaired_in_before=rupture.repaired_in,
+        repaired_in_before_id=rupture.repaired_in_id,
         recorded_by=recorded_by,
     )
     rupture.repaired_in = repaired_in

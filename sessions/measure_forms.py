@@ -56,41 +56,25 @@ class AbsenceCheckMixin(forms.Form):
             )
 
 
+def scale_field(label: str, choices: list[tuple[int, str]] = ZERO_TO_TEN) -> forms.Field:
+    """One question answered on a scale: optional, as a whole form is all-or-none."""
+    return forms.TypedChoiceField(
+        label=label,
+        choices=choices,
+        coerce=int,
+        required=False,
+        empty_value=None,
+        widget=forms.RadioSelect(attrs={"class": "scale"}),
+    )
+
+
 class AllianceForm(AbsenceCheckMixin):
     """One partner's session alliance: bond, goals, tasks, fit, each 0–10; all or none."""
 
-    bond = forms.TypedChoiceField(
-        label="Bond",
-        choices=ZERO_TO_TEN,
-        coerce=int,
-        required=False,
-        empty_value=None,
-        widget=forms.RadioSelect(attrs={"class": "scale"}),
-    )
-    goals = forms.TypedChoiceField(
-        label="Agreement on goals",
-        choices=ZERO_TO_TEN,
-        coerce=int,
-        required=False,
-        empty_value=None,
-        widget=forms.RadioSelect(attrs={"class": "scale"}),
-    )
-    tasks = forms.TypedChoiceField(
-        label="Agreement on tasks",
-        choices=ZERO_TO_TEN,
-        coerce=int,
-        required=False,
-        empty_value=None,
-        widget=forms.RadioSelect(attrs={"class": "scale"}),
-    )
-    fit = forms.TypedChoiceField(
-        label="Overall fit",
-        choices=ZERO_TO_TEN,
-        coerce=int,
-        required=False,
-        empty_value=None,
-        widget=forms.RadioSelect(attrs={"class": "scale"}),
-    )
+    bond = scale_field("Bond")
+    goals = scale_field("Agreement on goals")
+    tasks = scale_field("Agreement on tasks")
+    fit = scale_field("Overall fit")
     record_anyway = forms.BooleanField(label="Record anyway", required=False)
 
     def __init__(

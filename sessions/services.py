@@ -94,18 +94,25 @@ def session_update(
 
 def private_note_write(*, author: User, session: TherapySession, text: str) -> PrivateNote | None:
     """Write (or clear) the author's private psychotherapy note on a session."""
-    existing = PrivateNote.objects.filter(session=session, author=author).first()
+    return note_write(author=author, kind=NoteKind.PSYCHOTHERAPY_NOTE, text=text, session=session)
+
+
+def note_write(*, author: User, kind: str, text: str, **on: Any) -> PrivateNote | None:
+    """Write, correct or clear the author's private note on one session or rupture (`on`).
+
+    Clearing deletes it: a private note is its author's own working note, never part of the
+    clinical record.
+    """
+    existing = PrivateNote.objects.filter(author=author, **on).first()
     if not text.strip():
         if existing:
-            existing.delete()  # the author's own process note; it was never part of the record
+            existing.delete()
         return None
     if existing:
         existing.text = text
         existing.save(update_fields=["text", "updated_at"])
         return existing
-    return PrivateNote.objects.create(
-        author=author, kind=NoteKind.PSYCHOTHERAPY_NOTE, session=session, text=text
-    )
+    return PrivateNote.objects.create(author=author, kind=kind, text=text, **on)
 
 
 @transaction.atomic

@@ -459,7 +459,8 @@ def test_repairing_with_htmx(client, scene, django_assert_num_queries):
     prefix = f"repair{rupture.pk}"
     data = {f"{prefix}-status": "resolved", f"{prefix}-resolution_stage": "2"}
     # The repaired rupture's mark names its repairing session: joined, not one query per mark.
+    # The repair locks the rupture's row and logs its state before (RuptureRepair).
     response = count(
-        django_assert_num_queries, PER_REQUEST + 11, lambda: client.post(url, data, headers=HTMX)
+        django_assert_num_queries, PER_REQUEST + 13, lambda: client.post(url, data, headers=HTMX)
     )
     assert [r.pk for r in response.context["repaired_here"]] == [rupture.pk]
