@@ -7,11 +7,12 @@ relations defined here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class User(AbstractUser):
     is_supervisor = models.BooleanField("supervisor", default=False)
     is_practice_admin = models.BooleanField("practice admin", default=False)
 
-    objects = PeopleManager()
+    objects: ClassVar[PeopleManager] = PeopleManager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ["display_name", "username"]
@@ -261,3 +262,63 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.object_id}"
+
+
+class ChangeEventQuerySet(models.QuerySet["ChangeEvent"]):
+    def visible_to(self, user: User) -> ChangeEventQuerySet:
+        """The practice admin reads their practice's trail; nobody else does."""
+        if not user.is_authenticated or not user.is_practice_admin:
+            return self.none()
+        return self.filter(practice_id=user.practice_id)
+
+
+class ChangeEvent(models.Model):
+    """One row inserted, updated or deleted in a clinical table: append-only.
+
+    Written only by the database: the trigger function `audit_clinical_change` (migration
+    people 0005) on every clinical table, so bulk writes, upserts and raw SQL are caught too.
+    `changed_columns` holds column names only, never values: notes must not reach the trail.
+    The actor comes from the connection's `app.user_id` / `app.actor` settings
+    (people.audit_db); `db_user` is the database role, for changes made outside the app.
+
+    `actor` and `practice` are foreign keys without a database constraint: a stale setting
+    must never make a clinical write fail, and the trail keeps ids of deleted people.
+    """
+
+    at = models.DateTimeField(db_default=Now(), db_index=True)
+    table_name = models.CharField(max_length=63)
+    row_id = models.BigIntegerField()
+    operation = models.CharField(max_length=6)  # INSERT, UPDATE or DELETE
+    changed_columns = models.JSONField(default=list)
+    couple_id = models.BigIntegerField(null=True, blank=True)
+    case_code = models.CharField(max_length=12, blank=True, db_index=True)
+    actor = models.ForeignKey(
+        User,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=40, blank=True)
+    db_user = models.CharField(max_length=63, blank=True)
+    practice = models.ForeignKey(
+        Practice,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = ChangeEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["practice", "-at"], name="changeevent_practice_at"),
+            models.Index(fields=["table_name", "row_id"], name="changeevent_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.table_name} {self.row_id}"

@@ -48,7 +48,7 @@ def rupture_repair(
     repair with the rupture's state just before it (RuptureRepair)."""
     # The state before the repair is read under a row lock, not from the caller's copy: two
     # repairs saved at once are logged one after the other, each with what it replaced.
-    rupture = Rupture.objects.select_for_update().get(pk=rupture.pk)
+    rupture.refresh_from_db(from_queryset=Rupture.objects.select_for_update())
     RuptureRepair.objects.create(
         rupture=rupture,
         session=repaired_in,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from people.audit_db import acting_as
 from ruptures.models import NightlyRun
 from ruptures.nightly import digests, runs
 
@@ -14,7 +15,8 @@ TRANSIENT = (OperationalError, InterfaceError)
 @shared_task(ignore_result=True)
 def start_due_runs() -> list[int]:
     """Beat, every quarter hour: start or resume each practice's run that is due."""
-    return runs.start_due_runs()
+    with acting_as("nightly"):
+        return runs.start_due_runs()
 
 
 @shared_task(
@@ -28,15 +30,16 @@ def start_due_runs() -> list[int]:
 )
 def process_run_chunk(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     """One chunk of couples; queues the next until the run is finished."""
-    try:
-        more = runs.process_chunk(run_id)
-    except TRANSIENT as error:
-        if self.request.retries >= self.max_retries:
-            runs.record_failure(run_id, error)  # out of retries: say so on the run
-        raise  # otherwise retried with backoff
-    except Exception as error:
-        runs.record_failure(run_id, error)
-        raise
+    with acting_as("nightly"):  # the change trail names the nightly job as the author
+        try:
+            more = runs.process_chunk(run_id)
+        except TRANSIENT as error:
+            if self.request.retries >= self.max_retries:
+                runs.record_failure(run_id, error)  # out of retries: say so on the run
+            raise  # otherwise retried with backoff
+        except Exception as error:
+            runs.record_failure(run_id, error)
+            raise
     if more:
         process_run_chunk.delay(run_id)
 

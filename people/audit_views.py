@@ -1,0 +1,257 @@
+"""The practice admin's audit trail: search and CSV export of their practice's events.
+
+Both kinds of event are shown: AccessEvent (reads, exports, shares, sign-ins: written by
+people.audit and people.signals) and ChangeEvent (every change to a clinical row: written by
+the database's triggers). Neither carries clinical text, so the admin, who reads no clinical
+content, may see them. Anyone else gets a 404.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import heapq
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from allauth.account.decorators import reauthentication_required
+from django import forms
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from cycles.supervision import csv_safe
+from people.audit import record
+from people.models import AccessEvent, ChangeEvent, Practice, User
+
+PAGE_SIZE = 50
+CSV_HEADER = [
+    "kind",
+    "at (UTC)",
+    "person",
+    "actor",
+    "action",
+    "record",
+    "record id",
+    "case code",
+    "columns changed",
+    "ip",
+    "detail",
+]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class AuditFilters(forms.Form):
+    person = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    case_code = forms.CharField(max_length=12, required=False, label="Case code")
+    date_from = forms.DateField(required=False, label="From", widget=DateInput)
+    date_to = forms.DateField(required=False, label="To", widget=DateInput)
+
+    def __init__(self, *args: Any, admin: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ModelChoiceField, self.fields["person"])
+        field.queryset = User.objects.visible_to(admin).order_by("display_name", "username")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
+
+
+def _practice_admin(request: HttpRequest) -> User:
+    user = cast(User, request.user)
+    if not user.is_practice_admin or user.practice_id is None:
+        raise Http404
+    return user
+
+
+def _day_start(day: datetime.date, zone: ZoneInfo) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
+
+
+def filtered_events(
+    admin: User, filters: dict[str, Any], zone: ZoneInfo
+) -> tuple[QuerySet[AccessEvent], QuerySet[ChangeEvent]]:
+    """The admin's practice's access and change events matching the filters, newest first.
+
+    Dates are whole days in the practice's time zone, both ends included.
+    """
+    accesses = AccessEvent.objects.visible_to(admin).select_related("user")
+    changes = ChangeEvent.objects.visible_to(admin).select_related("actor")
+    if person := filters.get("person"):
+        accesses = accesses.filter(user_id=person.pk)
+        changes = changes.filter(actor_id=person.pk)
+    if case_code := (filters.get("case_code") or "").strip():
+        accesses = accesses.filter(case_code__iexact=case_code)
+        changes = changes.filter(case_code__iexact=case_code)
+    if start := filters.get("date_from"):
+        accesses = accesses.filter(at__gte=_day_start(start, zone))
+        changes = changes.filter(at__gte=_day_start(start, zone))
+    if end := filters.get("date_to"):
+        after = _day_start(end + datetime.timedelta(days=1), zone)
+        accesses = accesses.filter(at__lt=after)
+        changes = changes.filter(at__lt=after)
+    return accesses.order_by("-at", "-id"), changes.order_by("-at", "-id")
+
+
+def _page_number(request: HttpRequest, name: str) -> int:
+    try:
+        return max(1, int(request.GET.get(name, "1")))
+    except ValueError:
+        return 1
+
+
+def _page(rows: QuerySet[Any], number: int) -> tuple[list[Any], bool]:
+    """One page in one query: a row past the page says whether there is a next one."""
+    offset = (number - 1) * PAGE_SIZE
+    fetched = list(rows[offset : offset + PAGE_SIZE + 1])
+    return fetched[:PAGE_SIZE], len(fetched) > PAGE_SIZE
+
+
+def _query(request: HttpRequest, **changes: Any) -> str:
+    params = {k: v for k, v in request.GET.items() if v}
+    params.update({k: str(v) for k, v in changes.items()})
+    return urlencode(params)
+
+
+def _zone(admin: User) -> ZoneInfo:
+    """The practice's time zone: the search's dates are the practice's days."""
+    default = timezone.get_default_timezone_name()
+    if admin.practice_id is None:
+        return ZoneInfo(default)
+    zones = Practice.objects.filter(id=admin.practice_id).values_list("time_zone", flat=True)
+    return ZoneInfo(zones.first() or default)
+
+
+@require_GET
+def audit(request: HttpRequest) -> HttpResponse:
+    """Search the practice's trail by person, case code and dates; each list is paged on its
+    own, one query each."""
+    admin = _practice_admin(request)
+    form = AuditFilters(request.GET or None, admin=admin)
+    context: dict[str, Any] = {"form": form, "accesses": [], "changes": []}
+    if form.is_bound and not form.is_valid():
+        return render(request, "people/audit.html", context)
+    filters = form.cleaned_data if form.is_bound else {}
+    zone = _zone(admin)
+    accesses, changes = filtered_events(admin, filters, zone)
+    access_page = _page_number(request, "access_page")
+    change_page = _page_number(request, "change_page")
+    context["accesses"], more_accesses = _page(accesses, access_page)
+    context["changes"], more_changes = _page(changes, change_page)
+    context.update(
+        zone=zone,
+        export_query=_query(request, access_page="", change_page=""),
+        access_prev=_query(request, access_page=access_page - 1) if access_page > 1 else "",
+        access_next=_query(request, access_page=access_page + 1) if more_accesses else "",
+        change_prev=_query(request, change_page=change_page - 1) if change_page > 1 else "",
+        change_next=_query(request, change_page=change_page + 1) if more_changes else "",
+        access_page=access_page,
+        change_page=change_page,
+    )
+    return render(request, "people/audit.html", context)
+
+
+def _person(user: User | None) -> str:
+    return user.username if user is not None else ""
+
+
+def _access_row(event: AccessEvent) -> tuple[datetime.datetime, int, list[Any]]:
+    return (
+        event.at,
+        event.pk,
+        [
+            "access",
+            event.at.isoformat(),
+            _person(event.user),
+            "",
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.case_code,
+            "",
+            event.ip or "",
+            event.detail,
+        ],
+    )
+
+
+def _change_row(event: ChangeEvent) -> tuple[datetime.datetime, int, list[Any]]:
+    return (
+        event.at,
+        event.pk,
+        [
+            "change",
+            event.at.isoformat(),
+            _person(event.actor),
+            event.actor_label or event.db_user,
+            event.operation,
+            event.table_name,
+            event.row_id,
+            event.case_code,
+            " ".join(event.changed_columns or []),
+            "",
+            "",
+        ],
+    )
+
+
+class _Echo:
+    """A file-like object whose write hands the line back: csv.writer into a generator."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(accesses: Iterable[AccessEvent], changes: Iterable[ChangeEvent]) -> Iterator[str]:
+    """Both kinds of event, merged newest first, every cell formula-safe."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    merged = heapq.merge(
+        (_access_row(e) for e in accesses),
+        (_change_row(e) for e in changes),
+        key=lambda row: (row[0], row[1]),
+        reverse=True,
+    )
+    for _at, _pk, cells in merged:
+        yield writer.writerow([csv_safe(cell) for cell in cells])
+
+
+@require_GET
+@reauthentication_required
+def audit_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The filtered events as CSV, streamed; the export is itself recorded before any row."""
+    admin = _practice_admin(request)
+    form = AuditFilters(request.GET or None, admin=admin)
+    if form.is_bound and not form.is_valid():
+        return render(request, "people/audit.html", {"form": form}, status=400)
+    filters = form.cleaned_data if form.is_bound else {}
+    zone = _zone(admin)
+    described = [
+        f"{name}={filters[name] if name != 'person' else filters[name].pk}"
+        for name in ("person", "case_code", "date_from", "date_to")
+        if filters.get(name)
+    ]
+    record(
+        request,
+        "export audit",
+        case_code=(filters.get("case_code") or "").strip()[:12],
+        detail=" ".join(["audit.csv", *described]),
+    )
+    accesses, changes = filtered_events(admin, filters, zone)
+    response = StreamingHttpResponse(
+        csv_lines(accesses.iterator(chunk_size=500), changes.iterator(chunk_size=500)),
+        content_type="text/csv; charset=utf-8",
+    )
+    filename = f"audit-{timezone.localdate().isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
