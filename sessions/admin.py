@@ -41,7 +41,9 @@ class MeasureDefinitionAdmin(PracticeScopedAdmin):
         "active",
     ]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+    def get_form(  # type: ignore[override]
+        self, request: HttpRequest, obj: Any = None, **kwargs: Any
+    ) -> Any:
         form = super().get_form(request, obj, **kwargs)
         form.clean_items = _clean_items  # type: ignore[attr-defined]
         return form

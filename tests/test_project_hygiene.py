@@ -85,6 +85,20 @@ def test_bandit_finds_no_medium_or_high_issue_in_the_app() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_mypy_finds_no_type_error_in_the_app() -> None:
+    env = dict(os.environ, DJANGO_DEBUG="true")
+    result = subprocess.run(
+        [str(BIN / "mypy"), *FIRST_PARTY],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_ruff_security_rules_are_on() -> None:
     # ruff's S rules are bandit's checks at edit time; make sure nobody drops them.
     config = (REPO / "pyproject.toml").read_text()
