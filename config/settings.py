@@ -83,12 +83,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Before the session limits, so an expired htmx request is sent to login as a whole page.
+    "django_htmx.middleware.HtmxMiddleware",
     "people.middleware.SessionLimitsMiddleware",
     "people.middleware.RequireMFAMiddleware",
     "people.audit_db.ActingUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
     "people.middleware.NoStoreMiddleware",
     "people.middleware.PartnerScreenLockMiddleware",
 ]
@@ -160,6 +161,9 @@ ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 5 * 60
+# How many proxies in front of the app append to X-Forwarded-For: 0 trusts no header and uses
+# the connection's address. Both the sign-in throttle and the audit trail's "from where" use it.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # Failed sign-ins: at most 5 per account and 20 per address in 15 minutes, then refused for a
 # while with a message. Counters live in the cache (Redis in production: shared by workers).
 ACCOUNT_RATE_LIMITS = {

@@ -125,7 +125,8 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
 
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
+    # A path on this site only: anything else (a view name, a bare word) goes to the review.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target

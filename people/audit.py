@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+
 from people.models import AccessEvent
 
 if TYPE_CHECKING:
@@ -11,9 +13,15 @@ if TYPE_CHECKING:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # Behind the proxy (SECURE_PROXY_SSL_HEADER) the first X-Forwarded-For hop is the client.
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
+    """The client's address as our own proxies saw it: the X-Forwarded-For entry added by the
+    outermost of `TRUSTED_PROXY_COUNT` trusted proxies, else the connection's address. Entries
+    a client wrote itself are never believed (the same rule as allauth's sign-in throttle)."""
+    trusted = settings.ALLAUTH_TRUSTED_PROXY_COUNT
+    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [hop for hop in forwarded if hop]
+    if trusted and len(forwarded) >= trusted:
+        return forwarded[-trusted]
+    return request.META.get("REMOTE_ADDR") or None
 
 
 def record(

@@ -23,6 +23,7 @@ def signed_in(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Send each person to the screen their role starts from."""
     user = signed_in(request)
@@ -31,6 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("people:practice")
 
 
+@require_GET
 def practice(request: HttpRequest) -> HttpResponse:
     """The practice admin's start page: the people of the practice and their roles."""
     user = signed_in(request)
