@@ -3,12 +3,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from django.test import Client
 
 # A fixed authenticator secret for test users (base32); never used outside the test suite.
 TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 _django_force_login = Client.force_login
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 def force_login_fully(self: Client, user: Any, backend: str | None = None) -> None:
@@ -41,5 +49,13 @@ def pytest_configure(config: Any) -> None:
 
     # Fast by construction: MD5 for the many users the tests make (never in production).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tasks run in this process unless a test asks for the real broker and worker
+    # (tests/ruptures/conftest.py: celery_broker, start_worker), whether or not REDIS_URL is
+    # set: `make test` sets it, a developer's run may not, and the results must not differ.
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_TASK_EAGER_PROPAGATES = True
+    # Each test starts with an empty cache (sign-in throttle counters live there), in memory
+    # rather than in a Redis shared with other runs.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Installed for the whole run, so module- and class-scoped clients get it too.
     Client.force_login = force_login_fully  # type: ignore[method-assign]
