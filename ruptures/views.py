@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from people import audit
 from people.views import is_htmx, signed_in
 from ruptures.forms import RepairForm, RuptureForm, WithdrawRuptureForm
 from ruptures.models import NightlyRun, RunStatus, Rupture
@@ -96,6 +97,10 @@ def rupture_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in(request)
     rupture = _editable_rupture(request, pk)
     reflection = PrivateNote.objects.visible_to(user).filter(rupture=rupture).first()
+    if reflection is not None and request.method == "GET":
+        audit.record(
+            request, "read private note", reflection, case_code=rupture.session.couple.case_code
+        )
     form = RuptureForm(
         request.POST or None,
         instance=rupture,

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cycles.models import Couple
+from people import audit
 from people.views import signed_in
 from ruptures.forms import RepairForm, RuptureForm
 from ruptures.models import Rupture
@@ -70,7 +71,16 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(
         TherapySession.objects.visible_to(user).select_related("couple", "therapist"), pk=pk
     )
-    return render(request, "sessions/detail.html", session_page_context(session, user))
+    context = session_page_context(session, user)
+    audit.record(request, "read session", session)
+    if context["private_note"] is not None:
+        audit.record(
+            request,
+            "read private note",
+            context["private_note"],
+            case_code=session.couple.case_code,
+        )
+    return render(request, "sessions/detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -312,7 +312,8 @@ def test_session_form(client, scene, django_assert_num_queries):
 def test_session_page(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = reverse("therapy_sessions:detail", args=[scene.last.pk])
-    response = count(django_assert_num_queries, PER_REQUEST + 7, lambda: client.get(url))
+    # + the two reads it records: the session, and the private note shown to its author.
+    response = count(django_assert_num_queries, PER_REQUEST + 9, lambda: client.get(url))
     still_open = [
         r.pk
         for r in scene.ruptures[:-1]
@@ -325,7 +326,8 @@ def test_session_page(client, scene, django_assert_num_queries):
 def test_session_page_of_the_supervisor(client, scene, django_assert_num_queries):
     signed_in(client, scene.supervisor)
     url = reverse("therapy_sessions:detail", args=[scene.last.pk])
-    count(django_assert_num_queries, PER_REQUEST + 7, lambda: client.get(url))
+    # + the read it records (the supervisor is never shown the private note).
+    count(django_assert_num_queries, PER_REQUEST + 8, lambda: client.get(url))
 
 
 def test_session_edit_form(client, scene, django_assert_num_queries):
@@ -337,7 +339,8 @@ def test_session_edit_form(client, scene, django_assert_num_queries):
 def test_rupture_edit_form(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = reverse("ruptures:edit", args=[scene.ruptures[-1].pk])
-    count(django_assert_num_queries, PER_REQUEST + 2, lambda: client.get(url))
+    # + the read of the private reflection it records.
+    count(django_assert_num_queries, PER_REQUEST + 3, lambda: client.get(url))
 
 
 # Partials and writes ------------------------------------------------------------------------

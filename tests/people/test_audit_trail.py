@@ -648,3 +648,26 @@ def test_the_export_asks_for_a_recent_check(client, world, trail):
     assert response.status_code == 302
     assert reverse("account_reauthenticate") in response["Location"]
     assert not AccessEvent.objects.filter(action="export audit").exists()
+
+
+def test_reading_a_session_and_its_private_note_is_recorded_without_the_text(client, world):
+    from people.models import AccessEvent
+
+    client.force_login(world.owner)
+    response = client.get(reverse("therapy_sessions:detail", args=[world.session.pk]))
+    assert response.status_code == 200
+    actions = set(
+        AccessEvent.objects.filter(user=world.owner, case_code=world.couple.case_code).values_list(
+            "action", flat=True
+        )
+    )
+    assert {"read session", "read private note"} <= actions
+    assert not AccessEvent.objects.filter(detail__icontains="Private process note").exists()
+
+    client.force_login(world.supervisor)
+    client.get(reverse("therapy_sessions:detail", args=[world.session.pk]))
+    supervisor_reads = AccessEvent.objects.filter(user=world.supervisor).values_list(
+        "action", flat=True
+    )
+    assert "read session" in supervisor_reads
+    assert "read private note" not in supervisor_reads  # they never see it
