@@ -70,7 +70,7 @@ def unresolved(couple: CoupleData, after_sessions: int) -> list[FlagSpec]:
         if rupture.status != RuptureStatus.UNRESOLVED:
             continue
         ordinal = couple.session_by_id[rupture.session_id].ordinal
-        later = sum(1 for s in couple.sessions if s.ordinal > ordinal and s.took_place)
+        later = couple.held_after[rupture.session_id]
         if later >= after_sessions:
             specs.append(
                 FlagSpec(
@@ -261,7 +261,8 @@ def desired(
 
 
 def reconcile(wanted: dict[int, list[FlagSpec]], for_date: datetime.date) -> tuple[int, int]:
-    """Open new flags, refresh those still true, close those no longer true: four queries.
+    """Open new flags, refresh those still true, close those no longer true: five queries
+    (plus one per 200 flags whose wording changed).
 
     Returns (opened, closed). Running it twice for one date changes nothing the second time.
     """
@@ -283,22 +284,22 @@ def reconcile(wanted: dict[int, list[FlagSpec]], for_date: datetime.date) -> tup
         for (cid, kind, key), spec in specs.items()
         if (cid, kind, key) not in stored
     ]
-    refreshed, closed = [], []
+    still_true, changed, closed = [], [], []
     for identity, flag in stored.items():
         spec = specs.get(identity)
         if spec is None:
             if for_date >= flag.opened_on:
                 flag.closed_on = for_date
                 closed.append(flag)
-        elif (flag.detail, flag.evidence, flag.last_seen_on) != (
-            spec.detail,
-            spec.evidence,
-            max(flag.last_seen_on, for_date),
-        ):
+            continue
+        still_true.append(flag.pk)
+        if (flag.detail, flag.evidence) != (spec.detail, spec.evidence):
             flag.detail, flag.evidence = spec.detail, spec.evidence
-            flag.last_seen_on = max(flag.last_seen_on, for_date)
-            refreshed.append(flag)
+            changed.append(flag)
     Flag.objects.bulk_create(new)
-    Flag.objects.bulk_update(refreshed, ["detail", "evidence", "last_seen_on"])
-    Flag.objects.bulk_update(closed, ["closed_on"])
+    # Set-based: one statement marks every flag still true as seen; only flags whose wording
+    # or evidence changed are rewritten (a nightly rewrite of all would be slow at scale).
+    Flag.objects.filter(pk__in=still_true, last_seen_on__lt=for_date).update(last_seen_on=for_date)
+    Flag.objects.bulk_update(changed, ["detail", "evidence"], batch_size=200)
+    Flag.objects.filter(pk__in=[f.pk for f in closed]).update(closed_on=for_date)
     return len(new), len(closed)

@@ -15,10 +15,8 @@ from sessions.measures import (
     SessionPoint,
     build_points,
     load_satisfaction,
-    rating_rows,
-    report_rows,
 )
-from sessions.models import TherapySession
+from sessions.models import AllianceRating, PostSessionReport, TherapySession
 
 
 @dataclass(frozen=True)
@@ -60,9 +58,20 @@ class CoupleData:
 
     def __post_init__(self) -> None:
         self.session_by_id: dict[int, SessionRow] = {}
+        self.next_attendance: dict[int, str] = {}
+        self.held_after: dict[int, int] = {}
 
     def index(self) -> None:
+        """Per session (sessions are in order): the next session's attendance, and how many
+        sessions were held after it, so per-rupture questions need no scan of the sessions."""
         self.session_by_id = {s.pk: s for s in self.sessions}
+        held = 0
+        following = "no_session_yet"
+        for session in reversed(self.sessions):
+            self.next_attendance[session.pk] = following
+            self.held_after[session.pk] = held
+            following = session.attendance
+            held += 1 if session.took_place else 0
 
 
 def end_of(day: datetime.date, time_zone: str) -> datetime.datetime:
@@ -82,14 +91,16 @@ def couple_ids_after(
 
 
 def states_before_later_repairs(
-    rupture_ids: list[int], cutoff: datetime.datetime
+    couple_ids: list[int], cutoff: datetime.datetime
 ) -> dict[int, tuple[str, int, int | None]]:
-    """For ruptures repaired in a session after the cutoff, their state before the first such
-    repair: (status, strategies, repaired_in id). One query."""
+    """For the couples' ruptures repaired in a session after the cutoff, their state before
+    the first such repair: (status, strategies, repaired_in id). One query."""
     from ruptures.models import RuptureRepair
 
     rows = (
-        RuptureRepair.objects.filter(rupture_id__in=rupture_ids, session__starts_at__gte=cutoff)
+        RuptureRepair.objects.filter(
+            rupture__couple_id__in=couple_ids, session__starts_at__gte=cutoff
+        )
         .order_by("rupture_id", "session__starts_at", "recorded_at")
         .values_list("rupture_id", "status_before", "strategies_before", "repaired_in_before_id")
     )
@@ -142,7 +153,7 @@ def load_chunk(
             "repaired_in_id",
         )
     )
-    as_of = states_before_later_repairs([row[0] for row in rupture_rows], cutoff)
+    as_of = states_before_later_repairs(ids, cutoff)
     for (
         pk,
         couple_id,
@@ -182,14 +193,18 @@ def load_chunk(
         counts[session_id] += 1
         if repaired_in is not None:
             repairs[repaired_in] += 1
-    session_ids = [row[0] for row in session_rows]
     points = build_points(
         (
             (pk, couple_id, ordinal, attendance, counts[pk], repairs[pk])
             for pk, couple_id, ordinal, _, attendance in session_rows
         ),
-        rating_rows(session_ids),
-        report_rows(session_ids),
+        # By couple, not by a list of thousands of session ids: a short IN list and a join.
+        AllianceRating.objects.filter(
+            session__couple_id__in=ids, session__starts_at__lt=cutoff
+        ).values_list("session_id", "partner", "bond", "goals", "tasks", "fit"),
+        PostSessionReport.objects.filter(
+            session__couple_id__in=ids, session__starts_at__lt=cutoff
+        ).values_list("session_id", "respondent", "tension"),
     )
     satisfaction = load_satisfaction(ids, before=cutoff)
     for couple in data.values():

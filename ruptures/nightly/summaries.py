@@ -22,6 +22,7 @@ from ruptures.codes import (
     RuptureStatus,
     RuptureType,
     SummaryPeriod,
+    WithdrawalMarker,
 )
 from ruptures.nightly.snapshot import CoupleData, RuptureRow
 from sessions.measures import CoupleSignals
@@ -43,13 +44,15 @@ def bits(value: int, names: list[tuple[int, str]]) -> list[str]:
     return [name for bit, name in names if value & bit]
 
 
-def marker_names(rupture: RuptureRow) -> list[str]:
-    from ruptures.codes import WithdrawalMarker
+# (bit, name) per rupture type, read once: iterating an IntFlag per rupture is slow at scale.
+MARKER_BITS = {
+    RuptureType.WITHDRAWAL: [(int(m), m.name or "") for m in WithdrawalMarker],
+    RuptureType.CONFRONTATION: [(int(m), m.name or "") for m in ConfrontationMarker],
+}
 
-    flag = (
-        WithdrawalMarker if rupture.rupture_type == RuptureType.WITHDRAWAL else ConfrontationMarker
-    )
-    return [m.name or "" for m in flag if rupture.markers & int(m)]
+
+def marker_names(rupture: RuptureRow) -> list[str]:
+    return bits(rupture.markers, MARKER_BITS[rupture.rupture_type])
 
 
 def sessions_to_resolution(couple: CoupleData, rupture: RuptureRow) -> int | None:
@@ -62,9 +65,7 @@ def sessions_to_resolution(couple: CoupleData, rupture: RuptureRow) -> int | Non
 
 
 def next_session_attendance(couple: CoupleData, rupture: RuptureRow) -> str:
-    ordinal = couple.session_by_id[rupture.session_id].ordinal
-    later = [s for s in couple.sessions if s.ordinal > ordinal]
-    return later[0].attendance if later else "no_session_yet"
+    return couple.next_attendance[rupture.session_id]
 
 
 def summarize(

@@ -373,11 +373,12 @@ def test_summary_carries_the_measure_signals_as_of_the_date(record, run_nightly)
 # One chunk: SAVEPOINT, lock the run, the chunk's couple ids, the thresholds, the seven reads of
 # snapshot.load_chunk (sessions, ruptures, repairs after the date, alliance ratings, reports,
 # questionnaires), the
-# summaries' upsert, the open flags, the new flags, refreshed flags, closed flags, the run's
+# summaries' upsert, the open flags, the new flags, marking those still true as seen,
+# rewriting those whose wording changed, closing the others, the run's
 # update, RELEASE SAVEPOINT (the test runs inside a transaction, so process_chunk's atomic
 # block is a savepoint). Pinned: a count that grows with the chunk is an N+1.
 FIRST_CHUNK_QUERIES = 15
-LATER_CHUNK_QUERIES = 17
+LATER_CHUNK_QUERIES = 18
 
 
 def caseload(size: int) -> Practice:
