@@ -45,7 +45,7 @@ def bits(value: int, names: list[tuple[int, str]]) -> list[str]:
 
 
 # (bit, name) per rupture type, read once: iterating an IntFlag per rupture is slow at scale.
-MARKER_BITS = {
+MARKER_BITS: dict[str, list[tuple[int, str]]] = {
     RuptureType.WITHDRAWAL: [(int(m), m.name or "") for m in WithdrawalMarker],
     RuptureType.CONFRONTATION: [(int(m), m.name or "") for m in ConfrontationMarker],
 }
