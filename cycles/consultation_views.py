@@ -53,23 +53,17 @@ def _shared(request: HttpRequest, pk: int, code: str) -> tuple[object, SharedCas
     group = get_object_or_404(groups_of(user), pk=pk)
     share = get_object_or_404(active_shares(group), code=code)
     case = shared_case(share)
-    chains: dict[str, list[Node]] = {}
-    for label, steps in case.chains.items():
-        # The loop joins a move to the other's trigger: keep the kinds the layout looks for.
-        chains[label] = [
-            Node(kind=_kind_code(s.kind), kind_label=s.kind, label=s.term or "—", move_label=s.move)
+    chains = {
+        label: [
+            Node(kind=s.kind, kind_label=s.kind_label, label=s.term or "—", move_label=s.move)
             for s in steps
         ]
+        for label, steps in case.chains.items()
+    }
     headings = {
         label: f"Partner {label} ({position.lower()})" for label, position in case.positions.items()
     }
     return group, case, layout_chains(chains, headings)
-
-
-def _kind_code(label: str) -> str:
-    from cycles.models import StepKind
-
-    return next((k.value for k in StepKind if k.label == label), "")
 
 
 @require_GET

@@ -53,7 +53,8 @@ ATTENDANCE = {
 
 @dataclass(frozen=True)
 class SharedStep:
-    kind: str
+    kind: str  # the StepKind code
+    kind_label: str
     term: str = ""
     move: str = ""
 
@@ -137,7 +138,8 @@ def _chains(couple_id: int) -> dict[str, list[SharedStep]]:
     for label, kind, term, move in rows:
         chains[label].append(
             SharedStep(
-                kind=StepKind(kind).label,
+                kind=kind,
+                kind_label=StepKind(kind).label,
                 term=term or "",  # a vocabulary term only; the step's free text never leaves
                 move=MoveDirection(move).label if move else "",
             )

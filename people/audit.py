@@ -31,9 +31,15 @@ def record(
     *,
     case_code: str = "",
     detail: str = "",
+    user: Any = None,
 ) -> AccessEvent:
-    """Write one event: who, what, when, from where. `detail` must hold no clinical text."""
-    user = request.user if request.user.is_authenticated else None
+    """Write one event: who, what, when, from where. `detail` must hold no clinical text.
+
+    `user` names the person when the request doesn't yet (a sign-in being recorded)."""
+    if user is None and request is not None and request.user.is_authenticated:
+        user = request.user
+    if user is not None and not user.is_authenticated:
+        user = None
     object_type = obj._meta.model_name if obj is not None else ""
     if obj is not None and not case_code:
         couple = getattr(obj, "couple", None)
@@ -45,6 +51,6 @@ def record(
         object_type=object_type,
         object_id=str(obj.pk) if obj is not None else "",
         case_code=case_code,
-        ip=client_ip(request),
+        ip=client_ip(request) if request is not None else None,
         detail=detail[:300],
     )

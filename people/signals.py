@@ -11,17 +11,10 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from people.middleware import MFA_ENROLLED_KEY, SIGNED_IN_AT_KEY
 
 
-def _record(request: Any, action: str, user: Any = None, detail: str = "") -> None:
-    from people.audit import client_ip
-    from people.models import AccessEvent
+def _record(request: Any, action: str, user: Any = None) -> None:
+    from people.audit import record
 
-    AccessEvent.objects.create(
-        user=user if user is not None and user.is_authenticated else None,
-        practice_id=getattr(user, "practice_id", None),
-        action=action,
-        ip=client_ip(request) if request is not None else None,
-        detail=detail,
-    )
+    record(request, action, user=user)
 
 
 def signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

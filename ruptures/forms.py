@@ -165,11 +165,3 @@ class RepairForm(forms.Form):
         coerce=int,
         initial=ResolutionStage.EXPLORED,
     )
-
-
-class WithdrawRuptureForm(forms.Form):
-    reason = forms.CharField(
-        label="Why withdraw it?",
-        max_length=300,
-        help_text="It will be hidden from views and summaries but kept in the record.",
-    )

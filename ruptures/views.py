@@ -18,10 +18,11 @@ from django_htmx.http import trigger_client_event
 
 from people import audit
 from people.views import is_htmx, signed_in
-from ruptures.forms import RepairForm, RuptureForm, WithdrawRuptureForm
+from ruptures.forms import RepairForm, RuptureForm
 from ruptures.models import NightlyRun, RunStatus, Rupture
 from ruptures.nightly import runs as nightly
 from ruptures.services import reflection_write, rupture_record, rupture_repair, rupture_withdraw
+from sessions.forms import WithdrawForm
 from sessions.models import PrivateNote, TherapySession
 from sessions.views import session_page_context
 
@@ -117,7 +118,12 @@ def rupture_edit(request: HttpRequest, pk: int) -> HttpResponse:
             reflection_write(author=user, rupture=rupture, text=form.cleaned_data["reflection"])
             messages.success(request, "Saved the correction.")
             return redirect("therapy_sessions:detail", pk=rupture.session_id)
-    context = {"form": form, "rupture": rupture, "session": rupture.session}
+    context = {
+        "form": form,
+        "withdraw_form": WithdrawForm(),
+        "rupture": rupture,
+        "session": rupture.session,
+    }
     return render(request, "ruptures/edit.html", context)
 
 
@@ -158,7 +164,7 @@ def rupture_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Withdraw a rupture logged by mistake: hidden from views and summaries, kept on record."""
     user = signed_in(request)
     rupture = _editable_rupture(request, pk)
-    form = WithdrawRuptureForm(request.POST)
+    form = WithdrawForm(request.POST)
     if not form.is_valid():
         context = {
             "form": RuptureForm(instance=rupture, prefix=f"r{rupture.pk}"),

@@ -62,6 +62,7 @@ def session_page_context(
         "private_note": note,
         "can_edit": can_edit and not session.is_withdrawn,
         "rupture_form": RuptureForm(prefix="new") if can_edit else None,
+        "withdraw_form": WithdrawForm() if can_edit else None,
     }
 
 
