@@ -186,7 +186,7 @@ def generate(size: Size, for_date: datetime.date, seed: int = 20261115) -> Gener
 
 @contextmanager
 def audit_triggers_off() -> Iterator[None]:
-    """The change trail's row triggers (people migration 0005, `<table>_audit_change`) off
+    """The change trail's triggers (people migrations 0005 and 0007, `<table>_audit_...`) off
     while seeding: the trail of generated rows means nothing, and would triple the time.
     Every other trigger (the repair-integrity rule) stays on. Back on before the nightly runs,
     whose writes the trail must record as in production."""
@@ -194,7 +194,7 @@ def audit_triggers_off() -> Iterator[None]:
         cursor.execute(
             "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "WHERE NOT t.tgisinternal AND t.tgname LIKE %s",
-            ["%\\_audit\\_change"],
+            ["%\\_audit\\_%"],
         )
         found = cursor.fetchall()
         for table, trigger in found:

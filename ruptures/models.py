@@ -249,7 +249,6 @@ class Flag(models.Model):
     key = models.CharField(max_length=40, blank=True)
     opened_on = models.DateField()
     closed_on = models.DateField(null=True, blank=True)
-    last_seen_on = models.DateField()
     detail = models.CharField(max_length=300)
     evidence = models.JSONField(default=dict)
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from people.models import SignalThresholds
+    from sessions.models import MeasureDefinition
 
 PARTNERS = ("A", "B")
 
@@ -322,38 +323,51 @@ def load_points(couple_ids: Iterable[int]) -> dict[int, list[SessionPoint]]:
 def load_satisfaction(
     couple_ids: Iterable[int], before: datetime.datetime | None = None
 ) -> dict[int, list[Satisfaction]]:
-    """Every questionnaire series per couple and partner (up to `before`): one query."""
-    from sessions.models import MeasureResponse
+    """Every questionnaire series per couple and partner (up to `before`): two queries, the
+    responses as plain rows (a nightly chunk reads thousands) and their measures once."""
+    from sessions.models import MeasureDefinition, MeasureResponse
 
     responses = MeasureResponse.objects.filter(
         session__couple_id__in=list(couple_ids), session__withdrawn_at__isnull=True
     )
     if before is not None:
         responses = responses.filter(session__starts_at__lt=before)
-    responses = responses.select_related("definition", "session").order_by(
-        "session__couple_id", "definition__code", "partner", "session__starts_at"
-    )
-    found: dict[int, dict[tuple[str, str], Satisfaction]] = defaultdict(dict)
-    for response in responses:
-        definition = response.definition
-        key = (definition.code, response.partner)
-        series = found[response.session.couple_id].get(key)
-        if series is None:
-            series = Satisfaction(
-                code=definition.code,
-                name=definition.name,
-                partner=response.partner,
-                scores=[],
-                cutoff=definition.cutoff,
-                reliable_change=definition.reliable_change,
-                lower_is_worse=definition.lower_is_worse,
-                maximum=definition.total_range[1],
-            )
-            found[response.session.couple_id][key] = series
-        series.scores.append(
-            Score(response.session_id, response.session.ordinal, Decimal(response.total))
+    rows = list(
+        responses.order_by(
+            "session__couple_id", "definition__code", "partner", "session__starts_at"
+        ).values_list(
+            "session__couple_id",
+            "definition_id",
+            "partner",
+            "session_id",
+            "session__ordinal",
+            "total",
         )
+    )
+    definitions = {
+        d.pk: d for d in MeasureDefinition.objects.filter(pk__in={row[1] for row in rows})
+    }
+    found: dict[int, dict[tuple[int, str], Satisfaction]] = defaultdict(dict)
+    for couple_id, definition_id, partner, session_id, ordinal, total in rows:
+        series = found[couple_id].get((definition_id, partner))
+        if series is None:
+            series = new_series(definitions[definition_id], partner)
+            found[couple_id][(definition_id, partner)] = series
+        series.scores.append(Score(session_id, ordinal, Decimal(total)))
     return {couple_id: list(by_key.values()) for couple_id, by_key in found.items()}
+
+
+def new_series(definition: MeasureDefinition, partner: str) -> Satisfaction:
+    return Satisfaction(
+        code=definition.code,
+        name=definition.name,
+        partner=partner,
+        scores=[],
+        cutoff=definition.cutoff,
+        reliable_change=definition.reliable_change,
+        lower_is_worse=definition.lower_is_worse,
+        maximum=definition.total_range[1],
+    )
 
 
 def signals_for(couple_id: int, thresholds: SignalThresholds) -> CoupleSignals:

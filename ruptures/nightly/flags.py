@@ -261,14 +261,17 @@ def desired(
 
 
 def reconcile(wanted: dict[int, list[FlagSpec]], for_date: datetime.date) -> tuple[int, int]:
-    """Open new flags, refresh those still true, close those no longer true: five queries
-    (plus one per 200 flags whose wording changed).
+    """Open new flags, close those no longer true, and reword those whose detail or evidence
+    changed: four queries (plus one per 200 flags reworded). A flag still true and unchanged
+    is not written at all: an open flag is true as of its practice's latest finished run.
 
     Returns (opened, closed). Running it twice for one date changes nothing the second time.
     """
     stored = {
-        (f.couple_id, f.kind, f.key): f
-        for f in Flag.objects.open().filter(couple_id__in=list(wanted))
+        (couple_id, kind, key): (pk, opened_on, detail, evidence)
+        for pk, couple_id, kind, key, opened_on, detail, evidence in Flag.objects.open()
+        .filter(couple_id__in=list(wanted))
+        .values_list("pk", "couple_id", "kind", "key", "opened_on", "detail", "evidence")
     }
     specs = {(cid, s.kind, s.key): s for cid, found in wanted.items() for s in found}
     new = [
@@ -277,29 +280,23 @@ def reconcile(wanted: dict[int, list[FlagSpec]], for_date: datetime.date) -> tup
             kind=kind,
             key=key,
             opened_on=for_date,
-            last_seen_on=for_date,
             detail=spec.detail,
             evidence=spec.evidence,
         )
         for (cid, kind, key), spec in specs.items()
         if (cid, kind, key) not in stored
     ]
-    still_true, changed, closed = [], [], []
-    for identity, flag in stored.items():
+    changed, closed = [], []
+    for identity, (pk, opened_on, detail, evidence) in stored.items():
         spec = specs.get(identity)
         if spec is None:
-            if for_date >= flag.opened_on:
-                flag.closed_on = for_date
-                closed.append(flag)
-            continue
-        still_true.append(flag.pk)
-        if (flag.detail, flag.evidence) != (spec.detail, spec.evidence):
-            flag.detail, flag.evidence = spec.detail, spec.evidence
-            changed.append(flag)
+            if for_date >= opened_on:
+                closed.append(pk)
+        elif (detail, evidence) != (spec.detail, spec.evidence):
+            changed.append(Flag(pk=pk, detail=spec.detail, evidence=spec.evidence))
     Flag.objects.bulk_create(new)
-    # Set-based: one statement marks every flag still true as seen; only flags whose wording
-    # or evidence changed are rewritten (a nightly rewrite of all would be slow at scale).
-    Flag.objects.filter(pk__in=still_true, last_seen_on__lt=for_date).update(last_seen_on=for_date)
+    # Only flags whose wording or evidence changed are rewritten: rewriting every open flag
+    # each night was most of a steady night's time at scale (docs/benchmarks.md).
     Flag.objects.bulk_update(changed, ["detail", "evidence"], batch_size=200)
-    Flag.objects.filter(pk__in=[f.pk for f in closed]).update(closed_on=for_date)
+    Flag.objects.filter(pk__in=closed).update(closed_on=for_date)
     return len(new), len(closed)

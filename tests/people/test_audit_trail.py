@@ -223,10 +223,9 @@ CLINICAL: list[tuple[type[Any], Callable[[World], Any], str, Any]] = [
             couple=w.couple,
             kind=FlagKind.choices[0][0],
             opened_on=timezone.localdate(),
-            last_seen_on=timezone.localdate(),
             detail="code only",
         ),
-        "last_seen_on",
+        "closed_on",
         timezone.localdate() + datetime.timedelta(days=1),
     ),
     (
@@ -236,7 +235,6 @@ CLINICAL: list[tuple[type[Any], Callable[[World], Any], str, Any]] = [
                 couple=w.couple,
                 kind=FlagKind.choices[1][0],
                 opened_on=timezone.localdate(),
-                last_seen_on=timezone.localdate(),
                 detail="code only",
             ),
             by=w.supervisor,
@@ -364,20 +362,19 @@ def test_bulk_update_is_audited_row_by_row(world):
             couple=c,
             kind=FlagKind.choices[0][0],
             opened_on=timezone.localdate(),
-            last_seen_on=timezone.localdate(),
             detail="code only",
         )
         for c in (world.couple, other)
     ]
     for flag in flags:
-        flag.last_seen_on = timezone.localdate() + datetime.timedelta(days=1)
+        flag.closed_on = timezone.localdate() + datetime.timedelta(days=1)
     with acting_as("nightly"):
-        Flag.objects.bulk_update(flags, ["last_seen_on", "detail"])
+        Flag.objects.bulk_update(flags, ["closed_on", "detail"])
     for flag in flags:
         event = last_event(flag)
         assert (event.operation, event.changed_columns, event.actor_label) == (
             "UPDATE",
-            ["last_seen_on"],
+            ["closed_on"],
             "nightly",
         )
 

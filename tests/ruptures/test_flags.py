@@ -183,7 +183,7 @@ def test_unresolved_rupture_opens_on_its_sessions_date_by_default(couple, run):
     run(D)
     (flag,) = open_flags(couple, FlagKind.UNRESOLVED_RUPTURE)
     assert flag.key == f"rupture:{rupture.pk}"
-    assert flag.opened_on == flag.last_seen_on == D
+    assert flag.opened_on == D
     assert flag.detail == "Withdrawal rupture in session 1 unresolved after 0 later sessions."
     assert flag.evidence == {"ruptures": [rupture.pk], "sessions": [1]}
 
@@ -217,7 +217,7 @@ def test_unresolved_rupture_closes_when_repaired_and_the_row_is_kept(couple, run
     run(D + WEEK)
 
     (flag,) = flags(couple, FlagKind.UNRESOLVED_RUPTURE)
-    assert (flag.opened_on, flag.closed_on, flag.last_seen_on) == (D, D + WEEK, D)
+    assert (flag.opened_on, flag.closed_on) == (D, D + WEEK)
 
 
 def test_unresolved_rupture_closes_when_the_rupture_is_withdrawn(couple, run, therapist):
@@ -360,7 +360,7 @@ def test_recurring_rupture_closes_when_a_session_leaves_the_84_day_window_and_re
     run(D + days(60))
     run(D + days(83))  # the first session is 83 days back: still inside
     (flag,) = flags(couple, FlagKind.RECURRING_RUPTURE)
-    assert (flag.opened_on, flag.closed_on, flag.last_seen_on) == (D + days(60), None, D + days(83))
+    assert (flag.opened_on, flag.closed_on) == (D + days(60), None)
 
     run(D + days(85))  # 85 days back: outside, two sessions left
     (flag,) = flags(couple, FlagKind.RECURRING_RUPTURE)

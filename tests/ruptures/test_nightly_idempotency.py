@@ -21,7 +21,8 @@ from django.conf import settings as django_settings
 from django.core import mail
 from django.db import connections
 
-from people.models import Practice, SignalThresholds, Supervision
+from cycles.models import Couple
+from people.models import ChangeEvent, Practice, SignalThresholds, Supervision
 from ruptures import tasks
 from ruptures.codes import RuptureStatus, RuptureType
 from ruptures.models import (
@@ -110,7 +111,6 @@ def snapshot(practice: Practice) -> dict[str, list[tuple[Any, ...]]]:
             "key",
             "opened_on",
             "closed_on",
-            "last_seen_on",
             "detail",
             "evidence",
         ),
@@ -184,6 +184,46 @@ def test_chunks_delivered_twice_rewrite_the_same_rows(run_nightly, settings, eag
     assert (run.status, run.couples_done, run.chunks) == (RunStatus.FINISHED, 7, 3)
     assert snapshot(practice) == before
     assert len(mail.outbox) == sent
+
+
+@pytest.mark.django_db
+def test_the_change_trail_has_each_derived_row_once_and_nothing_from_a_redelivered_run(
+    run_nightly, settings, eager_celery
+):
+    """The nightly's tables are audited per statement (people 0007), still one trail row per
+    row written: each summary and flag inserted once, labelled as the nightly job's, with its
+    couple's case code; chunks redelivered rewrite nothing, so the trail gains nothing."""
+    settings.NIGHTLY_CHUNK_SIZE = 3
+    practice = caseload()
+    run = run_nightly(practice, F)
+
+    def trail(table: str) -> list[tuple[Any, ...]]:
+        return rows(
+            ChangeEvent.objects.filter(table_name=table, practice=practice),
+            "row_id",
+            "operation",
+            "couple_id",
+            "case_code",
+            "actor_label",
+        )
+
+    summaries = rows(RuptureSummary.objects.filter(couple__practice=practice), "pk", "couple")
+    flags = rows(Flag.objects.filter(couple__practice=practice), "pk", "couple")
+    codes = dict(Couple.objects.filter(practice=practice).values_list("pk", "case_code"))
+    expected = {
+        table: sorted(
+            ((pk, "INSERT", couple, codes[couple], "nightly") for pk, couple in written), key=repr
+        )
+        for table, written in (("ruptures_rupturesummary", summaries), ("ruptures_flag", flags))
+    }
+    assert {table: trail(table) for table in expected} == expected
+
+    NightlyRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, cursor=0, couples_done=0, chunks=0, finished_at=None
+    )
+    tasks.process_run_chunk.delay(run.pk)
+
+    assert {table: trail(table) for table in expected} == expected
 
 
 @pytest.mark.django_db

@@ -39,7 +39,13 @@ from ruptures.codes import (
 from ruptures.models import Flag, NightlyRun, Rupture, RuptureSummary
 from ruptures.nightly import runs
 from ruptures.services import rupture_repair, rupture_withdraw
-from sessions.models import AllianceRating, PostSessionReport, TherapySession
+from sessions.models import (
+    AllianceRating,
+    MeasureDefinition,
+    MeasureResponse,
+    PostSessionReport,
+    TherapySession,
+)
 from sessions.services import session_withdraw
 from tests.factories import make_couple, make_practice, make_rupture, make_session, make_user
 
@@ -372,17 +378,17 @@ def test_summary_carries_the_measure_signals_as_of_the_date(record, run_nightly)
 
 # One chunk: SAVEPOINT, lock the run, the chunk's couple ids, the thresholds, the seven reads of
 # snapshot.load_chunk (sessions, ruptures, repairs after the date, alliance ratings, reports,
-# questionnaires), the
-# summaries' upsert, the open flags, the new flags, marking those still true as seen,
-# rewriting those whose wording changed, closing the others, the run's
-# update, RELEASE SAVEPOINT (the test runs inside a transaction, so process_chunk's atomic
-# block is a savepoint). Pinned: a count that grows with the chunk is an N+1.
-FIRST_CHUNK_QUERIES = 15
+# questionnaires and their measures), the summaries' upsert, the open flags, the new flags,
+# rewriting those whose wording changed (later nights), closing the others (later nights),
+# the run's update, RELEASE SAVEPOINT (the test runs inside a transaction, so process_chunk's
+# atomic block is a savepoint). Flags still true and worded the same are not written.
+# Pinned: a count that grows with the chunk is an N+1.
+FIRST_CHUNK_QUERIES = 16
 LATER_CHUNK_QUERIES = 18
 
 
 def caseload(size: int) -> Practice:
-    """`size` couples each with two flagged ruptures, alliance ratings and a report, written
+    """`size` couples each with two flagged ruptures, alliance ratings and a questionnaire, written
     in bulk (a handful of queries, whatever the size)."""
     practice = make_practice()
     therapist = make_user(practice, therapist=True)
@@ -429,6 +435,18 @@ def caseload(size: int) -> Practice:
         )
         for pair in zip(first, second, strict=True)
         for s, b in zip(pair, (8, 5), strict=True)
+    )
+    csi4 = MeasureDefinition.objects.get(practice=None, code="csi4")
+    MeasureResponse.objects.bulk_create(
+        MeasureResponse(
+            definition=csi4,
+            session=s,
+            partner="B",
+            answers={"happiness": 3, "warm": 2, "rewarding": 2, "satisfied": 2},
+            total=9,
+            entered_by="therapist",
+        )
+        for s in first
     )
     return practice
 
@@ -491,4 +509,5 @@ def test_a_chunk_opening_refreshing_and_closing_flags_takes_the_same_number_of_q
     flags = Flag.objects.filter(couple__practice=practice)
     assert flags.filter(closed_on=F + days(1)).count() == 2 * size
     assert flags.filter(opened_on=F + days(1), kind="report_mismatch").count() == size
-    assert flags.filter(last_seen_on=F + days(1), kind="unresolved_rupture").count() == size
+    # Still true and worded the same: left as they were, open since the first night.
+    assert flags.filter(opened_on=F, closed_on=None, kind="unresolved_rupture").count() == size

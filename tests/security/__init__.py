@@ -114,7 +114,6 @@ def build_scene() -> Scene:
         kind=FlagKind.UNRESOLVED_RUPTURE,
         key=f"rupture:{world.rupture.pk}",
         opened_on=timezone.localdate() - datetime.timedelta(days=1),
-        last_seen_on=timezone.localdate(),
         detail="Coded detail only.",
     )
     sessions = {}

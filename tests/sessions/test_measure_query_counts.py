@@ -34,9 +34,10 @@ pytestmark = pytest.mark.django_db
 REQUEST_QUERIES = 2
 # Then the couple, its partners, the latest cycle map and its steps, the timeline with its
 # ruptures and repairs, the access event written, the latest summary, the open flags,
-# load_points (sessions, alliance, reports), load_satisfaction, the thresholds, the case's
-# shares and the groups it could be shared with, and the flags' acknowledgements.
-COUPLE_PAGE_QUERIES = REQUEST_QUERIES + 16
+# load_points (sessions, alliance, reports), load_satisfaction (the questionnaires, as plain
+# rows, and their measures), the thresholds, the case's shares and the groups it could be
+# shared with, and the flags' acknowledgements.
+COUPLE_PAGE_QUERIES = REQUEST_QUERIES + 17
 # Then the session, the stored alliance, reports and questionnaire answers, the visible
 # measure definitions and the couple's partners.
 MEASURES_PAGE_QUERIES = REQUEST_QUERIES + 6

@@ -49,6 +49,5 @@ def make_flag(
         key=key,
         opened_on=opened_on,
         closed_on=closed_on,
-        last_seen_on=closed_on or opened_on,
         detail="Coded detail only.",
     )
