@@ -7,7 +7,7 @@ per person and date (DigestLog's unique key), so a repeated run sends nothing tw
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -17,34 +17,92 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from people.models import Supervision, User
-from ruptures.models import DigestLog, Flag, NightlyRun
+from ruptures.models import DigestLog, Flag, FlagKind, NightlyRun
+
+# Cases listed per section of a digest; the rest are counted ("and 14 more couples"): a
+# first night can flag hundreds of a caseload's couples, and a list that long goes unread.
+CASES_LISTED = 20
+KIND_ORDER = {kind: n for n, kind in enumerate(FlagKind.values)}
+KIND_LABEL = dict(FlagKind.choices)
+
+
+def kinds_text(kinds: Counter[str]) -> str:
+    """ "Unresolved rupture (2), Gone quiet": in the order of the flag definitions."""
+    return ", ".join(
+        KIND_LABEL[kind] + (f" ({count})" if count > 1 else "")
+        for kind, count in sorted(kinds.items(), key=lambda item: KIND_ORDER[item[0]])
+    )
 
 
 @dataclass
-class FlagLine:
+class CaseLine:
+    """One couple's flags in a digest, by case code only."""
+
     case_code: str
-    kind: str
-    link: str
+    opened: Counter[str] = field(default_factory=Counter)
+    still_open: Counter[str] = field(default_factory=Counter)
+    closed: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def link(self) -> str:
+        path = reverse("cycles:detail", kwargs={"case_code": self.case_code})
+        return settings.SITE_URL.rstrip("/") + path
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.opened or self.closed)
+
+    @property
+    def text(self) -> str:
+        if not self.changed:
+            return kinds_text(self.still_open)
+        parts = [f"new {kinds_text(self.opened)}"] if self.opened else []
+        if self.closed:
+            parts.append(f"closed {kinds_text(self.closed)}")
+        if self.still_open:
+            parts.append(f"still open {kinds_text(self.still_open)}")
+        return "; ".join(parts)
 
 
 @dataclass
 class Digest:
     person: User
     for_date: datetime.date
-    opened: list[FlagLine] = field(default_factory=list)
-    still_open: list[FlagLine] = field(default_factory=list)
-    closed: list[FlagLine] = field(default_factory=list)
-    open_count: int = 0
-    couples_flagged: set[str] = field(default_factory=set)
+    cases: dict[str, CaseLine] = field(default_factory=dict)
+
+    def case(self, case_code: str) -> CaseLine:
+        return self.cases.setdefault(case_code, CaseLine(case_code))
+
+    def _total(self, attribute: str) -> int:
+        return sum(sum(getattr(c, attribute).values()) for c in self.cases.values())
+
+    @property
+    def opened_count(self) -> int:
+        return self._total("opened")
+
+    @property
+    def closed_count(self) -> int:
+        return self._total("closed")
+
+    @property
+    def open_count(self) -> int:
+        return self.opened_count + self._total("still_open")
+
+    @property
+    def couples_flagged(self) -> int:
+        return sum(1 for c in self.cases.values() if c.opened or c.still_open)
+
+    @property
+    def changed(self) -> list[CaseLine]:
+        return sorted((c for c in self.cases.values() if c.changed), key=lambda c: c.case_code)
+
+    @property
+    def unchanged(self) -> list[CaseLine]:
+        return sorted((c for c in self.cases.values() if not c.changed), key=lambda c: c.case_code)
 
     @property
     def worth_sending(self) -> bool:
-        return bool(self.opened or self.closed or self.open_count)
-
-
-def _line(case_code: str, kind_label: str) -> FlagLine:
-    path = reverse("cycles:detail", kwargs={"case_code": case_code})
-    return FlagLine(case_code, kind_label, settings.SITE_URL.rstrip("/") + path)
+        return bool(self.cases)
 
 
 def build(run: NightlyRun) -> list[Digest]:
@@ -61,21 +119,20 @@ def build(run: NightlyRun) -> list[Digest]:
     flags = Flag.objects.filter(couple__practice_id=run.practice_id).filter(
         closed_on__isnull=True
     ) | Flag.objects.filter(couple__practice_id=run.practice_id, closed_on=run.for_date)
-    for flag in flags.select_related("couple"):
-        line = _line(flag.couple.case_code, flag.get_kind_display())
-        for person_id in [flag.couple.therapist_id, *supervisors_of[flag.couple.therapist_id]]:
+    for case_code, therapist_id, kind, opened_on, closed_on in flags.values_list(
+        "couple__case_code", "couple__therapist_id", "kind", "opened_on", "closed_on"
+    ):
+        for person_id in [therapist_id, *supervisors_of[therapist_id]]:
             digest = digests.get(person_id)
             if digest is None:
                 continue
-            if flag.closed_on == run.for_date:
-                digest.closed.append(line)
-                continue
-            digest.open_count += 1
-            digest.couples_flagged.add(flag.couple.case_code)
-            if flag.opened_on == run.for_date:
-                digest.opened.append(line)
+            line = digest.case(case_code)
+            if closed_on == run.for_date:
+                line.closed[kind] += 1
+            elif opened_on == run.for_date:
+                line.opened[kind] += 1
             else:
-                digest.still_open.append(line)
+                line.still_open[kind] += 1
     return [d for d in digests.values() if d.worth_sending]
 
 
@@ -95,10 +152,18 @@ def send(run: NightlyRun) -> int:
 
 
 def _mail(digest: Digest) -> None:
-    context = {"digest": digest, "site_url": settings.SITE_URL}
+    changed, unchanged = digest.changed, digest.unchanged
+    context = {
+        "digest": digest,
+        "site_url": settings.SITE_URL,
+        "changed": changed[:CASES_LISTED],
+        "changed_more": len(changed[CASES_LISTED:]),
+        "unchanged": unchanged[:CASES_LISTED],
+        "unchanged_more": len(unchanged[CASES_LISTED:]),
+    }
     subject = (
         f"Cycles: {digest.open_count} open flag{'s' if digest.open_count != 1 else ''}, "
-        f"{len(digest.opened)} new since yesterday"
+        f"{digest.opened_count} new since yesterday"
     )
     body = render_to_string("ruptures/digest.txt", context)
     send_mail(subject, body, None, [digest.person.email], fail_silently=False)

@@ -108,13 +108,41 @@ def test_digest_lists_case_codes_flag_kinds_and_links(scene, run_nightly):
     open_flags = Flag.objects.open().filter(couple__therapist=scene.world.owner).count()
     assert digest.subject == f"Cycles: {open_flags} open flags, {open_flags} new since yesterday"
     body = digest.body
-    for couple in (scene.world.couple, scene.planted):
-        assert f"- {couple.case_code}: Unresolved rupture — {link(couple)}" in body
-    assert f"- {scene.planted.case_code}: High therapist contribution — {link(scene.planted)}" in (
-        body
+    assert (
+        f"- {scene.world.couple.case_code}: new Unresolved rupture — {link(scene.world.couple)}"
+        in (body)
     )
+    assert (
+        f"- {scene.planted.case_code}: new Unresolved rupture, High therapist contribution — "
+        f"{link(scene.planted)}"
+    ) in body
     assert f"- {open_flags} open flags on 2 couples" in body
+    assert f"- {open_flags} flags opened, 0 closed" in body
     assert scene.calm.case_code not in body
+
+
+def test_digest_counts_a_kind_once_per_case_and_lists_at_most_twenty_cases(
+    scene, run_nightly, settings
+):
+    world = scene.world
+    for n in range(22):
+        couple = make_couple(world.owner)
+        make_rupture(make_session(couple, days_ago=3))
+        if n == 0:
+            make_rupture(couple.sessions.get())
+            twice = couple
+
+    run_nightly(scene.practice, scene.yesterday)
+
+    (digest,) = sent_to(world.owner.email)
+    body = digest.body
+    assert f"- {twice.case_code}: new Unresolved rupture (2) — {link(twice)}" in body
+    listed = [line for line in body.splitlines() if line.startswith("- C-")]
+    assert len(listed) == 20  # 24 flagged couples: 20 listed, the rest counted
+    assert "- and 4 more couples: sign in to see them all" in body
+    open_flags = Flag.objects.open().filter(couple__therapist=world.owner).count()
+    assert open_flags == 26  # one per couple, two on two of them
+    assert f"- {open_flags} open flags on 24 couples" in body
 
 
 def test_supervisors_digest_covers_their_supervisees_couples_only(scene, run_nightly):
@@ -172,10 +200,13 @@ def test_next_mornings_digest_lists_what_closed(scene, run_nightly):
 
     (digest,) = sent_to(scene.world.owner.email)
     assert digest.subject == "Cycles: 1 open flag, 0 new since yesterday"
-    closed = digest.body.split("Closed (no longer true):")[1]
-    for kind in ("Unresolved rupture", "High therapist contribution"):
-        assert f"- {scene.planted.case_code}: {kind} — {link(scene.planted)}" in closed
-    assert "New flags:" not in digest.body
+    changed, unchanged = digest.body.split("What changed:")[1].split("Still flagged, nothing new:")
+    assert (
+        f"- {scene.planted.case_code}: closed Unresolved rupture, High therapist contribution — "
+        f"{link(scene.planted)}"
+    ) in changed
+    assert f"- {scene.world.couple.case_code}: Unresolved rupture — " in unchanged
+    assert "- 0 flags opened, 2 closed (no longer true)" in digest.body
 
 
 def test_still_open_flags_bring_a_digest_even_with_nothing_new(scene, run_nightly):
@@ -186,8 +217,8 @@ def test_still_open_flags_bring_a_digest_even_with_nothing_new(scene, run_nightl
 
     (digest,) = sent_to(scene.world.owner.email)
     assert digest.subject.endswith(", 0 new since yesterday")
-    assert "New flags:" not in digest.body
-    assert "Closed (no longer true):" not in digest.body
+    assert "What changed:" not in digest.body
+    assert "Still flagged, nothing new:" in digest.body
 
 
 def test_nobody_is_mailed_when_nothing_is_flagged(run_nightly: Callable[..., NightlyRun]):
