@@ -676,7 +676,7 @@ def check_naive(practice: Any, night: datetime.date, core: Any, results: Results
 
 def run_profiles(practice: Any, args: argparse.Namespace, results: Results) -> None:
     """One chunk of a steady night (on the last timed night's outputs) and one of a first
-    night (nothing stored), each as it is and without the change trail's row triggers on the
+    night (nothing stored), each as it is and without the change trail's triggers on the
     tables the nightly job writes (bench/experiments.py)."""
     from bench.experiments import change_trail_off
     from bench.profiling import profile
