@@ -20,7 +20,7 @@ from cycles.services import StepDraft
 if TYPE_CHECKING:
     from django.http import QueryDict
 
-STEP_FIELDS = ("kind", "term", "text", "move")
+STEP_FIELDS = ("kind", "term", "text", "move", "starter")
 MAX_STEPS_PER_CHAIN = 20
 LABELS = ("A", "B")
 
@@ -38,9 +38,16 @@ Row = dict[str, str]
 
 
 def starter_rows(partner: Partner) -> list[Row]:
+    """EFT's chain as slots to fill; a slot left without an emotion or words is not saved."""
     move = "withdrawing" if partner.position == CyclePosition.WITHDRAWER else "pursuing"
     return [
-        {"kind": kind, "term": "", "text": "", "move": move if kind == StepKind.ACTION else ""}
+        {
+            "kind": kind,
+            "term": "",
+            "text": "",
+            "move": move if kind == StepKind.ACTION else "",
+            "starter": "1",
+        }
         for kind in STARTER_KINDS
     ]
 
@@ -57,6 +64,7 @@ def rows_from_map(cycle_map: CycleMap | None, partners: dict[str, Partner]) -> d
                 "term": step.emotion.name if step.emotion_id else "",  # type: ignore[union-attr]
                 "text": step.text,
                 "move": step.move,
+                "starter": "",
             }
         )
     return rows
@@ -73,6 +81,8 @@ def rows_from_post(data: QueryDict) -> dict[str, list[Row]]:
             {name: data.get(f"{label}-{index}-{name}", "")[:300] for name in STEP_FIELDS}
             for index in range(max(total, 0))
         ]
+        for row in rows[label]:
+            row["starter"] = "1" if row["starter"] == "1" else ""
     return rows
 
 
@@ -84,7 +94,7 @@ def apply_action(rows: dict[str, list[Row]], action: str) -> str | None:
         return None
     chain = rows[label]
     if verb == "add" and len(chain) < MAX_STEPS_PER_CHAIN:
-        chain.append({"kind": "", "term": "", "text": "", "move": ""})
+        chain.append({"kind": "", "term": "", "text": "", "move": "", "starter": ""})
         return f"id_{label}-{len(chain) - 1}-kind"
     if not position.isdigit() or int(position) >= len(chain):
         return None
@@ -153,12 +163,31 @@ def drafts_from(chains: list[Chain]) -> dict[str, list[StepDraft]]:
     return drafts
 
 
-def drop_blank_rows(rows: dict[str, list[Row]]) -> dict[str, list[Row]]:
-    """A row with no kind, emotion or words is an unused slot, not a step."""
-    return {
-        label: [r for r in chain if any(r.get(n, "").strip() for n in ("kind", "term", "text"))]
-        for label, chain in rows.items()
-    }
+def is_unused(row: Row) -> bool:
+    """A row with no kind, emotion or words, or a starter slot (EFT's chain a new map opens
+    with) left without an emotion or words, is an unused slot, not a step. A step the
+    therapist added and gave only a kind is not: it is refused, so nothing meant is lost."""
+    said = [row.get(name, "").strip() for name in ("term", "text")]
+    if row.get("starter"):
+        return not any(said)
+    return not any([row.get("kind", "").strip(), *said])
+
+
+def drop_blank_rows(rows: dict[str, list[Row]]) -> tuple[dict[str, list[Row]], int]:
+    """The rows that are steps, and how many starter slots were left unused."""
+    kept = {label: [r for r in chain if not is_unused(r)] for label, chain in rows.items()}
+    unused_starters = sum(
+        1 for chain in rows.values() for r in chain if r.get("starter") and is_unused(r)
+    )
+    return kept, unused_starters
+
+
+def saved_message(cycle_map: CycleMap, unused_starters: int) -> str:
+    message = f"Saved revision {cycle_map.revision} of the map."
+    if unused_starters:
+        steps = "step was" if unused_starters == 1 else "steps were"
+        message += f" {unused_starters} empty starter {steps} left out."
+    return message
 
 
 def chains_valid(chains: list[Chain]) -> bool:

@@ -95,6 +95,10 @@ class StepForm(forms.Form):
     )
     text = forms.CharField(label="In their words", max_length=300, required=False)
     move = forms.ChoiceField(label="Move", choices=MOVE_CHOICES, required=False)
+    # One of EFT's chain slots a new map opens with: dropped on saving if left unsaid.
+    # Always "1" or "" by the time a form is bound (editor.rows_from_post), so never an error
+    # beside a field the therapist cannot see.
+    starter = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, vocabulary: dict[str, EmotionTerm], **kwargs: Any) -> None:
         self.vocabulary = vocabulary

@@ -274,7 +274,7 @@ def cycle_map_edit(request: HttpRequest, case_code: str) -> HttpResponse:
             focus_id = editor.apply_action(rows, action)
             chains = editor.build_chains(rows, partners, vocabulary, bound=False)
         else:
-            rows = editor.drop_blank_rows(rows)
+            rows, unused_starters = editor.drop_blank_rows(rows)
             chains = editor.build_chains(rows, partners, vocabulary, bound=True)
             if meta.is_valid() and editor.chains_valid(chains):
                 try:
@@ -294,7 +294,7 @@ def cycle_map_edit(request: HttpRequest, case_code: str) -> HttpResponse:
                         }
                     )
                 else:
-                    messages.success(request, f"Saved revision {cycle_map.revision} of the map.")
+                    messages.success(request, editor.saved_message(cycle_map, unused_starters))
                     target = couple.get_absolute_url()
                     if is_htmx(request):
                         return HttpResponseClientRedirect(target)

@@ -61,8 +61,10 @@ def draft(
     base: int | str = 1,
     action: str = "save",
     note: str = "",
+    starters: bool = False,
 ) -> dict[str, str]:
-    """The editor's POST: both chains, the revision they were based on, and the button."""
+    """The editor's POST: both chains, the revision they were based on, and the button;
+    `starters` marks every row as one of the starter slots a new map opens with."""
     data = {"base_revision": str(base), "change_note": note, "action": action}
     for label, rows in (("A", a), ("B", b)):
         data[f"{label}-TOTAL"] = str(len(rows))
@@ -73,6 +75,7 @@ def draft(
                 f"{prefix}-term": term,
                 f"{prefix}-text": text,
                 f"{prefix}-move": move,
+                f"{prefix}-starter": "1" if starters else "",
             }
     return data
 
@@ -362,6 +365,56 @@ class SavingTests(EditorTestCase):
         assert response.status_code == 302
         latest = CycleMap.objects.get(couple=self.world.couple, revision=2)
         assert saved_chains(latest)["B"] == CHAIN_B
+
+    def test_starter_steps_left_unsaid_are_left_out_and_the_therapist_is_told(self) -> None:
+        couple = make_couple(
+            self.world.owner,
+            partner_a=PartnerDetails("Rae", CyclePosition.WITHDRAWER),
+            partner_b=PartnerDetails("Sol", CyclePosition.PURSUER),
+        )
+        url = reverse("cycles:cycle_edit", args=[couple.case_code])
+        opened = shown(self.client.get(url))
+        assert 'name="A-0-starter" value="1"' in self.client.get(url).text
+        a, b = list(opened["A"]), list(opened["B"])
+        a[0] = (StepKind.TRIGGER, "", "she asks where he was", "")
+        a[5] = (StepKind.ACTION, "", "goes to the garage", MoveDirection.WITHDRAWING)
+        b[3] = (StepKind.PRIMARY_EMOTION, "fear", "", "")
+
+        response = self.client.post(url, draft(a=a, b=b, base=0, starters=True))
+
+        assert response.status_code == 302
+        saved = CycleMap.objects.get(couple=couple, revision=1)
+        assert saved_chains(saved) == {"A": [a[0], a[5]], "B": [b[3]]}
+        page = self.client.get(response["Location"]).text
+        assert "Saved revision 1 of the map. 9 empty starter steps were left out." in page
+
+    def test_the_starter_mark_survives_adding_and_moving_steps(self) -> None:
+        couple = make_couple(self.world.owner)
+        url = reverse("cycles:cycle_edit", args=[couple.case_code])
+        opened = shown(self.client.get(url))
+        data = draft(a=opened["A"], b=opened["B"], base=0, action="down:A:0", starters=True)
+
+        response = self.client.post(url, data)
+
+        chain_a = response.context["chains"][0].forms
+        assert [f["starter"].value() for f in chain_a] == ["1"] * 6
+        assert (chain_a[1]["kind"].value(), chain_a[0]["kind"].value()) == (
+            StepKind.TRIGGER,
+            StepKind.PERCEPTION,
+        )
+        added = self.client.post(url, draft(a=opened["A"], base=0, action="add:A", starters=True))
+        assert added.context["chains"][0].forms[-1]["starter"].value() == ""
+
+    def test_an_added_step_given_only_a_kind_is_still_refused(self) -> None:
+        couple = make_couple(self.world.owner)
+        url = reverse("cycles:cycle_edit", args=[couple.case_code])
+        data = draft(a=[(StepKind.TRIGGER, "", "", "")], b=[], base=0)
+
+        response = self.client.post(url, data)
+
+        assert response.status_code == 200
+        assert "Say what this step is" in error_beside(response, "id_A-0-text")
+        assert not CycleMap.objects.filter(couple=couple).exists()
 
     def test_a_practice_term_is_offered_only_to_its_own_practice(self) -> None:
         EmotionTerm.objects.create(practice=self.world.practice, name="overwhelm", kind="secondary")
