@@ -83,6 +83,17 @@ def supervisees(user: User) -> QuerySet[User]:
     )
 
 
+def with_contribution_trend(therapists: QuerySet[User]) -> QuerySet[User]:
+    """Each supervisee with `contribution_rising` from their latest nightly roll-up
+    ({"from": 2.1, "to": 3.4} or None; ruptures.nightly.rollups): a subquery, no query more."""
+    latest = CaseloadSummary.objects.filter(person=OuterRef("pk"), role="therapist").order_by(
+        "-on_date"
+    )
+    return therapists.annotate(
+        contribution_rising=Subquery(latest.values("data__contribution_rising")[:1])
+    )
+
+
 def supervised_couples(user: User) -> CoupleQuerySet:
     """Couples the user reads as a supervisor: visible to them, and of a supervisee."""
     if not is_supervisor(user):
@@ -355,6 +366,14 @@ METRICS = [
         "Mean therapist contribution",
         "rate",
         "The therapist's rated contribution to ruptures (1–5), on average.",
+        {"kind": FlagKind.HIGH_THERAPIST_CONTRIBUTION},
+    ),
+    Metric(
+        "recent_mean_contribution",
+        "Therapist contribution, last four weeks",
+        "rate",
+        "The rated contribution to ruptures (1–5) in the four weeks ending that day: a rise "
+        "is worth talking over in supervision.",
         {"kind": FlagKind.HIGH_THERAPIST_CONTRIBUTION},
     ),
     Metric(

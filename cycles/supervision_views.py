@@ -102,7 +102,7 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
     """
     user = _supervisor(request)
     today = supervision.practice_today(user)
-    therapists = list(supervision.supervisees(user))
+    therapists = list(supervision.with_contribution_trend(supervision.supervisees(user)))
     filters = _filters(request, {t.pk for t in therapists})
     rows = supervision.review_queryset(user, filters, today=today, now=timezone.now())
     page = Paginator(rows, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))

@@ -7,9 +7,11 @@ relations defined here.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -185,6 +187,17 @@ class SignalThresholds(models.Model):
         default=4,
         help_text="A contribution rated at least this (1–5).",
     )
+    contribution_rise = models.DecimalField(
+        "therapist contribution: rise",
+        max_digits=2,
+        decimal_places=1,
+        default=Decimal("1.0"),
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("4"))],
+        help_text=(
+            "A therapist's mean rated contribution (1–5) over the last four weeks this much "
+            "above the four weeks before, with at least three rated ruptures in each."
+        ),
+    )
     gone_quiet_days = models.PositiveSmallIntegerField(
         "gone quiet: days",
         default=21,
@@ -213,6 +226,10 @@ class SignalThresholds(models.Model):
             ),
             models.CheckConstraint(
                 name="thresholds_hour_0_to_23", condition=Q(nightly_run_hour__lte=23)
+            ),
+            models.CheckConstraint(
+                name="thresholds_contribution_rise_0_1_to_4",
+                condition=Q(contribution_rise__gte=Decimal("0.1"), contribution_rise__lte=4),
             ),
         ]
 

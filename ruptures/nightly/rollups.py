@@ -1,8 +1,12 @@
 """Therapists' and supervisors' roll-ups, from the stored couple summaries of one date.
 
 Per person: couples, sessions held, ruptures by type and status, the resolution rate, ruptures
-per session, sessions to resolution (pooled median), mean therapist contribution, couples with a
-widening split alliance, dropouts, and open flags by kind. Three queries per practice.
+per session, sessions to resolution (pooled median), mean therapist contribution (over the
+treatments, and over the last four weeks), couples with a widening split alliance, dropouts,
+and open flags by kind. For a therapist, also whether their contribution is rising: the
+four-week mean at least `contribution_rise` above the same figure four weeks earlier (their
+roll-up of that date), with at least `RISE_MIN_RATED` rated ruptures in each window.
+Five queries per practice.
 """
 
 from __future__ import annotations
@@ -10,18 +14,33 @@ from __future__ import annotations
 import datetime
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
-from people.models import Supervision
+from people.models import SignalThresholds, Supervision
 from ruptures.codes import SummaryPeriod
 from ruptures.models import CaseloadSummary, Flag, RuptureSummary
+
+# The four weeks before the four weeks that end on the date: the window compared with.
+EARLIER = datetime.timedelta(days=28)
+RISE_MIN_RATED = 3
+
+CoupleRow = tuple[int, str, str, dict[str, Any], dict[str, Any]]  # id, status, code, periods
 
 
 def write(practice_id: int, for_date: datetime.date) -> int:
     rows = RuptureSummary.objects.filter(
-        couple__practice_id=practice_id, period=SummaryPeriod.TREATMENT, on_date=for_date
+        couple__practice_id=practice_id,
+        period__in=[SummaryPeriod.TREATMENT, SummaryPeriod.FOUR_WEEKS],
+        on_date=for_date,
     ).values_list(
-        "couple_id", "couple__therapist_id", "couple__status", "couple__case_code", "data"
+        "couple_id",
+        "couple__therapist_id",
+        "couple__status",
+        "couple__case_code",
+        "period",
+        "data",
     )
     open_flags = (
         Flag.objects.open().filter(couple__practice_id=practice_id).values_list("couple_id", "kind")
@@ -29,9 +48,7 @@ def write(practice_id: int, for_date: datetime.date) -> int:
     flags_by_couple: dict[int, list[str]] = defaultdict(list)
     for couple_id, kind in open_flags:
         flags_by_couple[couple_id].append(kind)
-    by_therapist: dict[int, list[tuple[int, str, str, dict[str, Any]]]] = defaultdict(list)
-    for couple_id, therapist_id, status, code, data in rows:
-        by_therapist[therapist_id].append((couple_id, status, code, data))
+    by_therapist = couples_by_therapist(rows)
     supervisees: dict[int, list[int]] = defaultdict(list)
     for supervisor_id, therapist_id in Supervision.objects.filter(
         practice_id=practice_id
@@ -47,6 +64,7 @@ def write(practice_id: int, for_date: datetime.date) -> int:
         )
         for therapist, couples in by_therapist.items()
     ]
+    mark_rising_contribution(summaries, practice_id, for_date)
     summaries += [
         CaseloadSummary(
             practice_id=practice_id,
@@ -66,17 +84,72 @@ def write(practice_id: int, for_date: datetime.date) -> int:
     return len(summaries)
 
 
-def roll_up(
-    couples: list[tuple[int, str, str, dict[str, Any]]], flags_by_couple: dict[int, list[str]]
-) -> dict[str, Any]:
+def couples_by_therapist(
+    rows: Iterable[tuple[int, int, str, str, str, dict[str, Any]]],
+) -> dict[int, list[CoupleRow]]:
+    """Each therapist's couples with their treatment and four-week summaries."""
+    periods: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+    couples: dict[int, tuple[int, str, str]] = {}
+    for couple_id, therapist_id, status, code, period, data in rows:
+        periods[couple_id][period] = data
+        couples[couple_id] = (therapist_id, status, code)
+    by_therapist: dict[int, list[CoupleRow]] = defaultdict(list)
+    for couple_id, (therapist_id, status, code) in couples.items():
+        found = periods[couple_id]
+        by_therapist[therapist_id].append(
+            (
+                couple_id,
+                status,
+                code,
+                found[SummaryPeriod.TREATMENT],
+                found.get(SummaryPeriod.FOUR_WEEKS, {}),
+            )
+        )
+    return by_therapist
+
+
+def mark_rising_contribution(
+    summaries: list[CaseloadSummary], practice_id: int, for_date: datetime.date
+) -> None:
+    """Set each therapist's `contribution_rising` ({"from", "to"} or None) against their
+    roll-up four weeks earlier: two queries."""
+    rise = SignalThresholds.for_practice(practice_id).contribution_rise
+    earlier = dict(
+        CaseloadSummary.objects.filter(
+            practice_id=practice_id, role="therapist", on_date=for_date - EARLIER
+        ).values_list("person_id", "data")
+    )
+    for summary in summaries:
+        summary.data["contribution_rising"] = rising(
+            earlier.get(summary.person_id) or {}, summary.data, rise
+        )
+
+
+def rising(before: dict[str, Any], now: dict[str, Any], rise: Decimal) -> dict[str, float] | None:
+    then, current = before.get("recent_mean_contribution"), now["recent_mean_contribution"]
+    enough = (
+        min(before.get("recent_contribution_rated", 0), now["recent_contribution_rated"])
+        >= RISE_MIN_RATED
+    )
+    if then is None or current is None or not enough:
+        return None
+    # Compared in tenths, as the threshold is set: float sums must not miss an exact rise.
+    if round((Decimal(str(current)) - Decimal(str(then))) * 10) < rise * 10:
+        return None
+    return {"from": then, "to": current}
+
+
+def roll_up(couples: list[CoupleRow], flags_by_couple: dict[int, list[str]]) -> dict[str, Any]:
     totals: Counter[str] = Counter()
     by_type: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
     flag_kinds: Counter[str] = Counter()
     to_resolution: list[int] = []
-    contribution_sum = contribution_rated = split = dropouts = 0
+    contribution_sum = contribution_rated = recent_sum = recent_rated = split = dropouts = 0
     flagged = []
-    for couple_id, status, code, data in couples:
+    for couple_id, status, code, data, recent in couples:
+        recent_sum += recent.get("contribution_sum", 0)
+        recent_rated += recent.get("contribution_rated", 0)
         totals.update(sessions_held=data["sessions_held"], ruptures=data["ruptures"])
         by_type.update(data["by_type"])
         by_status.update(data["by_status"])
@@ -106,6 +179,8 @@ def roll_up(
         "mean_contribution": round(contribution_sum / contribution_rated, 2)
         if contribution_rated
         else None,
+        "recent_mean_contribution": round(recent_sum / recent_rated, 2) if recent_rated else None,
+        "recent_contribution_rated": recent_rated,
         "split_widening_couples": split,
         "dropouts": dropouts,
         "open_flags": dict(flag_kinds),

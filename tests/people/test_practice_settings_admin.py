@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -31,6 +32,7 @@ def test_a_practice_admin_sets_the_thresholds_of_their_own_practice(client):
             "unresolved_after_sessions": 1,
             "recurring_marker_sessions": 3,
             "high_contribution": 4,
+            "contribution_rise": "1.5",
             "gone_quiet_days": 28,
             "stuck_stage_one_sessions": 12,
             "nightly_run_hour": 3,
@@ -41,6 +43,7 @@ def test_a_practice_admin_sets_the_thresholds_of_their_own_practice(client):
     saved = SignalThresholds.objects.get()
     assert saved.practice == world.practice  # the posted practice is ignored
     assert SignalThresholds.for_practice(world.practice.pk).alliance_drop_points == 8
+    assert SignalThresholds.for_practice(world.practice.pk).contribution_rise == Decimal("1.5")
     assert client.get(reverse("admin:people_signalthresholds_add")).status_code == 403
 
 

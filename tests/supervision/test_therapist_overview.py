@@ -36,6 +36,9 @@ def roll_up(**changes: Any) -> dict[str, Any]:
         "ruptures_per_session": 0.25,
         "median_sessions_to_resolution": 2,
         "mean_contribution": 2.5,
+        "recent_mean_contribution": 2.8,
+        "recent_contribution_rated": 5,
+        "contribution_rising": None,
         "split_widening_couples": 1,
         "dropouts": 1,
         "open_flags": {FlagKind.UNRESOLVED_RUPTURE: 3, FlagKind.GONE_QUIET: 1},
@@ -87,6 +90,7 @@ def test_the_supervisor_sees_a_chart_and_the_numbers_for_each_measure(client, wo
         "resolution_rate": "60%",
         "median_sessions_to_resolution": "2",
         "mean_contribution": "2.50",
+        "recent_mean_contribution": "2.80",
         "split_widening_couples": "1",
         "dropouts": "1",
     }
@@ -142,6 +146,26 @@ def test_a_supervision_row_across_practices_opens_nothing(client, world):
         practice=world.practice, supervisor=world.supervisor, therapist=world.outsider
     )
     assert overview(client, world.supervisor, world.outsider).status_code == 404
+
+
+def test_a_rising_contribution_is_told_on_the_overview_and_in_the_review(client, world):
+    summarise(world.owner, [0], contribution_rising={"from": 2.0, "to": 3.4})
+
+    page = overview(client, world.supervisor, world.owner).text
+    assert "Contribution rising" in page
+    assert "averaged 3.40 over the last four weeks, up from 2.00 in the four weeks before" in page
+
+    review = client.get(reverse("supervision:review")).text
+    supervisees = review.split('aria-label="Supervisees\' overviews"')[1].split("</nav>")[0]
+    owner_item = supervisees.split(str(world.owner))[1].split("</li>")[0]
+    assert "Contribution rising" in owner_item
+
+
+def test_a_contribution_that_has_not_risen_is_not_remarked_on(client, world):
+    summarise(world.owner, [0], contribution_rising=None)
+
+    assert "Contribution rising" not in overview(client, world.supervisor, world.owner).text
+    assert "Contribution rising" not in client.get(reverse("supervision:review")).text
 
 
 def test_no_summaries_yet_says_so(client, world):
