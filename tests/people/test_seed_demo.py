@@ -33,7 +33,7 @@ from ruptures.codes import (
     Toward,
     WhoMoved,
 )
-from ruptures.models import Rupture
+from ruptures.models import Flag, FlagKind, NightlyRun, RunStatus, Rupture, RuptureSummary
 from sessions.measure_forms import absence_reason
 from sessions.measures import CoupleSignals, load_satisfaction, signals_for, split_gaps
 from sessions.models import (
@@ -308,6 +308,42 @@ class SeedDemoTests(TestCase):
             starts_at__gt=repair.starts_at, attendance=Attendance.ATTENDED
         )
         assert resumed.count() >= 2
+
+    def test_seed_case_is_flagged_by_the_nightly_history_and_its_flags_close_after_the_repair(
+        self,
+    ) -> None:
+        rupture = self.walk_out()
+        walked_out_on = timezone.localdate(rupture.session.starts_at)
+        assert rupture.repaired_in is not None
+        repaired_on = timezone.localdate(rupture.repaired_in.starts_at)
+        runs = NightlyRun.objects.filter(practice=self.practice)
+        assert runs.count() == 7
+        assert set(runs.values_list("status", flat=True)) == {RunStatus.FINISHED}
+
+        flags = {
+            f.kind: f
+            for f in Flag.objects.filter(couple=rupture.couple, key=f"rupture:{rupture.pk}")
+        }
+        assert set(flags) == {
+            FlagKind.UNRESOLVED_RUPTURE,
+            FlagKind.CONFRONTATION_THEN_ABSENCE,
+            FlagKind.HIGH_THERAPIST_CONTRIBUTION,
+        }
+        for flag in flags.values():
+            assert walked_out_on <= flag.opened_on < repaired_on
+            assert flag.closed_on is not None
+            assert flag.closed_on >= repaired_on
+        absence = flags[FlagKind.CONFRONTATION_THEN_ABSENCE]
+        assert absence.detail == (
+            f"Confrontation rupture in session {rupture.session.ordinal}, "
+            f"then a walk-out in session {rupture.session.ordinal}."
+        )
+
+        latest = RuptureSummary.objects.get(
+            couple=rupture.couple, period="treatment", on_date=runs.latest("for_date").for_date
+        )
+        assert latest.data["by_status"]["resolved"] >= 1
+        assert latest.data["strategies_in_resolutions"]["ACKNOWLEDGES_CONTRIBUTION"] >= 1
 
     def test_seed_case_is_shared_into_the_group_and_readable_by_the_supervisor(self) -> None:
         rupture = Rupture.objects.get(
