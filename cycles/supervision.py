@@ -158,7 +158,9 @@ def flag_kind_label(kind: str) -> str:
 
 def parse_open_flags(packed: str | None) -> list[OpenFlag]:
     """`open_flag_list` is "pk|kind|opened_on|acknowledged" entries joined by ";" (for_review);
-    kinds are codes and dates ISO, so neither separator can occur inside an entry."""
+    kinds are codes and dates ISO, so neither separator can occur inside an entry. Returned
+    oldest first (then by kind): the aggregate is unordered, as SQLite before 3.44 (the
+    embedded demo's) cannot order inside an aggregate."""
     flags = []
     for entry in (packed or "").split(";"):
         parts = entry.split("|")
@@ -173,7 +175,7 @@ def parse_open_flags(packed: str | None) -> list[OpenFlag]:
                 acknowledged=acknowledged == "1",
             )
         )
-    return flags
+    return sorted(flags, key=lambda flag: (flag.opened_on, flag.kind, flag.pk))
 
 
 def for_review(couples: CoupleQuerySet) -> CoupleQuerySet:
@@ -197,9 +199,7 @@ def for_review(couples: CoupleQuerySet) -> CoupleQuerySet:
         output_field=CharField(),
     )
     packed = (
-        open_flags.values("couple")
-        .annotate(packed=StringAgg(entry, Value(";"), order_by=("opened_on", "kind", "pk")))
-        .values("packed")
+        open_flags.values("couple").annotate(packed=StringAgg(entry, Value(";"))).values("packed")
     )
     oldest = open_flags.values("couple").annotate(first=Min("opened_on")).values("first")
     return couples.for_caseload().annotate(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,16 +131,22 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.mark.slow
-def test_first_command_serves_the_login_page_on_sqlite(tmp_path: Path) -> None:
-    env = local_environment()
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SQLite demo database as `make run` builds it: migrated and seeded, once."""
     # A folder that does not exist yet, as var/ does not in a fresh clone.
-    sqlite_path = tmp_path / "var" / "db.sqlite3"
-    overrides = (f"SQLITE_PATH={sqlite_path}",)
-
-    output = run_make("demo-db", *overrides, env=env)
+    sqlite_path = tmp_path_factory.mktemp("first-command") / "var" / "db.sqlite3"
+    output = run_make("demo-db", f"SQLITE_PATH={sqlite_path}", env=local_environment())
     assert "seed_demo" in output
     assert sqlite_path.is_file(), "make demo-db did not create the SQLite database"
+    return sqlite_path
+
+
+@pytest.mark.slow
+def test_first_command_serves_the_login_page_on_sqlite(tmp_path: Path, demo_db: Path) -> None:
+    env = local_environment()
+    sqlite_path = demo_db
+    overrides = (f"SQLITE_PATH={sqlite_path}",)
     assert seeded_people(sqlite_path) > 0, "seed_demo put nobody into the SQLite database"
     # `make run` again on the same database works too: migrate and seed_demo are idempotent.
     run_make("demo-db", *overrides, env=env)
@@ -155,3 +163,25 @@ def test_first_command_serves_the_login_page_on_sqlite(tmp_path: Path) -> None:
         status, headers, _ = get(port, "/")
         assert status == 302
         assert headers["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.slow
+def test_every_demo_login_can_walk_every_page_it_reaches_on_sqlite(demo_db: Path) -> None:
+    """The demo as a newcomer meets it: each login signs in and follows every link it is
+    shown (tests/demo_walk.py); no page may fail on the embedded database."""
+    env = local_environment() | {"SQLITE_PATH": str(demo_db), "DJANGO_DEBUG": "true"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.demo_walk"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report) == {"admin", "supervisor", "therapist1", "therapist2", "therapist3"}
+    for login, walked in report.items():
+        assert walked["failures"] == [], f"{login}: {walked['failures']}"
+        assert walked["visited"] >= 20, f"{login} reached only {walked['visited']} pages"

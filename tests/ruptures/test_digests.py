@@ -18,7 +18,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from cycles.models import Partner
+from cycles.models import Couple, Partner
 from cycles.services import PartnerDetails
 from ruptures.codes import RuptureStatus, RuptureType
 from ruptures.models import CaseloadSummary, DigestLog, Flag, RuptureSummary
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
     from django.core.mail import EmailMessage
 
-    from cycles.models import Couple
     from people.models import Practice
     from ruptures.models import NightlyRun, Rupture
 
@@ -130,6 +129,9 @@ def test_digest_counts_a_kind_once_per_case_and_lists_at_most_twenty_cases(
         make_rupture(make_session(couple, days_ago=3))
         if n == 0:
             make_rupture(couple.sessions.get())
+            # First by case code, so among the twenty listed whatever the others' random codes.
+            Couple.objects.filter(pk=couple.pk).update(case_code="C-222222")
+            couple.refresh_from_db()
             twice = couple
 
     run_nightly(scene.practice, scene.yesterday)
