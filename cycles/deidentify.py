@@ -11,7 +11,8 @@ Let through:
   step, each partner's position as "Partner A"/"Partner B";
 - the latest cycle map's steps as kind + vocabulary term + move direction (free text dropped;
   a step with only free text shows as its kind alone);
-- sessions by ordinal with format and attendance; ruptures by session ordinal with type, who
+- sessions by ordinal with format, attendance and the EFT change events and Four Horsemen
+  observed (checklist labels); ruptures by session ordinal with type, who
   moved, toward whom, markers, strategies, significance, contribution, stage reached, status and
   the repairing session's ordinal;
 - alliance totals and questionnaire totals by session ordinal; open flags by kind and ordinals.
@@ -82,7 +83,8 @@ class SharedCase:
     step: str
     positions: dict[str, str]
     chains: dict[str, list[SharedStep]] = field(default_factory=dict)
-    sessions: list[tuple[int, str, str]] = field(default_factory=list)
+    # (ordinal, format, attendance, the change events and horsemen observed)
+    sessions: list[tuple[int, str, str, tuple[str, ...]]] = field(default_factory=list)
     ruptures: list[SharedRupture] = field(default_factory=list)
     alliance: list[tuple[int, int | None, int | None]] = field(default_factory=list)
     questionnaires: list[tuple[str, int, str, float]] = field(default_factory=list)
@@ -148,18 +150,21 @@ def _chains(couple_id: int) -> dict[str, list[SharedStep]]:
 
 
 def _sessions(case: SharedCase, couple_id: int) -> dict[int, int]:
-    from sessions.models import TherapySession
+    from sessions.models import EFTChangeEvent, Horseman, TherapySession
 
     rows = (
         TherapySession.objects.current()
         .filter(couple_id=couple_id)
         .order_by("ordinal")
-        .values_list("pk", "ordinal", "format", "attendance")
+        .values_list("pk", "ordinal", "format", "attendance", "change_events", "horsemen")
     )
     ordinals = {}
-    for pk, ordinal, session_format, attendance in rows:
+    for pk, ordinal, session_format, attendance, events, horsemen in rows:
         ordinals[pk] = ordinal
-        case.sessions.append((ordinal, SESSION_FORMATS[session_format], ATTENDANCE[attendance]))
+        observed = _labels(events, EFTChangeEvent) + _labels(horsemen, Horseman)
+        case.sessions.append(
+            (ordinal, SESSION_FORMATS[session_format], ATTENDANCE[attendance], observed)
+        )
     return ordinals
 
 

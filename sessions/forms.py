@@ -8,7 +8,18 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from sessions.models import Attendance, CancelledBy, LeftBy, SessionFormat, TherapySession
+from ruptures.fields import FlagSetFormField
+from sessions.models import (
+    Attendance,
+    CancelledBy,
+    EFTChangeEvent,
+    Horseman,
+    LeftBy,
+    SessionFormat,
+    TherapySession,
+)
+
+TOOK_PLACE = (Attendance.ATTENDED, Attendance.ENDED_EARLY)
 
 MAX_SESSION_MINUTES = 480
 
@@ -36,6 +47,16 @@ class SessionForm(forms.Form):
         coerce=int,
         empty_value=None,
         required=False,
+    )
+    change_events = FlagSetFormField(
+        flag=EFTChangeEvent,
+        label="EFT change events",
+        help_text="What shifted in the session, if anything.",
+    )
+    horsemen = FlagSetFormField(
+        flag=Horseman,
+        label="Four Horsemen observed",
+        help_text="Contempt and stonewalling are the warning signs.",
     )
     progress_note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}), required=False, max_length=20000
@@ -90,6 +111,10 @@ class SessionForm(forms.Form):
         absent = individual.get(cleaned.get("format", ""))
         if absent and cleaned.get("left_early") in (absent, LeftBy.BOTH):
             self.add_error("left_early", "That partner wasn't in this individual session.")
+        if attendance and attendance not in TOOK_PLACE:
+            for name in ("change_events", "horsemen"):
+                if cleaned.get(name):
+                    self.add_error(name, "Only a session that took place has observations.")
 
     def session_fields(self) -> dict[str, Any]:
         """The cleaned values that belong on the TherapySession row."""
@@ -102,6 +127,8 @@ class SessionForm(forms.Form):
             "cancelled_by": data["cancelled_by"],
             "left_early": data["left_early"],
             "eft_step": data["eft_step"],
+            "change_events": data["change_events"],
+            "horsemen": data["horsemen"],
             "progress_note": data["progress_note"],
         }
 
@@ -118,6 +145,8 @@ class SessionForm(forms.Form):
             "cancelled_by": session.cancelled_by,
             "left_early": session.left_early,
             "eft_step": session.eft_step,
+            "change_events": session.change_events,
+            "horsemen": session.horsemen,
             "progress_note": session.progress_note,
             "private_note": private_note,
         }

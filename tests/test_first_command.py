@@ -67,6 +67,12 @@ def seeded_people(sqlite_path: Path) -> int:
         return int(connection.execute("SELECT count(*) FROM people_user").fetchone()[0])
 
 
+def triggers(sqlite_path: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(sqlite_path)) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        return {name for (name,) in rows}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -148,6 +154,14 @@ def test_first_command_serves_the_login_page_on_sqlite(tmp_path: Path, demo_db: 
     sqlite_path = demo_db
     overrides = (f"SQLITE_PATH={sqlite_path}",)
     assert seeded_people(sqlite_path) > 0, "seed_demo put nobody into the SQLite database"
+    # The rules the database keeps on SQLite too, still there after every table rebuild.
+    assert {
+        "rupture_repair_integrity_insert",
+        "rupture_repair_integrity_update",
+        "session_keeps_rupture_integrity",
+        "people_accessevent_no_update",
+        "people_changeevent_no_delete",
+    } <= triggers(sqlite_path)
     # `make run` again on the same database works too: migrate and seed_demo are idempotent.
     run_make("demo-db", *overrides, env=env)
 

@@ -43,6 +43,7 @@ from people.demo.data import (
     W,
 )
 from people.demo.measures import add_measures
+from people.demo.observations import add_observations
 from people.demo.ruptures import record_ruptures
 from people.demo.scripts import (
     script_dropout_ruptures,
@@ -104,6 +105,7 @@ def build_demo(*, today: datetime.date | None = None) -> DemoSummary:
     ]
     # The measures draw from their own generators, so adding them left every row above as it was.
     add_measures(built, summary)
+    add_observations(built)
     _nightly_history(practice, today)
     return summary
 

@@ -10,6 +10,8 @@ from sessions.models.measures import (
 from sessions.models.records import (
     Attendance,
     CancelledBy,
+    EFTChangeEvent,
+    Horseman,
     LeftBy,
     NoteKind,
     PrivateNote,
@@ -21,6 +23,8 @@ __all__ = [
     "AllianceRating",
     "Attendance",
     "CancelledBy",
+    "EFTChangeEvent",
+    "Horseman",
     "LeftBy",
     "MeasureDefinition",
     "MeasureResponse",

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from people.access import readable_couples, writable_couples
+from ruptures.fields import FlagSetField, LabelledFlag
 from sessions.encryption import EncryptedTextField
 
 if TYPE_CHECKING:
@@ -46,6 +47,29 @@ class LeftBy(models.TextChoices):
     PARTNER_A = "partner_a", "Partner A"
     PARTNER_B = "partner_b", "Partner B"
     BOTH = "both", "Both partners"
+
+
+class Horseman(LabelledFlag):
+    """Gottman's Four Horsemen, an observation checklist per session (DOMAIN.md section 1)."""
+
+    CRITICISM = 1, "Criticism"
+    CONTEMPT = 2, "Contempt"
+    DEFENSIVENESS = 4, "Defensiveness"
+    STONEWALLING = 8, "Stonewalling"
+
+
+# Contempt and stonewalling are the warning signs among them.
+WARNING_HORSEMEN = Horseman.CONTEMPT | Horseman.STONEWALLING
+
+
+class EFTChangeEvent(LabelledFlag):
+    """EFT's change events worth recording (Johnson 2004; DOMAIN.md section 1), and the
+    attachment injury that can block them."""
+
+    DE_ESCALATION = 1, "De-escalation"
+    WITHDRAWER_REENGAGEMENT = 2, "Withdrawer re-engagement"
+    BLAMER_SOFTENING = 4, "Blamer softening"
+    ATTACHMENT_INJURY = 8, "Attachment injury surfaced"
 
 
 class TherapySessionQuerySet(models.QuerySet["TherapySession"]):
@@ -85,6 +109,8 @@ class TherapySession(models.Model):
     eft_step = models.PositiveSmallIntegerField(
         "EFT step worked on", null=True, blank=True, choices=[(n, str(n)) for n in range(1, 10)]
     )
+    horsemen = FlagSetField("Four Horsemen observed", flag=Horseman)
+    change_events = FlagSetField("EFT change events", flag=EFTChangeEvent)
     progress_note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -115,6 +141,18 @@ class TherapySession(models.Model):
                 condition=Q(duration_minutes__gte=1, duration_minutes__lte=480),
             ),
             models.CheckConstraint(
+                name="session_horsemen_known", condition=Q(horsemen__lte=Horseman.all_bits())
+            ),
+            models.CheckConstraint(
+                name="session_change_events_known",
+                condition=Q(change_events__lte=EFTChangeEvent.all_bits()),
+            ),
+            models.CheckConstraint(
+                name="session_observations_only_when_it_took_place",
+                condition=Q(attendance__in=["attended", "ended_early"])
+                | Q(horsemen=0, change_events=0),
+            ),
+            models.CheckConstraint(
                 name="session_eft_step_range",
                 condition=Q(eft_step__isnull=True) | Q(eft_step__gte=1, eft_step__lte=9),
             ),
@@ -137,6 +175,21 @@ class TherapySession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.couple} session {self.ordinal}"
+
+    def observations(self) -> list[tuple[str, str]]:
+        """The change events and horsemen observed, each with its badge tone: an attachment
+        injury, contempt and stonewalling are warnings."""
+        events = EFTChangeEvent(self.change_events)
+        horsemen = Horseman(self.horsemen)
+        found = [
+            (e.label, "warn" if e == EFTChangeEvent.ATTACHMENT_INJURY else "ok")
+            for e in EFTChangeEvent
+            if e in events
+        ]
+        found += [
+            (h.label, "warn" if h & WARNING_HORSEMEN else "") for h in Horseman if h in horsemen
+        ]
+        return found
 
     @property
     def is_withdrawn(self) -> bool:

@@ -39,7 +39,15 @@ from ruptures.codes import (
 from ruptures.models import Flag, FlagAcknowledgement, FlagKind
 from ruptures.nightly.runs import day_just_ended, start_run
 from ruptures.services import rupture_repair, rupture_withdraw
-from sessions.models import AllianceRating, Attendance, LeftBy, PrivateNote, TherapySession
+from sessions.models import (
+    AllianceRating,
+    Attendance,
+    EFTChangeEvent,
+    Horseman,
+    LeftBy,
+    PrivateNote,
+    TherapySession,
+)
 from sessions.services import session_withdraw
 from tests.consultation import found_in, page_text, pdf_text
 from tests.factories import World, make_couple, make_emotion, make_rupture, make_session
@@ -208,6 +216,10 @@ def build_scene() -> Scene:
     build_map(couple, 2)
 
     attendance = {"walk-out": Attendance.ENDED_EARLY, "no-show": Attendance.NO_SHOW}
+    observed = {
+        "first": {"horsemen": Horseman.CRITICISM | Horseman.CONTEMPT},
+        "walk-out": {"change_events": EFTChangeEvent.ATTACHMENT_INJURY},
+    }
     sessions = {
         name: make_session(
             couple,
@@ -216,6 +228,7 @@ def build_scene() -> Scene:
             private_note=planted(f"private note {name}"),
             attendance=attendance.get(name, Attendance.ATTENDED),
             left_early=LeftBy.PARTNER_B if name == "walk-out" else "",
+            **observed.get(name, {}),
         )
         for name, day in SESSION_DAYS.items()
     }
@@ -423,7 +436,9 @@ SHOWN = [
     "Clarifies a misunderstanding; Acknowledges own contribution",
     "Resolved in session 3",
     "Unresolved",
-    # Sessions by format and attendance; open flags by kind and session ordinal.
+    # Sessions by format, attendance and what was observed; open flags by kind and ordinal.
+    "Criticism, Contempt",
+    "Attachment injury surfaced",
     "Ended early",
     "No-show",
     "Unresolved rupture (session 1)",
@@ -442,8 +457,17 @@ def test_the_shared_case_page_lists_sessions_ruptures_and_alliance_by_ordinal(
     scene: Scene,
 ) -> None:
     text = re.sub(r"\s+", "", page_text(scene.responses["shared case"]))
-    for ordinal, attendance in enumerate(["Attended", "Endedearly", "Attended", "No-show"], 1):
-        assert f"<tr><td>{ordinal}</td><td>Conjoint</td><td>{attendance}</td></tr>" in text
+    rows = [
+        ("Attended", "Criticism,Contempt"),
+        ("Endedearly", "Attachmentinjurysurfaced"),
+        ("Attended", "—"),
+        ("No-show", "—"),
+    ]
+    for ordinal, (attendance, observed) in enumerate(rows, 1):
+        assert (
+            f"<tr><td>{ordinal}</td><td>Conjoint</td><td>{attendance}</td><td>{observed}</td></tr>"
+            in text
+        )
     assert "<tr><td>1</td><td>30</td><td>20</td></tr>" in text  # alliance totals, A and B
     assert "<td>1</td><td>Withdrawal(movingaway)</td><td>PartnerA→Thetherapist</td>" in text
     assert "<td>2</td><td>Confrontation(movingagainst)</td><td>PartnerB→PartnerA</td>" in text

@@ -39,6 +39,7 @@ from sessions.measures import CoupleSignals, load_satisfaction, signals_for, spl
 from sessions.models import (
     AllianceRating,
     Attendance,
+    EFTChangeEvent,
     MeasureDefinition,
     MeasureResponse,
     NoteKind,
@@ -344,6 +345,27 @@ class SeedDemoTests(TestCase):
         )
         assert latest.data["by_status"]["resolved"] >= 1
         assert latest.data["strategies_in_resolutions"]["ACKNOWLEDGES_CONTRIBUTION"] >= 1
+
+    def test_sessions_carry_horsemen_thinning_out_and_change_events_of_couples_past_stage_1(
+        self,
+    ) -> None:
+        held = TherapySession.objects.filter(
+            couple__practice=self.practice, attendance__in=["attended", "ended_early"]
+        )
+        assert (
+            not TherapySession.objects.filter(couple__practice=self.practice)
+            .exclude(attendance__in=["attended", "ended_early"])
+            .exclude(horsemen=0, change_events=0)
+        )
+        early = [s.horsemen for s in held if s.ordinal <= 3]
+        late = [s.horsemen for s in held if s.ordinal >= 10]
+        assert sum(h != 0 for h in early) / len(early) > sum(h != 0 for h in late) / len(late)
+        de_escalated = {s.couple_id for s in held if s.change_events & EFTChangeEvent.DE_ESCALATION}
+        past_stage_1 = set(
+            self.demo_couples().filter(eft_stage__gte=2).values_list("pk", flat=True)
+        )
+        assert de_escalated == past_stage_1
+        assert past_stage_1
 
     def test_seed_case_is_shared_into_the_group_and_readable_by_the_supervisor(self) -> None:
         rupture = Rupture.objects.get(

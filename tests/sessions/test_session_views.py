@@ -21,7 +21,15 @@ from cycles.models import Couple, CycleStep, Partner
 from ruptures.codes import RuptureStatus
 from ruptures.models import Rupture
 from ruptures.services import rupture_repair
-from sessions.models import Attendance, NoteKind, PrivateNote, SessionFormat, TherapySession
+from sessions.models import (
+    Attendance,
+    EFTChangeEvent,
+    Horseman,
+    NoteKind,
+    PrivateNote,
+    SessionFormat,
+    TherapySession,
+)
 from tests.factories import World, make_couple, make_rupture, make_session
 
 if TYPE_CHECKING:
@@ -267,6 +275,53 @@ def test_logging_a_session_saves_it_numbered_with_its_private_note(client, scene
     assert "Logged session 2. Add its ruptures below." in page
 
 
+def test_change_events_and_horsemen_are_logged_and_shown_on_the_session_and_couple_pages(
+    client, scene
+):
+    couple = make_couple(scene.world.owner)
+    as_user(client, scene.world.owner)
+    data: dict[str, Any] = session_data() | {
+        "change_events": ["BLAMER_SOFTENING", "ATTACHMENT_INJURY"],
+        "horsemen": ["CRITICISM", "STONEWALLING"],
+    }
+
+    response = client.post(new_url(couple), data)
+
+    assert response.status_code == 302
+    session = TherapySession.objects.get(couple=couple)
+    assert session.change_events == EFTChangeEvent.BLAMER_SOFTENING | (
+        EFTChangeEvent.ATTACHMENT_INJURY
+    )
+    assert session.horsemen == Horseman.CRITICISM | Horseman.STONEWALLING
+    page = client.get(response["Location"]).text
+    observed = page.split('id="observations"')[1].split("</p>")[0]
+    assert '<span class="badge ok">Blamer softening</span>' in observed
+    assert '<span class="badge warn">Attachment injury surfaced</span>' in observed
+    assert '<span class="badge ">Criticism</span>' in observed
+    assert '<span class="badge warn">Stonewalling</span>' in observed
+    timeline = client.get(couple.get_absolute_url()).text.split('id="timeline-head"')[1]
+    assert "Blamer softening" in timeline
+    assert "Stonewalling" in timeline
+    edit_form = client.get(edit_url(session)).context["form"]
+    assert sorted(edit_form["horsemen"].value()) == ["CRITICISM", "STONEWALLING"]
+
+
+def test_a_session_that_did_not_take_place_has_no_observations(client, scene):
+    as_user(client, scene.world.owner)
+    before = snapshot()
+    data: dict[str, Any] = session_data(attendance=Attendance.NO_SHOW) | {
+        "horsemen": ["CONTEMPT"],
+        "change_events": ["DE_ESCALATION"],
+    }
+
+    response = client.post(new_url(scene.couple), data)
+
+    assert response.status_code == 200
+    for auto_id in ("id_horsemen", "id_change_events"):
+        assert "Only a session that took place has observations." in field_error(response, auto_id)
+    assert snapshot() == before
+
+
 def test_a_cancellation_is_logged_with_who_cancelled(client, scene):
     as_user(client, scene.world.owner)
     data = session_data(attendance=Attendance.CANCELLED, cancelled_by="partner_b", private_note="")
@@ -360,6 +415,7 @@ def date(days_ago: int) -> datetime.date:
         pytest.param({"eft_step": "12"}, "id_eft_step", "valid choice", id="step-12"),
         pytest.param({"eft_step": "-5"}, "id_eft_step", "valid choice", id="step-negative"),
         pytest.param({"cancelled_by": "the cat"}, "id_cancelled_by", "valid choice", id="who"),
+        pytest.param({"horsemen": "SARCASM"}, "id_horsemen", "valid choice", id="horseman"),
     ],
 )
 def test_bad_session_input_shows_the_error_beside_its_field_and_saves_nothing(
