@@ -133,8 +133,9 @@ def rising(before: dict[str, Any], now: dict[str, Any], rise: Decimal) -> dict[s
     )
     if then is None or current is None or not enough:
         return None
-    # Compared in tenths, as the threshold is set: float sums must not miss an exact rise.
-    if round((Decimal(str(current)) - Decimal(str(then))) * 10) < rise * 10:
+    # The means are stored rounded to hundredths: as decimals, an exact rise is never missed
+    # (or a near one counted) by binary float arithmetic.
+    if Decimal(str(current)) - Decimal(str(then)) < rise:
         return None
     return {"from": then, "to": current}
 

@@ -113,6 +113,17 @@ def test_an_exact_rise_of_the_threshold_is_marked(scene, run_nightly):
     assert scene.roll_up(scene.therapist, D)["contribution_rising"] == {"from": 2.0, "to": 3.0}
 
 
+def test_a_rise_just_short_of_the_threshold_is_not_marked(scene, run_nightly):
+    scene.ruptures_on(EARLIER - datetime.timedelta(days=7), 2, 2, 2)  # 2.0
+    scene.ruptures_on(D - datetime.timedelta(days=14), *[3] * 13)
+    scene.ruptures_on(D - datetime.timedelta(days=7), *[3] * 11, 2)  # 74 / 25 = 2.96
+
+    nights(run_nightly, scene.practice)
+
+    assert scene.roll_up(scene.therapist, D)["recent_mean_contribution"] == 2.96  # +0.96
+    assert scene.roll_up(scene.therapist, D)["contribution_rising"] is None
+
+
 def test_fewer_than_three_rated_ruptures_in_either_window_mark_nothing(scene, run_nightly):
     scene.ruptures_on(EARLIER - datetime.timedelta(days=7), 1, 1, None, None)  # two rated
     scene.ruptures_on(D - datetime.timedelta(days=7), 5, 5, 5)
