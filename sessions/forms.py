@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from ruptures.fields import FlagSetFormField
 from sessions.models import (
+    TOOK_PLACE,
     Attendance,
     CancelledBy,
     EFTChangeEvent,
@@ -18,8 +19,6 @@ from sessions.models import (
     SessionFormat,
     TherapySession,
 )
-
-TOOK_PLACE = (Attendance.ATTENDED, Attendance.ENDED_EARLY)
 
 MAX_SESSION_MINUTES = 480
 

@@ -10,7 +10,7 @@ from cycles.models import CoupleStatus, CyclePattern, CyclePosition, StepKind
 from cycles.services import PartnerDetails
 from people.models import User
 from ruptures.codes import ResolutionStrategy, RuptureType
-from sessions.models import Attendance, SessionFormat
+from sessions.models import TOOK_PLACE, Attendance, SessionFormat
 
 if TYPE_CHECKING:
     from cycles.models import Couple
@@ -248,7 +248,7 @@ class SessionPlan:
 
     @property
     def took_place(self) -> bool:
-        return self.attendance in (Attendance.ATTENDED, Attendance.ENDED_EARLY)
+        return self.attendance in TOOK_PLACE
 
 
 @dataclass

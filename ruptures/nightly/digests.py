@@ -23,13 +23,12 @@ from ruptures.models import DigestLog, Flag, FlagKind, NightlyRun
 # first night can flag hundreds of a caseload's couples, and a list that long goes unread.
 CASES_LISTED = 20
 KIND_ORDER = {kind: n for n, kind in enumerate(FlagKind.values)}
-KIND_LABEL = dict(FlagKind.choices)
 
 
 def kinds_text(kinds: Counter[str]) -> str:
     """ "Unresolved rupture (2), Gone quiet": in the order of the flag definitions."""
     return ", ".join(
-        KIND_LABEL[kind] + (f" ({count})" if count > 1 else "")
+        FlagKind(kind).label + (f" ({count})" if count > 1 else "")
         for kind, count in sorted(kinds.items(), key=lambda item: KIND_ORDER[item[0]])
     )
 

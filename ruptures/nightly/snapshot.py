@@ -16,7 +16,7 @@ from sessions.measures import (
     build_points,
     load_satisfaction,
 )
-from sessions.models import AllianceRating, PostSessionReport, TherapySession
+from sessions.models import TOOK_PLACE, AllianceRating, PostSessionReport, TherapySession
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class SessionRow:
 
     @property
     def took_place(self) -> bool:
-        return self.attendance in ("attended", "ended_early")
+        return self.attendance in TOOK_PLACE
 
 
 @dataclass(frozen=True)

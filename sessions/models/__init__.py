@@ -8,6 +8,7 @@ from sessions.models.measures import (
     Respondent,
 )
 from sessions.models.records import (
+    TOOK_PLACE,
     Attendance,
     CancelledBy,
     EFTChangeEvent,
@@ -20,6 +21,7 @@ from sessions.models.records import (
 )
 
 __all__ = [
+    "TOOK_PLACE",
     "AllianceRating",
     "Attendance",
     "CancelledBy",

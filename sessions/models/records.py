@@ -36,6 +36,10 @@ class Attendance(models.TextChoices):
     ENDED_EARLY = "ended_early", "Ended early / walked out"
 
 
+# The attendances of a session that took place: what is "held" in counts and signals.
+TOOK_PLACE = (Attendance.ATTENDED, Attendance.ENDED_EARLY)
+
+
 class CancelledBy(models.TextChoices):
     PARTNER_A = "partner_a", "Partner A"
     PARTNER_B = "partner_b", "Partner B"
@@ -197,7 +201,7 @@ class TherapySession(models.Model):
 
     @property
     def took_place(self) -> bool:
-        return self.attendance in (Attendance.ATTENDED, Attendance.ENDED_EARLY)
+        return self.attendance in TOOK_PLACE
 
 
 class NoteKind(models.TextChoices):
