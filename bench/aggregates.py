@@ -9,23 +9,20 @@ including the repair log: a rupture repaired in a session after the date counts 
 before that repair (RuptureRepair's status and repaired-in "before").
 
 - `floor`: one hand-written SQL aggregate computing the core for every couple at once.
-- `naive`: for each couple, one query for its sessions, one for its ruptures and one for
-  their repairs after the date, counted in Python (3 queries per couple).
+- `naive_one_query`: the loop the issue names, one query per couple: the floor's aggregate
+  for that couple alone.
 - `stored_core`: the same figures read back from the nightly run's RuptureSummary rows.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections import Counter
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
 from cycles.models import Couple
-from ruptures.codes import RuptureStatus
 from ruptures.models import Rupture, RuptureRepair, RuptureSummary
 from ruptures.nightly.snapshot import end_of
 from ruptures.nightly.summaries import FOUR_WEEKS
@@ -35,7 +32,6 @@ Core = dict[int, dict[str, dict[str, Any]]]  # couple id -> period -> figures
 PERIODS = ("day", "four_weeks", "treatment")
 TYPES = ("withdrawal", "confrontation")
 STATUSES = ("unresolved", "partly_resolved", "resolved")
-HELD = ("attended", "ended_early")
 
 
 def _period_columns() -> tuple[str, str]:
@@ -62,8 +58,18 @@ def _period_columns() -> tuple[str, str]:
     return ",\n        ".join(sessions), ",\n        ".join(ruptures)
 
 
-def floor_sql() -> str:
+def floor_sql(one_couple: bool = False) -> str:
+    """The floor's statement; with `one_couple`, the same for the couple `%(couple)s` only
+    (the naive one-query-per-couple loop)."""
     session_counts, rupture_counts = _period_columns()
+    couple_filter = (
+        "couple_id = %(couple)s"
+        if one_couple
+        else (
+            f"couple_id IN (SELECT id FROM {Couple._meta.db_table}"
+            " WHERE practice_id = %(practice)s)"
+        )
+    )
     sessions = TherapySession._meta.db_table
     ruptures = Rupture._meta.db_table
     repairs = RuptureRepair._meta.db_table
@@ -79,7 +85,7 @@ WITH cur AS MATERIALIZED (
            (starts_at AT TIME ZONE %(tz)s)::date AS local_date
     FROM {sessions}
     WHERE withdrawn_at IS NULL AND starts_at < %(cutoff)s
-      AND couple_id IN (SELECT id FROM {couples} WHERE practice_id = %(practice)s)
+      AND {couple_filter}
 ),
 s AS (
     SELECT couple_id,
@@ -90,7 +96,7 @@ later AS (
     SELECT DISTINCT ON (log.rupture_id)
            log.rupture_id, log.status_before, log.repaired_in_before_id
     FROM {repairs} log JOIN {sessions} s ON s.id = log.session_id
-    WHERE s.starts_at >= %(cutoff)s
+    WHERE s.starts_at >= %(cutoff)s{" AND s.couple_id = %(couple)s" if one_couple else ""}
     ORDER BY log.rupture_id, s.starts_at, log.recorded_at
 ),
 rr AS (
@@ -121,7 +127,7 @@ SELECT c.id, s.*, r.*,
 FROM {couples} c
 LEFT JOIN s ON s.couple_id = c.id
 LEFT JOIN r ON r.couple_id = c.id
-WHERE c.practice_id = %(practice)s
+WHERE {"c.id = %(couple)s" if one_couple else "c.practice_id = %(practice)s"}
 ORDER BY c.id
 """
 
@@ -146,6 +152,27 @@ def floor(practice_id: int, for_date: datetime.date, time_zone: str) -> list[tup
         columns = [c.name for c in cursor.description]
         rows = cursor.fetchall()
     return [tuple(columns), *rows]
+
+
+def naive_one_query(
+    practice_id: int, for_date: datetime.date, time_zone: str, step: int = 1
+) -> list[tuple[Any, ...]]:
+    """The naive loop the issue names: per couple, one query (the floor's aggregate for that
+    couple alone); with `step` above 1, only every step-th couple. Same rows as `floor`."""
+    couples = list(
+        Couple.objects.filter(practice_id=practice_id).order_by("pk").values_list("pk", flat=True)
+    )
+    params = floor_params(practice_id, for_date, time_zone)
+    sql = floor_sql(one_couple=True)
+    rows: list[tuple[Any, ...]] = []
+    columns: tuple[str, ...] = ()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        for couple_id in couples[::step]:
+            cursor.execute(sql, {**params, "couple": couple_id})
+            columns = tuple(c.name for c in cursor.description)
+            rows += cursor.fetchall()
+    return [columns, *rows]
 
 
 def floor_core(result: list[tuple[Any, ...]]) -> Core:
@@ -184,62 +211,6 @@ def _figures(
         "by_status": {k: v for k, v in by_status.items() if v},
         "ruptures_per_session": None if per_session is None else float(per_session),
     }
-
-
-def naive(practice_id: int, for_date: datetime.date, time_zone: str, step: int = 1) -> Core:
-    """Per couple, a query each for its sessions, its ruptures and their later repairs; with `step`
-    above 1, only every step-th couple (a sample spread over the practice)."""
-    cutoff = end_of(for_date, time_zone)
-    starts = {"day": for_date, "four_weeks": for_date - FOUR_WEEKS, "treatment": None}
-    zone = ZoneInfo(time_zone)
-    core: Core = {}
-    couples = list(
-        Couple.objects.filter(practice_id=practice_id).order_by("pk").values_list("pk", flat=True)
-    )
-    for couple_id in couples[::step]:
-        sessions = {
-            pk: (starts_at.astimezone(zone).date(), attendance in HELD)
-            for pk, starts_at, attendance in TherapySession.objects.current()
-            .filter(couple_id=couple_id, starts_at__lt=cutoff)
-            .values_list("pk", "starts_at", "attendance")
-        }
-        before: dict[int, tuple[str, int | None]] = {}
-        for rupture_id, status_before, repaired_in_before in (
-            RuptureRepair.objects.filter(
-                rupture__couple_id=couple_id, session__starts_at__gte=cutoff
-            )
-            .order_by("rupture_id", "session__starts_at", "recorded_at")
-            .values_list("rupture_id", "status_before", "repaired_in_before_id")
-        ):
-            before.setdefault(rupture_id, (status_before, repaired_in_before))
-        ruptures = []
-        for pk, session_id, kind, current_status, current_repaired_in in (
-            Rupture.objects.current()
-            .filter(couple_id=couple_id, session__starts_at__lt=cutoff)
-            .values_list("pk", "session_id", "rupture_type", "status", "repaired_in_id")
-        ):
-            status: str = current_status
-            repaired_in: int | None = current_repaired_in
-            if pk in before:  # repaired after the date: as it stood before that repair
-                status, repaired_in = before[pk]
-            if repaired_in is not None and repaired_in not in sessions:
-                status = RuptureStatus.UNRESOLVED
-            ruptures.append((sessions[session_id][0], kind, str(status)))
-        figures = {}
-        for period, start in starts.items():
-            days = [(d, h) for d, h in sessions.values() if start is None or d >= start]
-            held = sum(1 for _, h in days if h)
-            mine = [(k, s) for d, k, s in ruptures if start is None or d >= start]
-            figures[period] = _figures(
-                sessions=len(days),
-                held=held,
-                ruptures=len(mine),
-                by_type=dict(Counter(k for k, _ in mine)),
-                by_status=dict(Counter(s for _, s in mine)),
-                per_session=round(len(mine) / held, 2) if held else None,
-            )
-        core[couple_id] = figures
-    return core
 
 
 def stored_core(practice_id: int, for_date: datetime.date) -> Core:

@@ -10,8 +10,10 @@ repair log, alliance ratings, post-session reports and CSI-4 questionnaires) wit
 then times, in the same run and against the same data:
 
 1. the floor: one hand-written SQL aggregate of the summaries' core (bench/aggregates.py);
-2. the naive loop: three queries per couple (sessions, ruptures, their later repairs),
-   counted in Python, on every `--naive-step`-th couple, extrapolated linearly;
+2. the naive loop: one query per couple (the floor's aggregate for that couple alone), on
+   every `--naive-step`-th couple, extrapolated linearly; and the floor written as the
+   night's summary rows by one set-based `INSERT ... SELECT` (rolled back): what storing
+   costs at the least (bench/experiments.py);
 3. the nightly run end to end with one real Celery worker (`celery -A config worker
    --concurrency=1`), from `start_run` (which enqueues) until the run's row says finished:
    a first night (nothing stored, every flag new) and the steady night after it (yesterday's
@@ -58,6 +60,7 @@ class Results:
     naive_s: list[float] = field(default_factory=list)  # extrapolated to every couple
     naive_measured_s: list[float] = field(default_factory=list)
     naive_couples: int = 0
+    stored_floor_s: list[float] = field(default_factory=list)  # the floor written, set-based
     naive_full_s: list[float] = field(default_factory=list)  # extrapolated
     naive_full_measured_s: list[float] = field(default_factory=list)
     naive_full_couples: int = 0
@@ -103,7 +106,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--naive-step",
         type=int,
-        default=4,
+        default=1,
         help="time the naive loop on every n-th couple and extrapolate (1: all couples)",
     )
     parser.add_argument(
@@ -453,7 +456,7 @@ def note_load(results: Results, label: str) -> None:
 def measure(practice: Any, args: argparse.Namespace, env: dict[str, str], results: Results) -> None:
     """Per repetition: the floor and the naive loop (--reps), then a first night and the
     steady night after it (--nights), all with the one worker up."""
-    from bench.aggregates import floor, naive
+    from bench.aggregates import floor, floor_core, naive_one_query
     from bench.worker import Worker
     from config.celery import app
 
@@ -468,9 +471,12 @@ def measure(practice: Any, args: argparse.Namespace, env: dict[str, str], result
                 note_load(results, f"floor and naive {rep + 1}")
                 seconds, _ = timed(lambda: floor(practice.pk, FOR_DATE, practice.time_zone))
                 results.floor_s.append(seconds)
-                seconds, core = timed(
-                    lambda: naive(practice.pk, FOR_DATE, practice.time_zone, step=args.naive_step)
+                seconds, rows = timed(
+                    lambda: naive_one_query(
+                        practice.pk, FOR_DATE, practice.time_zone, step=args.naive_step
+                    )
                 )
+                core = floor_core(rows)
                 results.naive_couples = len(core)
                 results.naive_measured_s.append(seconds)
                 results.naive_s.append(seconds * couples / max(1, len(core)))
@@ -479,6 +485,8 @@ def measure(practice: Any, args: argparse.Namespace, env: dict[str, str], result
                     f"couples (~{results.naive_s[-1]:.2f} s for {couples})"
                 )
                 check_naive(practice, FOR_DATE, core, results)
+                results.stored_floor_s.append(store_floor(practice))
+                log(f"the floor stored, set-based: {results.stored_floor_s[-1]:.3f} s")
             if rep < args.nights:
                 reset_outputs()
                 note_load(results, f"per-couple job {rep + 1}")
@@ -502,6 +510,17 @@ def measure(practice: Any, args: argparse.Namespace, env: dict[str, str], result
                     check_stored(practice, steady_date, results, "steady_night")
     finally:
         worker.stop()
+
+
+def store_floor(practice: Any) -> float:
+    """Seconds to compute the floor and write it as the night's summary rows in one
+    set-based statement, change trail on, rolled back (bench/experiments.py)."""
+    from bench.experiments import store_core_set_based
+    from bench.profiling import acting_as, rolled_back
+
+    with rolled_back(), acting_as("nightly"):
+        seconds, _ = timed(lambda: store_core_set_based(practice.pk, FOR_DATE, practice.time_zone))
+    return seconds
 
 
 def naive_full(practice: Any, for_date: datetime.date, step: int) -> tuple[float, int]:
@@ -726,7 +745,10 @@ def report(r: Results) -> None:
         f"{_runs([n['seconds'] for n in r.nights])} |",
         f"| nightly run, first night (every flag new), same worker | {first:.2f} | "
         f"{_runs([n['seconds'] for n in r.first_nights])} |",
-        f"| naive loop, 3 queries per couple, extrapolated from {r.naive_couples} to "
+        f"| the floor written as the night's {3 * d.get('couples', 0)} summary rows, one "
+        f"set-based INSERT ... SELECT (change trail on, rolled back) | "
+        f"{statistics.median(r.stored_floor_s):.3f} | {_runs(r.stored_floor_s)} |",
+        f"| naive loop, one query per couple, extrapolated from {r.naive_couples} to "
         f"{d.get('couples')} couples | {naive:.2f} | {_runs(r.naive_s)} "
         f"(measured {_runs(r.naive_measured_s)}) |",
         f"| for comparison: the nightly job one couple at a time (chunk of 1, no Celery), "
@@ -742,6 +764,9 @@ def report(r: Results) -> None:
         f"| {naive / first:.2f}x {_met(naive / first >= 20)} | at least 20x |",
         f"| nightly, seconds | {nightly:.2f} {_met(nightly < 30)} | {first:.2f} "
         f"{_met(first < 30)} | under 30 s |",
+        f"| floor written set-based / floor | {statistics.median(r.stored_floor_s) / floor:.2f}x "
+        f"| | (no target) |",
+        f"| naive / floor | {naive / floor:.1f}x | | (no target) |",
         f"| job one couple at a time / nightly | "
         f"{statistics.median(r.naive_full_s) / nightly:.2f}x | "
         f"{statistics.median(r.naive_full_s) / first:.2f}x | (no target) |",
