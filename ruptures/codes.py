@@ -32,7 +32,10 @@ class ConfrontationMarker(LabelledFlag):
     COMPLAINS_ABOUT_THERAPIST = 1 << 0, "Complaints or concerns about the therapist"
     REJECTS_INTERVENTION = 1 << 1, "Rejects a therapist intervention"
     COMPLAINS_ABOUT_ACTIVITIES = 1 << 2, "Complaints about the activities of therapy"
-    COMPLAINS_ABOUT_PARAMETERS = 1 << 3, "Complaints about the parameters (time, fees, scheduling)"
+    COMPLAINS_ABOUT_PARAMETERS = (
+        1 << 3,
+        "Complaints about the parameters (time, fees, scheduling, length)",
+    )
     COMPLAINS_ABOUT_PROGRESS = 1 << 4, "Complaints about progress"
     DEFENDS_SELF = 1 << 5, "Defends self against the therapist"
     CONTROLS_OR_PRESSURES = 1 << 6, "Efforts to control or pressure the therapist"

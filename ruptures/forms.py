@@ -94,6 +94,10 @@ class RuptureForm(forms.ModelForm):
         )
         cast(forms.ChoiceField, self.fields["resolution_stage"]).choices = ResolutionStage.choices
         cast(forms.ChoiceField, self.fields["status"]).choices = RuptureStatus.choices
+        self.fields["status"].help_text = (
+            "As it stood at the end of this session. A repair in a later session is recorded "
+            "on that session's page, under “Repairs in this session”."
+        )
         self.fields["minute"] = forms.IntegerField(
             label="Minute into the session",
             min_value=0,
@@ -137,14 +141,21 @@ class RuptureForm(forms.ModelForm):
                 "This rupture was marked repaired in a later session: choose partly resolved or "
                 "resolved, or correct that session's repair.",
             )
-        if cleaned.get("status") != RuptureStatus.UNRESOLVED and self.instance.pk is None:
-            stage = cleaned.get("resolution_stage")
-            if stage == ResolutionStage.NONE and cleaned.get("status") == RuptureStatus.RESOLVED:
-                self.add_error(
-                    "resolution_stage",
-                    "A resolved rupture was at least noticed: choose the stage reached.",
-                )
+        if self.newly_resolved(cleaned) and (
+            cleaned.get("resolution_stage") == ResolutionStage.NONE
+        ):
+            self.add_error(
+                "resolution_stage",
+                "A resolved rupture was at least noticed: choose the stage reached.",
+            )
         return cleaned
+
+    def newly_resolved(self, cleaned: dict[str, Any]) -> bool:
+        """Recorded as resolved now: a new rupture, or one whose status this edit changes
+        (an earlier record keeps what it had, so other corrections still save)."""
+        if cleaned.get("status") != RuptureStatus.RESOLVED:
+            return False
+        return self.instance.pk is None or "status" in self.changed_data
 
 
 class RepairForm(forms.Form):

@@ -30,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ruptures.codes import RuptureStatus, RuptureType
+from ruptures.codes import ConfrontationMarker, RuptureStatus, RuptureType, WithdrawalMarker
 from ruptures.models import Flag, FlagKind
 from ruptures.nightly.snapshot import CoupleData, RuptureRow
 from ruptures.nightly.summaries import marker_names
@@ -112,6 +112,12 @@ def confrontation_then_absence(couple: CoupleData) -> list[FlagSpec]:
     return specs
 
 
+# The 3RS wording of each marker, by its stored name (the two types' names don't overlap).
+MARKER_LABELS = {
+    m.name or "": m.label for kind in (WithdrawalMarker, ConfrontationMarker) for m in kind
+}
+
+
 def recurring(couple: CoupleData, for_date: datetime.date, sessions_needed: int) -> list[FlagSpec]:
     since = for_date - RECURRING_WINDOW
     by_marker: dict[str, list[RuptureRow]] = defaultdict(list)
@@ -123,12 +129,11 @@ def recurring(couple: CoupleData, for_date: datetime.date, sessions_needed: int)
     for name, ruptures in sorted(by_marker.items()):
         sessions = sorted({couple.session_by_id[r.session_id].ordinal for r in ruptures})
         if len(sessions) >= sessions_needed:
-            label = name.replace("_", " ").lower()
             specs.append(
                 FlagSpec(
                     FlagKind.RECURRING_RUPTURE,
                     f"marker:{name}",
-                    f"Marker '{label}' in {len(sessions)} sessions: "
+                    f"Marker “{MARKER_LABELS[name]}” in {len(sessions)} sessions: "
                     + ", ".join(str(n) for n in sessions)
                     + ".",
                     _evidence(couple, ruptures, sessions),

@@ -20,7 +20,7 @@ from typing import Any
 
 from people.models import SignalThresholds, Supervision
 from ruptures.codes import SummaryPeriod
-from ruptures.models import CaseloadSummary, Flag, RuptureSummary
+from ruptures.models import CaseloadSummary, Flag, FlagKind, RuptureSummary
 
 # The four weeks before the four weeks that end on the date: the window compared with.
 EARLIER = datetime.timedelta(days=28)
@@ -157,9 +157,10 @@ def roll_up(couples: list[CoupleRow], flags_by_couple: dict[int, list[str]]) -> 
         to_resolution += data["sessions_to_resolution"]
         contribution_sum += data["contribution_sum"]
         contribution_rated += data["contribution_rated"]
-        split += 1 if data["signals"]["split_widening"] else 0
         dropouts += 1 if status == "dropped_out" else 0
         kinds = flags_by_couple.get(couple_id, [])
+        # Widening now (its flag open), as the metric says: not at any time in treatment.
+        split += 1 if FlagKind.SPLIT_ALLIANCE_WIDENING in kinds else 0
         flag_kinds.update(kinds)
         if kinds:
             flagged.append(code)

@@ -333,7 +333,7 @@ def test_recurring_marker_flags_at_the_third_session(couple, run):
     run(D + 2 * WEEK)
     (flag,) = open_flags(couple, FlagKind.RECURRING_RUPTURE)
     assert flag.key == "marker:MINIMAL_RESPONSE"
-    assert flag.detail == "Marker 'minimal response' in 3 sessions: 1, 2, 3."
+    assert flag.detail == "Marker “Minimal response” in 3 sessions: 1, 2, 3."
     assert flag.evidence == {"ruptures": sorted(r.pk for r in ruptures), "sessions": [1, 2, 3]}
 
 
@@ -380,7 +380,7 @@ def test_recurring_rupture_follows_the_practices_number_of_sessions(couple, prac
     make_rupture(session(couple, D + WEEK))
     run(D + WEEK)
     (flag,) = open_flags(couple, FlagKind.RECURRING_RUPTURE)
-    assert flag.detail == "Marker 'minimal response' in 2 sessions: 1, 2."
+    assert flag.detail == "Marker “Minimal response” in 2 sessions: 1, 2."
 
 
 # -- 4. high therapist contribution --------------------------------------------------------------

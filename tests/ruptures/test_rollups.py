@@ -132,3 +132,32 @@ def test_fewer_than_three_rated_ruptures_in_either_window_mark_nothing(scene, ru
 
     now = scene.roll_up(scene.therapist, D)
     assert (now["recent_mean_contribution"], now["contribution_rising"]) == (5, None)
+
+
+def _treatment(split_widening_findings: int) -> dict[str, Any]:
+    """A couple's treatment summary as the roll-up reads it: nothing but a split history."""
+    return {
+        "sessions_held": 10,
+        "ruptures": 0,
+        "by_type": {},
+        "by_status": {},
+        "sessions_to_resolution": [],
+        "contribution_sum": 0,
+        "contribution_rated": 0,
+        "signals": {"split_widening": split_widening_findings},
+    }
+
+
+def test_split_alliances_widening_counts_couples_widening_now_not_once_in_treatment() -> None:
+    from ruptures.models import FlagKind
+    from ruptures.nightly.rollups import roll_up
+
+    couples = [
+        (1, "active", "C-100001", _treatment(2), {}),  # widened earlier, narrowed since
+        (2, "active", "C-100002", _treatment(3), {}),  # widening at its latest session
+        (3, "active", "C-100003", _treatment(0), {}),
+    ]
+    flags = {2: [FlagKind.SPLIT_ALLIANCE_WIDENING], 3: [FlagKind.GONE_QUIET]}
+    figures = roll_up(couples, flags)
+    assert figures["split_widening_couples"] == 1
+    assert figures["flagged_couples"] == ["C-100002", "C-100003"]
