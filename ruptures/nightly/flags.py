@@ -17,7 +17,9 @@ what is stored. Exact definitions (thresholds from people.SignalThresholds; docs
 8. gone_quiet: an active or paused couple whose latest rupture's session was at least
    `gone_quiet_days` ago with no session held since.
 9. stuck_in_stage_one: an active couple still in EFT stage 1 after at least
-   `stuck_stage_one_sessions` sessions held.
+   `stuck_stage_one_sessions` sessions held, with no de-escalation recorded as a change
+   event on any of its sessions (a couple seen to de-escalate is not stuck; its stage is
+   due an update).
 
 A flag no longer wanted is closed on the date (never deleted); wanted again later, a new one
 opens, so acknowledgements of the old one don't hide it.
@@ -239,11 +241,13 @@ def stuck(couple: CoupleData, sessions_needed: int) -> list[FlagSpec]:
     held = sum(1 for s in couple.sessions if s.took_place)
     if couple.status != "active" or couple.eft_stage != 1 or held < sessions_needed:
         return []
+    if any(s.de_escalated for s in couple.sessions):
+        return []
     return [
         FlagSpec(
             FlagKind.STUCK_IN_STAGE_ONE,
             "",
-            f"Still in stage 1 (de-escalation) after {held} sessions.",
+            f"Still in stage 1 (de-escalation) after {held} sessions; no de-escalation recorded.",
             {"sessions": [couple.sessions[-1].ordinal]},
         )
     ]

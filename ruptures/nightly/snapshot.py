@@ -16,7 +16,13 @@ from sessions.measures import (
     build_points,
     load_satisfaction,
 )
-from sessions.models import TOOK_PLACE, AllianceRating, PostSessionReport, TherapySession
+from sessions.models import (
+    TOOK_PLACE,
+    AllianceRating,
+    EFTChangeEvent,
+    PostSessionReport,
+    TherapySession,
+)
 
 
 @dataclass(frozen=True)
@@ -25,10 +31,15 @@ class SessionRow:
     ordinal: int
     local_date: datetime.date
     attendance: str
+    change_events: int = 0  # EFTChangeEvent bits observed in the session
 
     @property
     def took_place(self) -> bool:
         return self.attendance in TOOK_PLACE
+
+    @property
+    def de_escalated(self) -> bool:
+        return bool(self.change_events & EFTChangeEvent.DE_ESCALATION)
 
 
 @dataclass(frozen=True)
@@ -126,11 +137,11 @@ def load_chunk(
         TherapySession.objects.current()
         .filter(couple_id__in=ids, starts_at__lt=cutoff)
         .order_by("couple_id", "ordinal")
-        .values_list("pk", "couple_id", "ordinal", "starts_at", "attendance")
+        .values_list("pk", "couple_id", "ordinal", "starts_at", "attendance", "change_events")
     )
-    for pk, couple_id, ordinal, starts_at, attendance in session_rows:
+    for pk, couple_id, ordinal, starts_at, attendance, events in session_rows:
         data[couple_id].sessions.append(
-            SessionRow(pk, ordinal, starts_at.astimezone(zone).date(), attendance)
+            SessionRow(pk, ordinal, starts_at.astimezone(zone).date(), attendance, int(events))
         )
     for couple in data.values():
         couple.index()
@@ -196,7 +207,7 @@ def load_chunk(
     points = build_points(
         (
             (pk, couple_id, ordinal, attendance, counts[pk], repairs[pk])
-            for pk, couple_id, ordinal, _, attendance in session_rows
+            for pk, couple_id, ordinal, _, attendance, _ in session_rows
         ),
         # By couple, not by a list of thousands of session ids: a short IN list and a join.
         AllianceRating.objects.filter(

@@ -28,7 +28,7 @@ from ruptures.codes import (
 )
 from ruptures.models import Flag, FlagKind
 from ruptures.services import rupture_repair, rupture_withdraw
-from sessions.models import AllianceRating, PostSessionReport
+from sessions.models import AllianceRating, EFTChangeEvent, PostSessionReport, TherapySession
 from sessions.services import session_withdraw
 from tests.factories import make_couple, make_practice, make_rupture, make_session, make_user
 
@@ -680,8 +680,28 @@ def test_stuck_in_stage_one_opens_after_twelve_sessions_held(couple, run):
 
     run(D + 11 * WEEK)
     (flag,) = open_flags(couple, FlagKind.STUCK_IN_STAGE_ONE)
-    assert flag.detail == "Still in stage 1 (de-escalation) after 12 sessions."
+    assert flag.detail == (
+        "Still in stage 1 (de-escalation) after 12 sessions; no de-escalation recorded."
+    )
     assert flag.evidence == {"sessions": [12]}
+
+
+def test_a_de_escalation_recorded_by_the_date_means_not_stuck(couple, run):
+    held = weekly_sessions(couple, 12)
+    run(D + 11 * WEEK)
+    assert len(open_flags(couple, FlagKind.STUCK_IN_STAGE_ONE)) == 1
+    # Seen in session 12, the stage not yet moved on: the flag closes.
+    TherapySession.objects.filter(pk=held[-1].pk).update(
+        change_events=EFTChangeEvent.DE_ESCALATION | EFTChangeEvent.BLAMER_SOFTENING
+    )
+    run(D + 11 * WEEK + days(1))
+    assert open_flags(couple, FlagKind.STUCK_IN_STAGE_ONE) == []
+    # Another change event alone is not a de-escalation.
+    TherapySession.objects.filter(pk=held[-1].pk).update(
+        change_events=EFTChangeEvent.WITHDRAWER_REENGAGEMENT
+    )
+    run(D + 11 * WEEK + days(2))
+    assert len(open_flags(couple, FlagKind.STUCK_IN_STAGE_ONE)) == 1
 
 
 def test_sessions_not_held_do_not_count_towards_stuck(couple, run):
