@@ -17,7 +17,7 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
-from cycles.models import Couple, CycleStep, Partner
+from cycles.models import CaseShare, Couple, CycleStep, Partner
 from ruptures.codes import (
     ConfrontationMarker,
     MetacommunicationPrinciple,
@@ -158,6 +158,14 @@ def open_rupture_count(client: Client, couple: Couple) -> int:
     return row.open_rupture_count
 
 
+def rupture_item(response: Response, minute: int) -> str:
+    """The text of the session page's entry for the rupture seen at `minute`, tags dropped."""
+    items = re.findall(r'<li class="rupture-item">(.*?)</li>', response.text, re.DOTALL)
+    texts = [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", item)).split()) for item in items]
+    (found,) = [text for text in texts if f", minute {minute} " in text]
+    return found
+
+
 def region(response: Response) -> str:
     """The id of the element an htmx answer consists of."""
     match = re.match(r'\s*<(?:section|form)[^>]*\bid="([^"]+)"', response.text)
@@ -262,7 +270,9 @@ def test_recording_with_htmx_returns_the_ruptures_region_with_a_fresh_form(clien
     assert "Recorded the rupture." in response.text
     rupture = Rupture.objects.get(session=scene.later)
     assert [r.pk for r in response.context["ruptures"]] == [rupture.pk]
-    assert NOTE not in response.text  # the form is fresh for the next one
+    fresh_form = response.text.split('<form id="rupture-add"', 1)[1]
+    assert NOTE not in fresh_form  # the form is fresh for the next one
+    assert f"Note: {NOTE}" in rupture_item(response, 25)  # the note shows in the list instead
     assert re.search(r'<input type="radio" name="new-rupture_type"[^>]*autofocus', response.text)
 
 
@@ -696,3 +706,99 @@ def test_a_withdrawn_session_takes_its_rupture_forms_with_it(client, scene):
     assert client.get(edit_url(later_rupture)).status_code == 404
     assert client.post(withdraw_url(later_rupture), {"reason": "x"}).status_code == 404
     assert snapshot() == before
+
+
+# Reading the rupture arc on the session page ---------------------------------------------
+
+ARC_NOTE = "Blake went quiet after the homework check.\nWe named it together at the end."
+ARC_STAGE = "Stage reached: 3. Helped the client past avoiding feelings about it"
+ARC_PRINCIPLES = (
+    "metacommunication: be tentative and own your subjectivity, build \u201cwe-ness\u201d"
+)
+
+
+def arc_rupture(session: TherapySession, **fields: Any) -> Rupture:
+    """A rupture coded through to stage 3, at minute 41, with a note and a reflection."""
+    values: dict[str, Any] = {
+        "minute": 41,
+        "therapist_contribution": 4,
+        "principles": (
+            MetacommunicationPrinciple.TENTATIVE | MetacommunicationPrinciple.BUILDS_WENESS
+        ),
+        "resolution_stage": ResolutionStage.PAST_AVOIDANCE,
+        "status": RuptureStatus.PARTLY_RESOLVED,
+        "note": ARC_NOTE,
+        "reflection": "I rushed them.",
+    }
+    return make_rupture(session, **(values | fields))
+
+
+@pytest.mark.parametrize("role", ["owner", "supervisor"])
+def test_the_therapist_and_their_supervisor_see_stage_principles_and_note(client, scene, role):
+    arc_rupture(scene.session)
+    response = as_user(client, scene.person(role)).get(session_url(scene.session))
+    assert response.status_code == 200
+    item = rupture_item(response, 41)
+    assert ARC_STAGE in item
+    assert ARC_PRINCIPLES in item
+    assert "Note: Blake went quiet after the homework check. We named it together at the end." in (
+        item
+    )
+    assert "Blake went quiet after the homework check.<br>We named it" in response.text
+    assert "I rushed them." not in response.text  # the reflection stays its author's
+
+
+def test_the_supervisor_reads_therapists_contribution_not_my_contribution(client, scene):
+    arc_rupture(scene.session)
+    item = rupture_item(as_user(client, scene.world.supervisor).get(session_url(scene.session)), 41)
+    assert "therapist's contribution 4/5" in item
+    assert "my contribution" not in item
+
+
+def test_the_therapist_who_logged_the_session_reads_my_contribution(client, scene):
+    arc_rupture(scene.session)
+    item = rupture_item(as_user(client, scene.world.owner).get(session_url(scene.session)), 41)
+    assert "my contribution 4/5" in item
+    assert "therapist's contribution" not in item
+
+
+def test_a_rupture_not_yet_addressed_says_so_without_empty_principles_or_note(client, scene):
+    arc_rupture(
+        scene.session,
+        minute=12,
+        principles=MetacommunicationPrinciple(0),
+        resolution_stage=ResolutionStage.NONE,
+        status=RuptureStatus.UNRESOLVED,
+        note="",
+    )
+    item = rupture_item(as_user(client, scene.world.supervisor).get(session_url(scene.session)), 12)
+    assert "Stage reached: 0. Not yet addressed" in item
+    assert "metacommunication" not in item
+    assert "Note:" not in item
+
+
+def test_the_region_redrawn_after_recording_shows_the_arc_to_the_therapist(client, scene):
+    as_user(client, scene.world.owner)
+    response = client.post(add_url(scene.later), rupture_data(), headers=HTMX)
+    assert region(response) == "session-ruptures"
+    item = rupture_item(response, 25)
+    assert "Stage reached: 1. Therapist became aware of the rupture" in item
+    assert "metacommunication: be tentative and own your subjectivity" in item
+    assert f"Note: {NOTE}" in item
+    assert "my contribution 2/5" in item
+
+
+def test_the_consultation_groups_case_page_still_shows_no_rupture_note(client, scene):
+    arc_rupture(scene.session)
+    share = CaseShare.objects.create(
+        couple=scene.couple, group=scene.world.group, shared_by=scene.world.owner
+    )
+    as_user(client, scene.world.group_member)
+    url = reverse("consultation:case", args=[scene.world.group.pk, share.code])
+    response = client.get(url)
+    assert response.status_code == 200
+    page = html.unescape(response.text)
+    assert "3. helped the client past avoiding feelings about it" in page  # the rupture is there
+    for free_text in ("Blake went quiet", "We named it together", "I rushed them.", "Note:"):
+        assert free_text not in page
+    assert client.get(session_url(scene.session)).status_code == 404
