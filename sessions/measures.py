@@ -13,8 +13,10 @@ nightly summaries alike. Definitions (also in docs/signals.md):
 - Alliance drop fires at a session where a partner's total is at least
   `alliance_drop_points` below that partner's previous rated session.
 - Report mismatch fires at a session where a partner reported tension and the therapist
-  logged no rupture there (nor repaired an earlier one there), or the therapist logged a
-  rupture and a partner reported none.
+  saw none: logged no rupture there, repaired none there, and did not report tension in
+  their own post-session report; or the therapist saw tension (logged a rupture there, or
+  reported tension in their own report at a session with no repair) and a partner reported
+  none.
 - Satisfaction: below the measure's cut-off at the partner's latest response; reliable change
   when the latest total differs from the first by at least the measure's reliable change.
 """
@@ -179,12 +181,8 @@ def report_mismatches(points: list[SessionPoint]) -> list[Finding]:
     findings = []
     for point in points:
         for partner in PARTNERS:
-            said = point.tension.get(f"partner_{partner.lower()}")
-            if said is True and point.rupture_count == 0 and point.repair_count == 0:
-                detail = f"Partner {partner} reported tension; no rupture was logged or repaired."
-            elif said is False and point.rupture_count > 0:
-                detail = f"A rupture was logged; partner {partner} reported no tension."
-            else:
+            detail = mismatch(point, partner)
+            if not detail:
                 continue
             findings.append(
                 Finding(
@@ -196,6 +194,23 @@ def report_mismatches(points: list[SessionPoint]) -> list[Finding]:
                 )
             )
     return findings
+
+
+def mismatch(point: SessionPoint, partner: str) -> str:
+    """How partner A's or B's post-session report disagrees with what the therapist saw at
+    the session (their log and their own report), or "" when it doesn't."""
+    said = point.tension.get(f"partner_{partner.lower()}")
+    therapist_said = point.tension.get("therapist")
+    if said is True and not (point.rupture_count or point.repair_count or therapist_said):
+        if therapist_said is False:
+            return f"Partner {partner} reported tension; the therapist reported none."
+        return f"Partner {partner} reported tension; no rupture was logged or repaired."
+    if said is False and point.rupture_count:
+        return f"A rupture was logged; partner {partner} reported no tension."
+    if said is False and therapist_said and not point.repair_count:
+        # (Tension the therapist felt while repairing an earlier rupture is the repair's.)
+        return f"The therapist reported tension; partner {partner} reported none."
+    return ""
 
 
 @dataclass

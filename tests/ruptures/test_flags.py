@@ -566,15 +566,27 @@ def test_logged_rupture_a_partner_did_not_feel_is_a_mismatch(couple, run):
     assert flag.detail == "A rupture was logged; partner B reported no tension."
 
 
-def test_agreeing_reports_and_the_therapists_own_report_raise_no_mismatch(couple, run):
+def test_reports_agreeing_with_the_log_and_the_therapists_own_report_raise_no_mismatch(couple, run):
     agreed = session(couple, D)
     make_rupture(agreed)
     report(agreed, "partner_a", tension=True)
-    calm = session(couple, D + days(1))
+    felt = session(couple, D + days(1))  # no rupture logged, but both sensed the tension
+    report(felt, "partner_b", tension=True)
+    report(felt, "therapist", tension=True)
+    calm = session(couple, D + days(2))
+    report(calm, "partner_a", tension=False)
+    report(calm, "therapist", tension=False)
+    run(D + days(2))
+    assert flags(couple, FlagKind.REPORT_MISMATCH) == []
+
+
+def test_the_therapist_reporting_tension_a_partner_did_not_is_a_mismatch(couple, run):
+    calm = session(couple, D)
     report(calm, "partner_b", tension=False)
     report(calm, "therapist", tension=True)
-    run(D + days(1))
-    assert flags(couple, FlagKind.REPORT_MISMATCH) == []
+    run(D)
+    (flag,) = open_flags(couple, FlagKind.REPORT_MISMATCH)
+    assert "The therapist reported tension; partner B reported none." in flag.detail
 
 
 def test_report_mismatch_closes_when_its_session_leaves_the_four_weeks(couple, run):

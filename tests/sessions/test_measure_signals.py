@@ -178,6 +178,24 @@ def mismatch_series() -> list[SessionPoint]:
     ]
 
 
+def test_the_therapists_own_report_counts_as_what_the_therapist_saw():
+    findings = report_mismatches(
+        [
+            point(1, therapist=True, partner_a=True),  # both felt it; no rupture logged
+            point(2, therapist=True, partner_a=False),  # the therapist felt it, A did not
+            point(3, therapist=False, partner_b=True),  # B felt it, the therapist did not
+            point(4, therapist=False, partner_a=False),  # agreed: nothing happened
+            point(5, repairs=1, therapist=True, partner_b=False),  # the repair's own tension
+        ]
+    )
+
+    assert at_partner(findings) == [(2, "A"), (3, "B")]
+    assert [f.detail for f in findings] == [
+        "The therapist reported tension; partner A reported none.",
+        "Partner B reported tension; the therapist reported none.",
+    ]
+
+
 def test_report_mismatch_fires_both_ways_and_not_when_reports_agree_with_the_log():
     findings = report_mismatches(mismatch_series())
 
@@ -360,7 +378,7 @@ def scene(django_db_setup, django_db_blocker) -> Iterator[Scene]:
         ):
             report(session, "partner_a", a_said)
             report(session, "partner_b", b_said)
-        report(r[3], "therapist", True)  # the therapist's own sense: not a partner's mismatch
+        report(r[3], "therapist", True)  # the therapist sensed tension, neither partner did
 
         # Satisfaction: A 17 → 13 (below the cut-off, reliably worse); B 11 → 14 (above it, a
         # change of 3: not reliable). A's 9 in a later withdrawn session is not read.
@@ -485,9 +503,14 @@ def test_report_mismatch_end_to_end_both_ways_and_withdrawn_ruptures_are_not_log
     assert ids_partner(signals.mismatches) == [
         (r[0].pk, "A"),  # tension, no rupture
         (r[1].pk, "B"),  # a rupture, B said no tension
+        (r[3].pk, "A"),  # the therapist reported tension, A none
+        (r[3].pk, "B"),  # and B none
         (r[4].pk, "A"),  # tension; the only rupture was withdrawn
     ]  # session 7: tension where an earlier rupture was repaired is no mismatch
     assert signals.mismatches[1].detail == "A rupture was logged; partner B reported no tension."
+    assert signals.mismatches[3].detail == (
+        "The therapist reported tension; partner B reported none."
+    )
 
 
 @pytest.mark.django_db
@@ -534,7 +557,7 @@ def test_couple_page_names_each_signal_and_its_session(client, scene):
     assert drop.count("Alliance drop") == 3
     assert "Partner B&#x27;s alliance fell from 30 to 22." in drop
     mismatch = signals_html(scene.reports)
-    assert mismatch.count("Report mismatch") == 3
+    assert mismatch.count("Report mismatch") == 5
     distress = signals_html(scene.satisfaction)
     assert distress.count("Below the distress cut-off") == 1
     assert "partner A's latest Couples Satisfaction Index (CSI-4) is 13" in distress
