@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from cycles.models import EFTStep
 from ruptures.fields import FlagSetFormField
 from sessions.models import (
     TOOK_PLACE,
@@ -42,7 +43,7 @@ class SessionForm(forms.Form):
     )
     eft_step = forms.TypedChoiceField(
         label="EFT step worked on",
-        choices=[("", "—"), *[(n, str(n)) for n in range(1, 10)]],
+        choices=[("", "—"), *EFTStep.choices],
         coerce=int,
         empty_value=None,
         required=False,

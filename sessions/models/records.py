@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from cycles.models import EFTStep
 from people.access import readable_couples, writable_couples
 from ruptures.fields import FlagSetField, LabelledFlag
 from sessions.encryption import EncryptedTextField
@@ -111,7 +112,7 @@ class TherapySession(models.Model):
         "who left early", max_length=10, choices=LeftBy.choices, blank=True
     )
     eft_step = models.PositiveSmallIntegerField(
-        "EFT step worked on", null=True, blank=True, choices=[(n, str(n)) for n in range(1, 10)]
+        "EFT step worked on", null=True, blank=True, choices=EFTStep.choices
     )
     horsemen = FlagSetField("Four Horsemen observed", flag=Horseman)
     change_events = FlagSetField("EFT change events", flag=EFTChangeEvent)

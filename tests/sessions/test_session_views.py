@@ -273,6 +273,7 @@ def test_logging_a_session_saves_it_numbered_with_its_private_note(client, scene
     )
     page = client.get(response["Location"]).text
     assert "Logged session 2. Add its ruptures below." in page
+    assert "EFT step 3. Access underlying emotions" in page
 
 
 def test_change_events_and_horsemen_are_logged_and_shown_on_the_session_and_couple_pages(
