@@ -191,11 +191,15 @@ def nightly_runs(request: HttpRequest) -> HttpResponse:
     user = _practice_admin(request)
     runs = list(NightlyRun.objects.visible_to(user).select_related("started_by")[:14])
     practice = user.practice
+    next_date = nightly.day_just_ended(practice)
     context = {
         "runs": runs,
         "running": any(r.status in (RunStatus.PENDING, RunStatus.RUNNING) for r in runs),
         "overdue": nightly.overdue(practice),
-        "next_date": nightly.day_just_ended(practice),
+        "next_date": next_date,
+        "already_run": next(
+            (r for r in runs if r.for_date == next_date and r.status == RunStatus.FINISHED), None
+        ),
     }
     template = "ruptures/runs.html#runs" if is_htmx(request) else "ruptures/runs.html"
     return render(request, template, context)
@@ -209,5 +213,14 @@ def nightly_run_start(request: HttpRequest) -> HttpResponse:
     run = nightly.start_run(
         practice=practice, for_date=nightly.day_just_ended(practice), started_by=user
     )
-    messages.success(request, f"Started the summaries for {run.for_date:%-d %B %Y}.")
+    if run.status == RunStatus.FINISHED:
+        messages.info(request, f"{ALREADY_RUN.format(day=f'{run.for_date:%-d %B %Y}')}")
+    else:
+        messages.success(request, f"Started the summaries for {run.for_date:%-d %B %Y}.")
     return redirect("ruptures:runs")
+
+
+ALREADY_RUN = (
+    "The summaries for {day} have already run; a run for a day is done once. "
+    "Changes recorded since then appear after the next nightly run."
+)

@@ -54,7 +54,14 @@ def run_for(world: World, day: datetime.date, status: str, **fields: object) -> 
 
 
 def test_admin_sees_the_practices_recent_runs(admin_client, world):
-    run_for(world, YESTERDAY, RunStatus.FINISHED, couples_total=4, couples_done=4)
+    run_for(
+        world,
+        YESTERDAY,
+        RunStatus.FINISHED,
+        couples_total=4,
+        couples_done=4,
+        finished_at=datetime.datetime(2026, 2, 10, 2, 5, tzinfo=UTC),
+    )
     run_for(
         world,
         YESTERDAY - datetime.timedelta(days=1),
@@ -73,8 +80,36 @@ def test_admin_sees_the_practices_recent_runs(admin_client, world):
     assert "4 of 4 couples" in page
     assert "OperationalError (see the worker log)" in page
     assert "1 Jan 2026" not in page  # another practice's run
-    assert "Run now for 9 Feb 2026" in page
+    # The day just ended has run: no button that would do nothing, but when it finished.
+    assert "Run now" not in page
+    assert "The run for 9 Feb 2026 finished 10 Feb, 02:05." in page
     assert world.couple.case_code not in page  # runs, never clinical content
+
+
+def test_run_now_is_offered_while_the_day_just_ended_has_not_run(admin_client, world):
+    run_for(world, YESTERDAY - datetime.timedelta(days=1), RunStatus.FINISHED)
+    with time_machine.travel(LATER, tick=False):
+        page = admin_client.get(RUNS).content.decode()
+    assert "Run now for 9 Feb 2026" in page
+    run_for(world, YESTERDAY, RunStatus.FAILED, error="OperationalError (see the worker log)")
+    with time_machine.travel(LATER, tick=False):
+        page = admin_client.get(RUNS).content.decode()
+    assert "Run now for 9 Feb 2026" in page  # a failed run is resumed from its cursor
+
+
+def test_starting_a_day_that_has_already_run_says_so_and_queues_nothing(
+    admin_client, world, django_capture_on_commit_callbacks
+):
+    run_for(world, YESTERDAY, RunStatus.FINISHED)
+    with (
+        time_machine.travel(LATER, tick=False),
+        django_capture_on_commit_callbacks() as queued,
+    ):
+        response = admin_client.post(START, follow=True)
+
+    assert queued == []
+    assert "The summaries for 9 February 2026 have already run" in response.content.decode()
+    assert "Started the summaries" not in response.content.decode()
 
 
 def test_admin_starts_the_run_for_the_day_just_ended(
