@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 
@@ -17,6 +17,9 @@ from ruptures.codes import (
 from ruptures.fields import FlagSetFormField
 from ruptures.models import Rupture
 
+if TYPE_CHECKING:
+    from sessions.models import TherapySession
+
 ONE_TO_FIVE = [(n, str(n)) for n in range(1, 6)]
 
 # Who may not be the target of their own move (mirrors Rupture.Meta's constraint).
@@ -25,6 +28,12 @@ SELF_TARGETS = {
     WhoMoved.PARTNER_A: Toward.PARTNER_A,
     WhoMoved.PARTNER_B: Toward.PARTNER_B,
     WhoMoved.BOTH: Toward.BOTH_PARTNERS,
+}
+
+# Who was not in an individual session, so can't have moved in it.
+ABSENT_FROM = {
+    "individual_a": (WhoMoved.PARTNER_B, WhoMoved.BOTH),
+    "individual_b": (WhoMoved.PARTNER_A, WhoMoved.BOTH),
 }
 
 
@@ -69,10 +78,12 @@ class RuptureForm(forms.ModelForm):
             "confrontation_markers": "Confrontation markers",
         }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, session: TherapySession | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("toward", Toward.THERAPIST)
         super().__init__(*args, **kwargs)
+        # The session the rupture is in: given for a new one, the instance's for a correction.
+        self.session = session or (self.instance.session if self.instance.session_id else None)
         cast(forms.ChoiceField, self.fields["rupture_type"]).choices = RuptureType.choices
         cast(forms.ChoiceField, self.fields["who_moved"]).choices = WhoMoved.choices
         cast(forms.ChoiceField, self.fields["toward"]).choices = Toward.choices
@@ -141,6 +152,7 @@ class RuptureForm(forms.ModelForm):
                 "This rupture was marked repaired in a later session: choose partly resolved or "
                 "resolved, or correct that session's repair.",
             )
+        self.check_against_session(cleaned)
         if self.newly_resolved(cleaned) and (
             cleaned.get("resolution_stage") == ResolutionStage.NONE
         ):
@@ -149,6 +161,25 @@ class RuptureForm(forms.ModelForm):
                 "A resolved rupture was at least noticed: choose the stage reached.",
             )
         return cleaned
+
+    def check_against_session(self, cleaned: dict[str, Any]) -> None:
+        """A minute within the session's length; a mover who was in the session."""
+        session = self.session
+        if session is None:
+            return
+        minute = cleaned.get("minute")
+        if minute is not None and minute > session.duration_minutes:
+            self.add_error(
+                "minute",
+                f"This session lasted {session.duration_minutes} minutes: give a minute within it.",
+            )
+        mover = cleaned.get("who_moved")
+        if mover in ABSENT_FROM.get(session.format, ()):
+            self.add_error(
+                "who_moved",
+                f"This was an individual session ({session.get_format_display().lower()}): "
+                "choose who was there.",
+            )
 
     def newly_resolved(self, cleaned: dict[str, Any]) -> bool:
         """Recorded as resolved now: a new rupture, or one whose status this edit changes

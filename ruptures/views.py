@@ -29,6 +29,12 @@ from sessions.views import session_page_context
 SESSION_PAGE = "sessions/detail.html"
 
 
+NOT_HELD = (
+    "This session didn't take place ({attendance}): ruptures and repairs are recorded in "
+    "sessions that did."
+)
+
+
 def _editable_session(request: HttpRequest, pk: int) -> TherapySession:
     return get_object_or_404(
         TherapySession.objects.editable_by(request.user).current().select_related("couple"),
@@ -63,7 +69,9 @@ def rupture_add(request: HttpRequest, session_pk: int) -> HttpResponse:
     if request.POST.get("action") == "refresh":
         form = RuptureForm(initial=_initial_from(request), prefix="new")
         return _region(request, session, "rupture-add", rupture_form=form, focus_markers=True)
-    form = RuptureForm(request.POST, prefix="new")
+    form = RuptureForm(request.POST, prefix="new", session=session)
+    if not session.took_place:
+        form.add_error(None, NOT_HELD.format(attendance=session.get_attendance_display().lower()))
     if not form.is_valid():
         return _region(request, session, "ruptures", rupture_form=form)
     data = dict(form.cleaned_data)
@@ -136,6 +144,9 @@ def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpR
         pk=pk,
         couple_id=session.couple_id,
     )
+    if not session.took_place:
+        message = NOT_HELD.format(attendance=session.get_attendance_display().lower())
+        return _region(request, session, "repairs", repair_error=message)
     if rupture.session.starts_at >= session.starts_at:
         message = (
             f"The rupture from session {rupture.session.ordinal} can only be repaired in a "
