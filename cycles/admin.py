@@ -22,6 +22,7 @@ class PartnerAdmin(ScopedReadOnlyAdmin):
 class EmotionTermAdmin(ScopedReadOnlyAdmin):
     list_display = ["name", "kind", "practice"]
     list_filter = ["kind"]
+    audit_reads = False  # the practice's vocabulary, not a clinical record
 
 
 @admin.register(CycleMap)

@@ -106,6 +106,9 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
     filters = _filters(request, {t.pk for t in therapists})
     rows = supervision.review_queryset(user, filters, today=today, now=timezone.now())
     page = Paginator(rows, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    # One event for the page (no row-by-row events): whose couples, how many, which page.
+    listed = f"therapist={filters.therapist or 'all'} couples={page.paginator.count}"
+    record(request, "read caseload review", detail=f"{listed} page={page.number}")
     context = {
         "page": page,
         "couples": supervision.review_rows(page.object_list, today),
@@ -182,6 +185,8 @@ def therapist_overview(request: HttpRequest, pk: int) -> HttpResponse:
     user = _supervisor(request)
     therapist = get_object_or_404(supervision.supervisees(user), pk=pk)
     summaries = supervision.therapist_summaries(user, therapist)
+    detail = f"therapist={therapist.pk} days={len(summaries)}"
+    record(request, "read therapist overview", detail=detail)
     latest = summaries[-1] if summaries else None
     metrics: list[dict[str, Any]] = []
     for metric in supervision.METRICS:

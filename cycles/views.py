@@ -64,6 +64,9 @@ def caseload(request: HttpRequest) -> HttpResponse:
     page = Paginator(couples.for_caseload().order_by("case_code"), CASELOAD_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    # One event for the page: what was listed, never the search words (they may be names).
+    detail = f"status={status} couples={page.paginator.count} page={page.number}"
+    audit.record(request, "read caseload", detail=detail)
     context = {"page": page, "status": status, "query": query, "statuses": CoupleStatus.choices}
     return render(request, _template(request, "cycles/caseload.html", "caseload-table"), context)
 
@@ -223,6 +226,8 @@ def couple_new(request: HttpRequest) -> HttpResponse:
 def couple_edit(request: HttpRequest, case_code: str) -> HttpResponse:
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    if request.method == "GET":
+        audit.record(request, "read couple", couple, detail="edit form")
     form = CoupleForm(
         request.POST or None, initial=CoupleForm.initial_for(couple), with_status=True
     )
@@ -263,6 +268,8 @@ def cycle_map_edit(request: HttpRequest, case_code: str) -> HttpResponse:
     conflict: CycleMap | None = None
     focus_id: str | None = None
     if request.method == "GET":
+        revision = current.revision if current else 0
+        audit.record(request, "read cycle map", couple, detail=f"revision={revision}")
         rows = editor.rows_from_map(current, partners)
         meta = CycleMapMetaForm(initial={"base_revision": current.revision if current else 0})
         chains = editor.build_chains(rows, partners, vocabulary, bound=False)
@@ -320,6 +327,8 @@ def cycle_map_history(request: HttpRequest, case_code: str) -> HttpResponse:
     revisions = list(couple.cycle_maps.select_related("author").order_by("-revision"))
     partners = list(couple.partners.all())
     comparison = _comparison(request, couple, revisions, partners)
+    detail = _history_detail(revisions, comparison)
+    audit.record(request, "read cycle map history", couple, detail=detail)
     context = {
         "couple": couple,
         "revisions": revisions,
@@ -327,6 +336,14 @@ def cycle_map_history(request: HttpRequest, case_code: str) -> HttpResponse:
         "can_edit": couple.therapist_id == user.pk,
     }
     return render(request, "cycles/cycle_map_history.html", context)
+
+
+def _history_detail(revisions: list[CycleMap], comparison: dict[str, Any] | None) -> str:
+    """What the history page showed, as numbers: how many revisions, which two compared."""
+    detail = f"revisions={len(revisions)}"
+    if comparison is not None:
+        detail += f" compared={comparison['older'].revision}-{comparison['newer'].revision}"
+    return detail
 
 
 def _comparison(

@@ -15,8 +15,9 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 
+from people import audit
 from people.models import (
     ConsultationGroup,
     GroupMembership,
@@ -29,8 +30,56 @@ from people.models import (
 ROLE_FIELDS = ["is_therapist", "is_supervisor", "is_practice_admin", "is_staff"]
 
 
-class ScopedReadOnlyAdmin(admin.ModelAdmin):
-    """Shows only what `Model.objects.visible_to(user)` returns, and changes nothing."""
+def case_code_of(obj: Any) -> str:
+    """A clinical row's case code: its own, or its couple's through the session, rupture or
+    cycle map it belongs to ("" for a row of no couple)."""
+    if code := getattr(obj, "case_code", ""):
+        return str(code)
+    for parent in ("couple", "session", "rupture", "cycle_map"):
+        related = getattr(obj, parent, None)
+        if related is not None:
+            return case_code_of(related)
+    return ""
+
+
+class AuditedReadsAdmin(admin.ModelAdmin):
+    """Records the admin's reads like the app's own pages (people.audit, DOMAIN.md §6): one
+    event per list page shown (with its row count, no row-by-row events) and one per row
+    opened. `detail` says "admin" and counts only, never clinical text."""
+
+    audit_reads = True
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if self.audit_reads and changelist is not None:
+            name = self.opts.verbose_name
+            detail = f"admin rows={changelist.result_count}"
+            audit.record(request, f"read {name} list", detail=detail)
+        return response
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        shown = (getattr(response, "context_data", None) or {}).get("original")
+        if self.audit_reads and shown is not None and response.status_code == 200:
+            name = self.opts.verbose_name
+            audit.record(
+                request, f"read {name}", shown, case_code=case_code_of(shown), detail="admin"
+            )
+        return response
+
+
+class ScopedReadOnlyAdmin(AuditedReadsAdmin):
+    """Shows only what `Model.objects.visible_to(user)` returns, and changes nothing; every
+    page of rows it shows is recorded as a read (AuditedReadsAdmin)."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return self.model.objects.visible_to(request.user)  # type: ignore[attr-defined]

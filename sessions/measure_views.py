@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from people import audit
 from people.views import signed_in
 from sessions.measure_forms import AllianceForm, MeasureForm, ReportForm, absence_reason
 from sessions.models import (
@@ -130,6 +131,8 @@ def session_measures(request: HttpRequest, pk: int) -> HttpResponse:
         TherapySession.objects.editable_by(user).current().select_related("couple"), pk=pk
     )
     forms = build_forms(request, session)
+    if request.method == "GET":
+        audit.record(request, "read session measures", session)
     if request.method == "POST" and forms.is_valid():
         forms.save(session, EnteredBy.THERAPIST, user)
         messages.success(request, "Saved the measures.")

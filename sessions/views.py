@@ -73,15 +73,19 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
         TherapySession.objects.visible_to(user).select_related("couple", "therapist"), pk=pk
     )
     context = session_page_context(session, user)
-    audit.record(request, "read session", session)
-    if context["private_note"] is not None:
-        audit.record(
-            request,
-            "read private note",
-            context["private_note"],
-            case_code=session.couple.case_code,
-        )
+    record_session_read(request, session, context["private_note"])
     return render(request, "sessions/detail.html", context)
+
+
+def record_session_read(
+    request: HttpRequest, session: TherapySession, note: PrivateNote | None, detail: str = ""
+) -> None:
+    """The session's read, and its private note's when the page shows one (to its author)."""
+    audit.record(request, "read session", session, detail=detail)
+    if note is not None:
+        audit.record(
+            request, "read private note", note, case_code=session.couple.case_code, detail=detail
+        )
 
 
 @require_http_methods(["GET", "POST"])
@@ -108,6 +112,9 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
         TherapySession.objects.editable_by(user).current().select_related("couple"), pk=pk
     )
     note = PrivateNote.objects.visible_to(user).filter(session=session).first()
+    if request.method == "GET":
+        # The form shows the session and the decrypted private note: both are reads.
+        record_session_read(request, session, note, detail="edit form")
     initial = SessionForm.initial_for(session, note.text if note else "")
     form = SessionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -32,9 +32,10 @@ NON_READERS = [
     "superuser",
 ]
 
-# Session, user, the paginator's count, the page: every row's partners, last session and open
-# ruptures come in the page query as subqueries (CoupleQuerySet.for_caseload).
-CASELOAD_QUERIES = 4
+# Session, user, the paginator's count, the access event written (one for the page), the page:
+# every row's partners, last session and open ruptures come in the page query as subqueries
+# (CoupleQuerySet.for_caseload).
+CASELOAD_QUERIES = 5
 
 
 @dataclass

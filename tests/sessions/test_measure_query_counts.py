@@ -39,8 +39,8 @@ REQUEST_QUERIES = 2
 # shared with, and the flags' acknowledgements.
 COUPLE_PAGE_QUERIES = REQUEST_QUERIES + 17
 # Then the session, the stored alliance, reports and questionnaire answers, the visible
-# measure definitions and the couple's partners.
-MEASURES_PAGE_QUERIES = REQUEST_QUERIES + 6
+# measure definitions, the access event written and the couple's partners.
+MEASURES_PAGE_QUERIES = REQUEST_QUERIES + 7
 
 
 def record_treatment(couple: Couple, sessions: int) -> list[TherapySession]:

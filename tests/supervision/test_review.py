@@ -33,9 +33,10 @@ pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
 
-# After sign-in: the practice's date, the therapist filter's options, the paginator's count and
-# the page of rows (cycles.supervision.for_review), whatever the number of couples or flags.
-REVIEW_QUERIES = 4
+# After sign-in: the practice's date, the therapist filter's options, the paginator's count,
+# the access event written (one for the page) and the page of rows
+# (cycles.supervision.for_review), whatever the number of couples or flags.
+REVIEW_QUERIES = 5
 
 NON_SUPERVISORS = ["owner", "colleague", "group_member", "practice_admin", "outsider", "superuser"]
 

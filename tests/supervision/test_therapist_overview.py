@@ -20,8 +20,9 @@ from tests.supervision import request_overhead, sign_in
 
 pytestmark = pytest.mark.django_db
 
-# After sign-in: the supervisee (checked against the supervisions) and their roll-ups.
-OVERVIEW_QUERIES = 2
+# After sign-in: the supervisee (checked against the supervisions), their roll-ups and the
+# access event written.
+OVERVIEW_QUERIES = 3
 
 
 def roll_up(**changes: Any) -> dict[str, Any]:
