@@ -106,10 +106,12 @@ def rupture_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in(request)
     rupture = _editable_rupture(request, pk)
     reflection = PrivateNote.objects.visible_to(user).filter(rupture=rupture).first()
-    if reflection is not None and request.method == "GET":
-        audit.record(
-            request, "read private note", reflection, case_code=rupture.session.couple.case_code
-        )
+    if request.method == "GET":
+        # The form shows the rupture, and the private reflection it decrypts: both are reads.
+        code = rupture.session.couple.case_code
+        audit.record(request, "read rupture", rupture, case_code=code, detail="edit form")
+        if reflection is not None:
+            audit.record(request, "read private note", reflection, case_code=code)
     form = RuptureForm(
         request.POST or None,
         instance=rupture,

@@ -345,8 +345,8 @@ def test_session_edit_form(client, scene, django_assert_num_queries):
 def test_rupture_edit_form(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = reverse("ruptures:edit", args=[scene.ruptures[-1].pk])
-    # + the read of the private reflection it records.
-    count(django_assert_num_queries, PER_REQUEST + 3, lambda: client.get(url))
+    # + the reads of the rupture and of its private reflection it records.
+    count(django_assert_num_queries, PER_REQUEST + 4, lambda: client.get(url))
 
 
 # Partials and writes ------------------------------------------------------------------------

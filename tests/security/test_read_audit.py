@@ -149,6 +149,26 @@ def test_the_form_of_a_session_without_a_note_records_the_session_alone(client, 
     assert [shape(e) for e in events] == [("read session", *about(scene.bare), scene.code)]
 
 
+def test_the_rupture_form_records_the_rupture_and_any_private_reflection(client, scene):
+    from ruptures.models import Rupture
+    from tests.factories import make_rupture
+
+    client.force_login(scene.world.owner)
+    plain = make_rupture(scene.bare, note=f"note {CANARY}")
+    events = reads_of(client, reverse("ruptures:edit", args=[plain.pk]))
+    assert [shape(e) for e in events] == [("read rupture", *about(plain), scene.code)]
+    assert events[0].detail == "edit form"
+    reflected = make_rupture(scene.session, reflection=f"reflection {CANARY}")
+    events = reads_of(client, reverse("ruptures:edit", args=[reflected.pk]))
+    note = PrivateNote.objects.get(rupture=reflected)
+    assert [shape(e) for e in events] == [
+        ("read rupture", *about(reflected), scene.code),
+        ("read private note", *about(note), scene.code),
+    ]
+    assert_clean_and_by(events, scene.world.owner)
+    assert Rupture.objects.filter(pk__in=[plain.pk, reflected.pk]).count() == 2
+
+
 def test_the_measures_page_records_one_read_of_the_session(client, scene):
     client.force_login(scene.world.owner)
     url = reverse("therapy_sessions:measures", args=[scene.session.pk])
