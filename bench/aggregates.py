@@ -96,7 +96,8 @@ later AS (
     SELECT DISTINCT ON (log.rupture_id)
            log.rupture_id, log.status_before, log.repaired_in_before_id
     FROM {repairs} log JOIN {sessions} s ON s.id = log.session_id
-    WHERE s.starts_at >= %(cutoff)s{" AND s.couple_id = %(couple)s" if one_couple else ""}
+    WHERE s.starts_at >= %(cutoff)s AND log.withdrawn_at IS NULL
+      {"AND s.couple_id = %(couple)s" if one_couple else ""}
     ORDER BY log.rupture_id, s.starts_at, log.recorded_at
 ),
 rr AS (

@@ -482,6 +482,7 @@ def _repairs(
                 before_repaired_in,
                 session.starts_at + datetime.timedelta(minutes=58),
                 session.therapist_id,
+                "",  # not undone
             )
         )
         before_status, before_strategies = new_status, before_strategies | used
@@ -502,6 +503,7 @@ REPAIR_FIELDS = [
     "repaired_in_before",
     "recorded_at",
     "recorded_by",
+    "withdrawal_reason",
 ]
 
 

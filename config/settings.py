@@ -86,6 +86,9 @@ MIDDLEWARE = [
     # Before the session limits, so an expired htmx request is sent to login as a whole page.
     "django_htmx.middleware.HtmxMiddleware",
     "people.middleware.SessionLimitsMiddleware",
+    # Pages and forms in the signed-in person's practice's time zone (after the session limits,
+    # so a session about to end spends nothing on it).
+    "people.middleware.PracticeTimeZoneMiddleware",
     "people.middleware.RequireMFAMiddleware",
     "people.audit_db.ActingUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -70,6 +70,11 @@ def rows_from_map(cycle_map: CycleMap | None, partners: dict[str, Partner]) -> d
     return rows
 
 
+# Longer than any step field may be, so the step form refuses an over-long value beside its
+# field (never cut silently); short enough that a hand-made post can't bloat the page.
+MAX_POSTED = 1000
+
+
 def rows_from_post(data: QueryDict) -> dict[str, list[Row]]:
     rows: dict[str, list[Row]] = {}
     for label in LABELS:
@@ -78,7 +83,7 @@ def rows_from_post(data: QueryDict) -> dict[str, list[Row]]:
         except ValueError:
             total = 0
         rows[label] = [
-            {name: data.get(f"{label}-{index}-{name}", "")[:300] for name in STEP_FIELDS}
+            {name: data.get(f"{label}-{index}-{name}", "")[:MAX_POSTED] for name in STEP_FIELDS}
             for index in range(max(total, 0))
         ]
         for row in rows[label]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from cycles.models import (
     EMOTION_STEP_KINDS,
@@ -17,6 +17,78 @@ from cycles.models import (
     MoveDirection,
     StepKind,
 )
+from sessions.models import TherapySession
+
+if TYPE_CHECKING:
+    import datetime
+
+# What each pattern says of the partners' positions (DOMAIN.md section 1). "Varies" (positions
+# can reverse over time) fits any pattern: only a fixed position can contradict one.
+PATTERN_NAMES: dict[str, str] = {
+    CyclePattern.PURSUE_WITHDRAW: "pursue–withdraw",
+    CyclePattern.PURSUE_PURSUE: "pursue–pursue",
+    CyclePattern.WITHDRAW_WITHDRAW: "withdraw–withdraw",
+}
+POSITION_NOUNS: dict[str, str] = {
+    CyclePosition.PURSUER: "pursuer",
+    CyclePosition.WITHDRAWER: "withdrawer",
+}
+# The one fixed position a pattern rules out for both partners.
+RULED_OUT: dict[str, str] = {
+    CyclePattern.PURSUE_PURSUE: CyclePosition.WITHDRAWER,
+    CyclePattern.WITHDRAW_WITHDRAW: CyclePosition.PURSUER,
+}
+PATTERN_NEEDS: dict[str, str] = {
+    CyclePattern.PURSUE_WITHDRAW: "one partner pursues and the other withdraws",
+    CyclePattern.PURSUE_PURSUE: "both partners pursue",
+    CyclePattern.WITHDRAW_WITHDRAW: "both partners withdraw",
+}
+
+
+def misplaced_partners(pattern: str, positions: dict[str, tuple[str, str]]) -> list[str]:
+    """The labels ("A", "B") of the partners whose position contradicts the pattern.
+
+    `positions` maps each label to (display name, position). In a pursue–withdraw cycle two
+    pursuers or two withdrawers contradict it; in the other two, a partner in the ruled-out
+    position does.
+    """
+    if pattern == CyclePattern.PURSUE_WITHDRAW:
+        (_, a), (_, b) = positions["A"], positions["B"]
+        return ["A", "B"] if a == b and a != CyclePosition.VARIES else []
+    ruled_out = RULED_OUT.get(pattern)
+    return [label for label, (_, position) in positions.items() if position == ruled_out]
+
+
+def pattern_contradiction(pattern: str, positions: dict[str, tuple[str, str]]) -> str | None:
+    """A clinician's sentence saying how the pattern and the positions disagree, if they do."""
+    misplaced = misplaced_partners(pattern, positions)
+    if not misplaced:
+        return None
+    position = positions[misplaced[0]][1]
+    if len(misplaced) == 2:
+        who = f"both partners are recorded as {POSITION_NOUNS[position]}s"
+    else:
+        label, name = misplaced[0], positions[misplaced[0]][0]
+        partner = f"Partner {label} ({name})" if name else f"Partner {label}"
+        who = f"{partner} is recorded as a {POSITION_NOUNS[position]}"
+    return (
+        f"In a {PATTERN_NAMES[pattern]} cycle {PATTERN_NEEDS[pattern]}, but {who}. "
+        "Change the pattern or the positions (“Varies” fits any pattern)."
+    )
+
+
+def first_session(couple: Couple) -> tuple[datetime.date, int] | None:
+    """The date and number of the couple's earliest current (not withdrawn) session."""
+    row = (
+        TherapySession.objects.current()
+        .filter(couple=couple)
+        .order_by("starts_at")
+        .values_list("starts_at", "ordinal")
+        .first()
+    )
+    if row is None:
+        return None
+    return timezone.localtime(row[0]).date(), row[1]
 
 
 class CoupleForm(forms.Form):
@@ -26,17 +98,25 @@ class CoupleForm(forms.Form):
         label="Partner A: display name", max_length=100, help_text="A pseudonym is fine."
     )
     partner_a_pronouns = forms.CharField(label="Partner A: pronouns", max_length=40, required=False)
+    # A new record opens on the most common cycle, pursue–withdraw, with positions that fit
+    # it (never two pursuers under a pursue–withdraw pattern).
     partner_a_position = forms.ChoiceField(
-        label="Partner A: position in the cycle", choices=CyclePosition.choices
+        label="Partner A: position in the cycle",
+        choices=CyclePosition.choices,
+        initial=CyclePosition.PURSUER,
     )
     partner_b_name = forms.CharField(
         label="Partner B: display name", max_length=100, help_text="A pseudonym is fine."
     )
     partner_b_pronouns = forms.CharField(label="Partner B: pronouns", max_length=40, required=False)
     partner_b_position = forms.ChoiceField(
-        label="Partner B: position in the cycle", choices=CyclePosition.choices
+        label="Partner B: position in the cycle",
+        choices=CyclePosition.choices,
+        initial=CyclePosition.WITHDRAWER,
     )
-    cycle_pattern = forms.ChoiceField(label="Cycle pattern", choices=CyclePattern.choices)
+    cycle_pattern = forms.ChoiceField(
+        label="Cycle pattern", choices=CyclePattern.choices, initial=CyclePattern.PURSUE_WITHDRAW
+    )
     eft_step = forms.TypedChoiceField(label="EFT step", choices=EFTStep.choices, coerce=int)
     started_on = forms.DateField(
         label="Start date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -44,6 +124,8 @@ class CoupleForm(forms.Form):
 
     def __init__(self, *args: Any, with_status: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The couple being corrected, which `initial_for` passes in; None for a new record.
+        self.couple: Couple | None = self.initial.get("couple")
         if with_status:
             from cycles.models import CoupleStatus
 
@@ -53,6 +135,13 @@ class CoupleForm(forms.Form):
         started_on = self.cleaned_data["started_on"]
         if started_on > timezone.localdate():
             raise forms.ValidationError("The start date can't be in the future.")
+        first = first_session(self.couple) if self.couple is not None else None
+        if first is not None and started_on > first[0]:
+            on, number = dateformat.format(first[0], "j M Y"), first[1]
+            raise forms.ValidationError(
+                f"The first session on record (session {number}) was on {on}: "
+                "the start date can't be after it."
+            )
         return started_on
 
     def clean(self) -> dict[str, Any]:
@@ -60,12 +149,27 @@ class CoupleForm(forms.Form):
         a, b = cleaned.get("partner_a_name", ""), cleaned.get("partner_b_name", "")
         if a and b and a.strip().lower() == b.strip().lower():
             self.add_error("partner_b_name", "Give the partners different display names.")
+        self._check_pattern(cleaned)
         return cleaned
+
+    def _check_pattern(self, cleaned: dict[str, Any]) -> None:
+        """Refuse a pattern the partners' positions contradict, beside the pattern."""
+        keys = ("cycle_pattern", "partner_a_position", "partner_b_position")
+        if any(key not in cleaned for key in keys):
+            return  # one of them is already refused beside its own field
+        positions = {
+            label: (cleaned.get(f"partner_{label.lower()}_name", ""), cleaned[key])
+            for label, key in (("A", keys[1]), ("B", keys[2]))
+        }
+        message = pattern_contradiction(cleaned["cycle_pattern"], positions)
+        if message:
+            self.add_error("cycle_pattern", message)
 
     @staticmethod
     def initial_for(couple: Couple) -> dict[str, Any]:
         partners = {p.label: p for p in couple.partners.all()}
         initial: dict[str, Any] = {
+            "couple": couple,
             "cycle_pattern": couple.cycle_pattern,
             "eft_step": couple.eft_step,
             "started_on": couple.started_on,
@@ -79,6 +183,8 @@ class CoupleForm(forms.Form):
         return initial
 
 
+# What a step's words can hold: the length of CycleStep.text.
+STEP_WORDS_MAX = 300
 STEP_KIND_CHOICES = [("", "Choose a kind of step…"), *StepKind.choices]
 MOVE_CHOICES = [("", "—"), *MoveDirection.choices]
 
@@ -93,7 +199,7 @@ class StepForm(forms.Form):
         required=False,
         help_text="Pick from the vocabulary or type your own word.",
     )
-    text = forms.CharField(label="In their words", max_length=300, required=False)
+    text = forms.CharField(label="In their words", max_length=STEP_WORDS_MAX, required=False)
     move = forms.ChoiceField(label="Move", choices=MOVE_CHOICES, required=False)
     # One of EFT's chain slots a new map opens with: dropped on saving if left unsaid.
     # Always "1" or "" by the time a form is bound (editor.rows_from_post), so never an error
@@ -113,6 +219,7 @@ class StepForm(forms.Form):
             self.add_error("term", "Only emotion steps take an emotion; use the words field.")
         if kind in EMOTION_STEP_KINDS and term and term.lower() not in self.vocabulary:
             # Free text beside the vocabulary: kept as the step's words.
+            self._check_words_fit(term, text)
             text = f"{term} — {text}" if text else term
             term = ""
         if kind and not term and not text:
@@ -122,6 +229,22 @@ class StepForm(forms.Form):
         cleaned["term"], cleaned["text"] = term, text
         cleaned["emotion"] = self.vocabulary.get(term.lower()) if term else None
         return cleaned
+
+    def _check_words_fit(self, term: str, text: str) -> None:
+        """An emotion word of one's own is kept in front of the words ("term — text"): refuse,
+        beside the words, a step that would then be longer than a step can hold."""
+        if not text or "text" not in self.cleaned_data:
+            return  # no words to add to, or the words are already refused on their own
+        length = len(f"{term} — {text}")
+        over = length - STEP_WORDS_MAX
+        if over > 0:
+            characters = "character" if over == 1 else "characters"
+            self.add_error(
+                "text",
+                f"With your own emotion word “{term}” kept in front, this step comes to "
+                f"{length} characters, {over} {characters} over the {STEP_WORDS_MAX} a step "
+                "can hold. Shorten the words, or choose an emotion from the vocabulary.",
+            )
 
 
 class CycleMapMetaForm(forms.Form):

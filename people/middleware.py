@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from django.contrib.sessions.backends.base import SessionBase
     from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
 
 
 class NoStoreMiddleware:
@@ -160,3 +166,62 @@ class RequireMFAMiddleware:
         except Resolver404:
             return False
         return match.url_name in MFA_EXEMPT_URL_NAMES
+
+
+# The practice's time zone is kept in the session as [practice id, zone name], looked up on
+# the first request after sign-in (the one that also stores the last activity), so no later
+# request spends a query on it. A practice that changes its zone reaches its people at their
+# next sign-in (at most SESSION_ABSOLUTE_SECONDS later).
+PRACTICE_TIME_ZONE_KEY = "practice_time_zone"
+
+
+class PracticeTimeZoneMiddleware:
+    """Dates and times on pages and in forms are the signed-in person's practice's
+    (`Practice.time_zone`), as in the nightly run and supervision: a session logged at 16:00
+    in Sydney is stored as 16:00 Sydney time and shown as such.
+
+    People without a practice, and signed-out pages, keep the server's TIME_ZONE. The zone is
+    restored after the response, so it never leaks into the thread's next request.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        practice_id = getattr(user, "practice_id", None)
+        if user is None or not user.is_authenticated or practice_id is None:
+            return self.get_response(request)
+        with timezone.override(practice_zone(request.session, practice_id)):
+            return self.get_response(request)
+
+
+def practice_zone(session: SessionBase, practice_id: int) -> ZoneInfo | None:
+    """The practice's zone as kept in the session, looked up (and kept) when it isn't there
+    or is another practice's; None, the server's default, for a name that is no zone."""
+    stored: Any = session.get(PRACTICE_TIME_ZONE_KEY)
+    if isinstance(stored, list) and len(stored) == 2 and stored[0] == practice_id:
+        name = str(stored[1])
+    else:
+        name = remember_practice_zone(session, practice_id)
+    return zone_named(name)
+
+
+def remember_practice_zone(session: SessionBase, practice_id: int) -> str:
+    """Look the practice's zone name up (one query) and keep it in the session."""
+    from people.models import Practice
+
+    zones = Practice.objects.filter(pk=practice_id).values_list("time_zone", flat=True)
+    name = zones.first() or ""
+    session[PRACTICE_TIME_ZONE_KEY] = [practice_id, name]
+    return name
+
+
+def zone_named(name: str) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("Practice time zone %r is not a known zone; using TIME_ZONE.", name)
+        return None

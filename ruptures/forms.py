@@ -150,7 +150,7 @@ class RuptureForm(forms.ModelForm):
             self.add_error(
                 "status",
                 "This rupture was marked repaired in a later session: choose partly resolved or "
-                "resolved, or correct that session's repair.",
+                "resolved, or undo the repair on that session's page.",
             )
         self.check_against_session(cleaned)
         if self.newly_resolved(cleaned) and (
@@ -206,4 +206,14 @@ class RepairForm(forms.Form):
         choices=ResolutionStage.choices[1:],
         coerce=int,
         initial=ResolutionStage.EXPLORED,
+    )
+
+
+class UndoRepairForm(forms.Form):
+    """Why a repair recorded in this session is being undone (kept in the record)."""
+
+    reason = forms.CharField(
+        label="Why undo it?",
+        max_length=300,
+        help_text="The rupture goes back to how it stood before; the repair stays in the record.",
     )

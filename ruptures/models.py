@@ -422,6 +422,12 @@ class FlagAcknowledgement(models.Model):
         return f"Acknowledgement of flag #{self.flag_id}"
 
 
+class RuptureRepairQuerySet(models.QuerySet["RuptureRepair"]):
+    def current(self) -> RuptureRepairQuerySet:
+        """Repairs not undone as recorded by mistake."""
+        return self.filter(withdrawn_at__isnull=True)
+
+
 class RuptureRepair(models.Model):
     """One repair of a rupture in a later session, with the rupture's state just before it.
 
@@ -451,9 +457,30 @@ class RuptureRepair(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
+    # A repair recorded by mistake is undone, never deleted: the rupture goes back to its
+    # state before (the fields above) and this row stays, withdrawn.
+    withdrawn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    withdrawal_reason = models.CharField(max_length=300, blank=True, editable=False)
+
+    objects = RuptureRepairQuerySet.as_manager()
 
     class Meta:
         ordering = ["rupture", "recorded_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="repair_withdrawal_has_reason",
+                condition=Q(withdrawn_at__isnull=True)
+                | (Q(withdrawn_by__isnull=False) & ~Q(withdrawal_reason="")),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Repair of rupture #{self.rupture_id} in session #{self.session_id}"

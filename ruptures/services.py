@@ -78,3 +78,31 @@ def rupture_withdraw(*, rupture: Rupture, by: User, reason: str) -> Rupture:
     rupture.withdrawal_reason = reason
     rupture.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason", "updated_at"])
     return rupture
+
+
+def latest_repair(rupture: Rupture) -> RuptureRepair | None:
+    """The rupture's most recent repair still standing (not undone)."""
+    return rupture.repair_log.current().order_by("-recorded_at", "-pk").first()
+
+
+@transaction.atomic
+def repair_withdraw(
+    *, rupture: Rupture, session: TherapySession, by: User, reason: str
+) -> RuptureRepair | None:
+    """Undo the rupture's latest repair, recorded in `session` by mistake: the rupture goes
+    back to how it stood before it, and the repair stays on record, withdrawn. None (and no
+    change) unless that repair is the rupture's latest and was recorded in this session."""
+    rupture.refresh_from_db(from_queryset=Rupture.objects.select_for_update())
+    repair = latest_repair(rupture)
+    if repair is None or repair.session_id != session.pk or rupture.repaired_in_id != session.pk:
+        return None
+    rupture.status = repair.status_before
+    rupture.strategies = repair.strategies_before
+    rupture.resolution_stage = repair.stage_before
+    rupture.repaired_in_id = repair.repaired_in_before_id
+    rupture.save()
+    repair.withdrawn_at = timezone.now()
+    repair.withdrawn_by = by
+    repair.withdrawal_reason = reason
+    repair.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+    return repair

@@ -9,6 +9,11 @@ app_name = "ruptures"
 urlpatterns = [
     path("sessions/<int:session_pk>/ruptures/", views.rupture_add, name="add"),
     path("sessions/<int:session_pk>/repairs/<int:pk>/", views.rupture_repair_view, name="repair"),
+    path(
+        "sessions/<int:session_pk>/repairs/<int:pk>/undo/",
+        views.repair_withdraw_view,
+        name="repair_undo",
+    ),
     path("ruptures/<int:pk>/edit/", views.rupture_edit, name="edit"),
     path("ruptures/<int:pk>/withdraw/", views.rupture_withdraw_view, name="withdraw"),
     path("practice/nightly/", views.nightly_runs, name="runs"),

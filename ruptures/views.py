@@ -18,10 +18,16 @@ from django_htmx.http import trigger_client_event
 
 from people import audit
 from people.views import is_htmx, signed_in
-from ruptures.forms import RepairForm, RuptureForm
+from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
 from ruptures.models import NightlyRun, RunStatus, Rupture
 from ruptures.nightly import runs as nightly
-from ruptures.services import reflection_write, rupture_record, rupture_repair, rupture_withdraw
+from ruptures.services import (
+    reflection_write,
+    repair_withdraw,
+    rupture_record,
+    rupture_repair,
+    rupture_withdraw,
+)
 from sessions.forms import WithdrawForm
 from sessions.models import PrivateNote, TherapySession
 from sessions.views import session_page_context
@@ -44,7 +50,9 @@ def _editable_session(request: HttpRequest, pk: int) -> TherapySession:
 
 def _editable_rupture(request: HttpRequest, pk: int) -> Rupture:
     return get_object_or_404(
-        Rupture.objects.editable_by(request.user).current().select_related("session__couple"),
+        Rupture.objects.editable_by(request.user)
+        .current()
+        .select_related("session__couple", "repaired_in"),
         pk=pk,
     )
 
@@ -54,9 +62,10 @@ def _region(
     session: TherapySession,
     region: str,
     repair_forms: dict[int, RepairForm] | None = None,
+    undo_forms: dict[int, UndoRepairForm] | None = None,
     **extra: Any,
 ) -> HttpResponse:
-    context = session_page_context(session, request.user, repair_forms) | extra
+    context = session_page_context(session, request.user, repair_forms, undo_forms) | extra
     template = f"{SESSION_PAGE}#{region}" if is_htmx(request) else SESSION_PAGE
     return render(request, template, context)
 
@@ -170,6 +179,39 @@ def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpR
         messages.success(request, "Marked the rupture repaired in this session.")
         return redirect("therapy_sessions:detail", pk=session.pk)
     return trigger_client_event(_region(request, session, "repairs"), "rupturesChanged")
+
+
+@require_POST
+def repair_withdraw_view(request: HttpRequest, session_pk: int, pk: int) -> HttpResponse:
+    """Undo a repair recorded in this session by mistake: the rupture goes back to how it
+    stood before; the repair stays on record, withdrawn."""
+    session = _editable_session(request, session_pk)
+    rupture = get_object_or_404(
+        Rupture.objects.editable_by(request.user).current().select_related("session"),
+        pk=pk,
+        repaired_in=session,
+    )
+    form = UndoRepairForm(request.POST, prefix=f"undo{rupture.pk}")
+    if not form.is_valid():
+        return _region(request, session, "repairs", undo_forms={rupture.pk: form})
+    undone = repair_withdraw(
+        rupture=rupture, session=session, by=signed_in(request), reason=form.cleaned_data["reason"]
+    )
+    if undone is None:
+        message = (
+            "This repair wasn't logged when it was recorded, so it can't be undone here: "
+            "correct the rupture from its own session's page."
+        )
+        return _region(request, session, "repairs", repair_error=message)
+    message = (
+        f"Undid the repair. The rupture from session {rupture.session.ordinal} is "
+        f"{rupture.get_status_display().lower()} again, as before it."
+    )
+    if not is_htmx(request):
+        messages.success(request, message)
+        return redirect("therapy_sessions:detail", pk=session.pk)
+    response = _region(request, session, "repairs", repair_message=message)
+    return trigger_client_event(response, "rupturesChanged")
 
 
 @require_POST

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from cycles.models import EFTStep
 from ruptures.fields import FlagSetFormField
@@ -20,6 +20,9 @@ from sessions.models import (
     SessionFormat,
     TherapySession,
 )
+
+if TYPE_CHECKING:
+    from cycles.models import Couple
 
 MAX_SESSION_MINUTES = 480
 
@@ -69,6 +72,20 @@ class SessionForm(forms.Form):
         max_length=20000,
     )
 
+    def __init__(
+        self, *args: Any, couple: Couple, session: TherapySession | None = None, **kwargs: Any
+    ) -> None:
+        """`couple`: whose session it is; `session`: the one being corrected, if any.
+
+        Dates and times are read in the active time zone: the signed-in person's practice's
+        (people.middleware.PracticeTimeZoneMiddleware).
+        """
+        super().__init__(*args, **kwargs)
+        self.couple = couple
+        self.session = session
+        zone = timezone.get_current_timezone_name()
+        self.fields["start_time"].help_text = f"Practice time ({zone})."
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         self._check_times(cleaned)
@@ -77,9 +94,11 @@ class SessionForm(forms.Form):
 
     def _check_times(self, cleaned: dict[str, Any]) -> None:
         date, start, end = cleaned.get("date"), cleaned.get("start_time"), cleaned.get("end_time")
-        if not (date and start):
+        if not (date and start) or not self._check_date(date):
             return
-        starts_at = timezone.make_aware(datetime.datetime.combine(date, start))
+        starts_at = self._aware(date, start)
+        if starts_at is None:
+            return
         if starts_at > timezone.now():
             self.add_error("date", "A session can't be logged before it has happened.")
             return
@@ -93,6 +112,66 @@ class SessionForm(forms.Form):
         cleaned["duration_minutes"] = int(minutes.total_seconds() // 60)
         if cleaned["duration_minutes"] > MAX_SESSION_MINUTES:
             self.add_error("end_time", "A session can't be longer than 8 hours.")
+            return
+        self._check_overlap(starts_at, cleaned["duration_minutes"])
+
+    def _check_date(self, date: datetime.date) -> bool:
+        """A date within the treatment: not before the couple's start date, not after today."""
+        if date > timezone.localdate():
+            self.add_error("date", "A session can't be logged before it has happened.")
+            return False
+        if date < self.couple.started_on:
+            started = dateformat.format(self.couple.started_on, "j M Y")
+            self.add_error(
+                "date",
+                f"This couple's treatment started on {started}: a session can't be dated "
+                "before it. If the start date is wrong, correct it on the couple's record first.",
+            )
+            return False
+        return True
+
+    def _aware(self, date: datetime.date, time: datetime.time) -> datetime.datetime | None:
+        """The moment, in the active zone; None (refused beside the date) for one so early
+        it has no UTC equivalent (a start date of year 1 would let one through)."""
+        starts_at = timezone.make_aware(datetime.datetime.combine(date, time))
+        try:
+            starts_at.astimezone(datetime.UTC)
+        except OverflowError:
+            self.add_error("date", "Enter a date within the treatment.")
+            return None
+        return starts_at
+
+    def _check_overlap(self, starts_at: datetime.datetime, minutes: int) -> None:
+        """Refuse a time that overlaps another current session of the couple (a session logged
+        twice, or a wrong time): the session being corrected doesn't count."""
+        start = starts_at.astimezone(datetime.UTC)
+        end = start + datetime.timedelta(minutes=minutes)
+        others = (
+            TherapySession.objects.current()
+            .filter(couple=self.couple, starts_at__lt=end)
+            # No session is longer than MAX_SESSION_MINUTES: none starting earlier reaches here.
+            .filter(starts_at__gt=start - datetime.timedelta(minutes=MAX_SESSION_MINUTES))
+            .order_by("starts_at")
+        )
+        if self.session is not None:
+            others = others.exclude(pk=self.session.pk)
+        rows = others.values_list("ordinal", "starts_at", "duration_minutes")
+        for ordinal, other_start, other_minutes in rows:
+            other_end = other_start + datetime.timedelta(minutes=other_minutes)
+            if other_end > start:
+                self.add_error("start_time", self._overlap_message(ordinal, other_start, other_end))
+                return
+
+    @staticmethod
+    def _overlap_message(
+        ordinal: int, starts_at: datetime.datetime, ends_at: datetime.datetime
+    ) -> str:
+        local_start, local_end = timezone.localtime(starts_at), timezone.localtime(ends_at)
+        when = f"{dateformat.format(local_start, 'j M Y, H:i')}–{local_end:%H:%M}"
+        return (
+            f"Session {ordinal} of this couple is already logged for {when}: this time "
+            f"overlaps it. If it is the same session, correct session {ordinal} instead."
+        )
 
     def _check_attendance(self, cleaned: dict[str, Any]) -> None:
         attendance = cleaned.get("attendance")

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from cycles.models import Couple
 from people import audit
 from people.views import signed_in
-from ruptures.forms import RepairForm, RuptureForm
+from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
 from ruptures.models import Rupture
 from sessions.forms import SessionForm, WithdrawForm
 from sessions.models import AllianceRating, PostSessionReport, PrivateNote, TherapySession
@@ -25,7 +25,10 @@ from sessions.services import session_log, session_update, session_withdraw
 
 
 def session_page_context(
-    session: TherapySession, user: Any, repair_forms: dict[int, RepairForm] | None = None
+    session: TherapySession,
+    user: Any,
+    repair_forms: dict[int, RepairForm] | None = None,
+    undo_forms: dict[int, UndoRepairForm] | None = None,
 ) -> dict[str, Any]:
     """Everything the session page shows, in a fixed number of queries."""
     ruptures = list(
@@ -49,6 +52,9 @@ def session_page_context(
         .filter(repaired_in=session)
         .select_related("session", "repaired_in")
     )
+    for rupture in repaired_here:
+        prefix = f"undo{rupture.pk}"
+        rupture.undo_form = (undo_forms or {}).get(rupture.pk) or UndoRepairForm(prefix=prefix)  # type: ignore[attr-defined]
     note = PrivateNote.objects.visible_to(user).filter(session=session).first()
     can_edit = session.couple.therapist_id == user.pk
     return {
@@ -92,7 +98,7 @@ def record_session_read(
 def session_new(request: HttpRequest, case_code: str) -> HttpResponse:
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
-    form = SessionForm(request.POST or None, initial=SessionForm.initial_new())
+    form = SessionForm(request.POST or None, initial=SessionForm.initial_new(), couple=couple)
     if request.method == "POST" and form.is_valid():
         session = session_log(
             couple=couple,
@@ -116,7 +122,9 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
         # The form shows the session and the decrypted private note: both are reads.
         record_session_read(request, session, note, detail="edit form")
     initial = SessionForm.initial_for(session, note.text if note else "")
-    form = SessionForm(request.POST or None, initial=initial)
+    form = SessionForm(
+        request.POST or None, initial=initial, couple=session.couple, session=session
+    )
     if request.method == "POST" and form.is_valid():
         try:
             session_update(
@@ -152,7 +160,8 @@ def session_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
     if Rupture.objects.current().filter(repaired_in=session).exists():
         messages.error(
             request,
-            "This session repaired an earlier rupture. Withdraw or correct that repair first.",
+            "This session repaired an earlier rupture: undo that repair first, under "
+            "“Repairs in this session”.",
         )
         return redirect("therapy_sessions:detail", pk=session.pk)
     session_withdraw(session=session, by=user, reason=form.cleaned_data["reason"])

@@ -27,6 +27,7 @@ def force_login_fully(self: Client, user: Any, backend: str | None = None) -> No
     views that ask for a recent check (exports, sharing) see one. Tests of the sign-in itself
     post to the real login and MFA pages instead.
     """
+    from people.middleware import remember_practice_zone
     from people.totp import enrol
 
     enrol(user, TEST_TOTP_SECRET)
@@ -41,6 +42,8 @@ def force_login_fully(self: Client, user: Any, backend: str | None = None) -> No
     # What people.signals and the middleware would have stored at this sign-in.
     session["signed_in_at"] = session["last_activity"] = now
     session["mfa_enrolled"] = user.pk
+    if user.practice_id is not None:
+        remember_practice_zone(session, user.practice_id)
     session.save()
 
 

@@ -55,8 +55,16 @@ def make_user(
     )
 
 
+# Couples' treatment starts this long ago unless a test says otherwise: sessions can't be
+# logged before it (sessions.forms.SessionForm).
+STARTED_DAYS_AGO = 400
+
+
 def make_couple(therapist: User, **fields: Any) -> Couple:
     n = next(_counter)
+    fields.setdefault(
+        "started_on", timezone.localdate() - datetime.timedelta(days=STARTED_DAYS_AGO)
+    )
     partner_a = fields.pop("partner_a", PartnerDetails(f"Avery {n}", CyclePosition.PURSUER))
     partner_b = fields.pop("partner_b", PartnerDetails(f"Blake {n}", CyclePosition.WITHDRAWER))
     return couple_create(therapist=therapist, partner_a=partner_a, partner_b=partner_b, **fields)

@@ -109,9 +109,8 @@ def states_before_later_repairs(
     from ruptures.models import RuptureRepair
 
     rows = (
-        RuptureRepair.objects.filter(
-            rupture__couple_id__in=couple_ids, session__starts_at__gte=cutoff
-        )
+        RuptureRepair.objects.current()
+        .filter(rupture__couple_id__in=couple_ids, session__starts_at__gte=cutoff)
         .order_by("rupture_id", "session__starts_at", "recorded_at")
         .values_list("rupture_id", "status_before", "strategies_before", "repaired_in_before_id")
     )

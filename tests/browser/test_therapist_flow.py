@@ -302,7 +302,7 @@ def test_therapist_logs_sessions_records_ruptures_and_repairs_one_later(
     first = ruptures.locator(".rupture-item")
     expect(first).to_have_count(1)
     expect(first).to_contain_text("W3")
-    expect(first).to_contain_text("Partner B → partner a")
+    expect(first).to_contain_text("Partner B → Partner A")
     expect(first).to_contain_text("Minimal response, Avoidant storytelling or shifting topic")
     # The fresh form is ready for the next rupture, with both marker groups back.
     expect(page.locator("#rupture-add").get_by_label("Withdrawal (moving away)")).to_be_focused()

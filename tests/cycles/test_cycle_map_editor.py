@@ -470,17 +470,13 @@ class InvalidStepTests(EditorTestCase):
         assert "valid choice" in error_beside(response, "id_A-0-kind")
         assert "valid choice" in error_beside(response, "id_A-4-move")
 
-    def test_an_overlong_step_is_cut_to_its_limit_not_a_500(self) -> None:
+    def test_an_overlong_step_is_refused_beside_its_words_not_cut_nor_a_500(self) -> None:
         a = [(StepKind.TRIGGER, "", "w" * 5000, ""), *CHAIN_A[1:]]
+        before = self.snapshot()
         response = self.client.post(self.url, draft(a=a))
-        assert response.status_code == 302
-        step = CycleStep.objects.get(
-            cycle_map__couple=self.world.couple,
-            cycle_map__revision=2,
-            position=1,
-            partner__label="A",
-        )
-        assert step.text == "w" * 300
+        assert response.status_code == 200
+        assert "at most 300 characters" in response.content.decode()
+        assert self.snapshot() == before
 
     def test_a_garbage_base_revision_saves_nothing(self) -> None:
         for base in ("abc", "-1", "", "1.5"):

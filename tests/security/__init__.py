@@ -22,8 +22,10 @@ from django.urls.exceptions import Resolver404
 from django.utils import timezone
 
 from cycles.models import CaseShare
-from ruptures.models import Flag, FlagKind
-from tests.factories import World, make_session
+from ruptures.codes import ResolutionStage, RuptureStatus
+from ruptures.models import Flag, FlagKind, Rupture
+from ruptures.services import rupture_repair
+from tests.factories import World, make_rupture, make_session
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -88,6 +90,8 @@ class Scene:
 
     world: World
     later: TherapySession
+    mender: TherapySession  # after `later`: where `repaired` was repaired
+    repaired: Rupture  # a rupture of `later`, repaired in `mender`
     share: CaseShare
     flag: Flag
     sessions: dict[str, str]  # role -> session key of a complete sign-in
@@ -108,6 +112,19 @@ class Scene:
 def build_scene() -> Scene:
     world = World.build()
     later = make_session(world.couple, days_ago=3)
+    afternoon = datetime.time(15, 0)  # clear of the 09:00 sessions the form tests log
+    mender = make_session(
+        world.couple,
+        starts_at=timezone.make_aware(
+            datetime.datetime.combine(timezone.localdate() - datetime.timedelta(days=2), afternoon)
+        ),
+    )
+    repaired = rupture_repair(
+        rupture=make_rupture(later, minute=40),
+        repaired_in=mender,
+        status=RuptureStatus.RESOLVED,
+        resolution_stage=ResolutionStage.EXPLORED,
+    )
     share = CaseShare.objects.create(couple=world.couple, group=world.group, shared_by=world.owner)
     flag = Flag.objects.create(
         couple=world.couple,
@@ -121,7 +138,15 @@ def build_scene() -> Scene:
         client = Client()
         client.force_login(getattr(world, role))
         sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
-    return Scene(world=world, later=later, share=share, flag=flag, sessions=sessions)
+    return Scene(
+        world=world,
+        later=later,
+        mender=mender,
+        repaired=repaired,
+        share=share,
+        flag=flag,
+        sessions=sessions,
+    )
 
 
 def fingerprint() -> str:
@@ -131,7 +156,13 @@ def fingerprint() -> str:
 
     from cycles.models import Couple, CycleMap, CycleStep, Partner
     from people.models import ConsultationGroup, GroupMembership, Practice, Supervision, User
-    from ruptures.models import FlagAcknowledgement, NightlyRun, Rupture, RuptureSummary
+    from ruptures.models import (
+        FlagAcknowledgement,
+        NightlyRun,
+        Rupture,
+        RuptureRepair,
+        RuptureSummary,
+    )
     from sessions.models import (
         AllianceRating,
         MeasureResponse,
@@ -158,6 +189,7 @@ def fingerprint() -> str:
         PostSessionReport,
         MeasureResponse,
         Rupture,
+        RuptureRepair,
         RuptureSummary,
         Flag,
         FlagAcknowledgement,

@@ -237,6 +237,12 @@ ROUTES: dict[str, Route] = {
         post=roles(NOT_FOUND, owner=OK),
         htmx=("post",),
     ),
+    "ruptures:repair_undo": Route(
+        lambda s: {"session_pk": s.mender.pk, "pk": s.repaired.pk},
+        get=GET_REFUSED,
+        post=roles(NOT_FOUND, owner=OK),
+        htmx=("post",),
+    ),
     "ruptures:edit": Route(
         rupture, get=roles(NOT_FOUND, owner=OK), post=roles(NOT_FOUND, owner=OK)
     ),

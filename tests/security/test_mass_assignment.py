@@ -227,7 +227,7 @@ CASES: dict[str, Case] = {
         "owner",
         lambda s, v: reverse("therapy_sessions:new", args=[s.world.couple.case_code]),
         lambda s, v: session_data(1),
-        lambda s, v: TherapySession.objects.filter(couple=s.world.couple).count() == 3,
+        lambda s, v: TherapySession.objects.filter(couple=s.world.couple).count() == 4,
     ),
     "session edit": Case(
         "owner",

@@ -580,7 +580,7 @@ def test_a_session_that_repaired_a_rupture_cannot_be_withdrawn_until_the_repair_
     before = snapshot()
     response = client.post(withdraw_url(later), {"reason": "Wrong day"}, follow=True)
     assert response.redirect_chain == [(detail_url(later), 302)]
-    assert "This session repaired an earlier rupture." in response.text
+    assert "This session repaired an earlier rupture: undo that repair first" in response.text
     assert snapshot() == before
 
 
