@@ -34,6 +34,17 @@ def change_trail_off() -> None:
             cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER "{trigger}"')
 
 
+def trail_before_0009() -> None:
+    """Inside the caller's transaction (rolled back after; PostgreSQL's DDL is transactional):
+    the change trail's function as people 0007 wrote it, which paired an UPDATE's old and new
+    rows in a nested loop. The baseline for what 0009 changed."""
+    import importlib
+
+    fix = importlib.import_module("people.migrations.0009_derived_trail_update_hash_join")
+    with connection.cursor() as cursor:
+        cursor.execute(fix.function_sql(linear=False))
+
+
 def store_core_set_based(practice_id: int, for_date: datetime.date, time_zone: str) -> int:
     """Inside the caller's transaction (rolled back after): the floor's aggregate written as
     the night's 6,000 summary rows by one `INSERT ... SELECT ... ON CONFLICT`, JSON built in

@@ -61,6 +61,8 @@ class Results:
     naive_measured_s: list[float] = field(default_factory=list)
     naive_couples: int = 0
     stored_floor_s: list[float] = field(default_factory=list)  # the floor written, set-based
+    restored_floor_s: list[float] = field(default_factory=list)  # the same again: all updates
+    restored_floor_0007_s: float | None = None  # the same, with people 0007's trail function
     naive_full_s: list[float] = field(default_factory=list)  # extrapolated
     naive_full_measured_s: list[float] = field(default_factory=list)
     naive_full_couples: int = 0
@@ -485,8 +487,13 @@ def measure(practice: Any, args: argparse.Namespace, env: dict[str, str], result
                     f"couples (~{results.naive_s[-1]:.2f} s for {couples})"
                 )
                 check_naive(practice, FOR_DATE, core, results)
-                results.stored_floor_s.append(store_floor(practice))
-                log(f"the floor stored, set-based: {results.stored_floor_s[-1]:.3f} s")
+                if rep == 0:
+                    results.restored_floor_0007_s = store_floor(practice, before_0009=True)[1]
+                    log(f"again, 0007's trail function: {results.restored_floor_0007_s:.3f} s")
+                inserted, updated = store_floor(practice)
+                results.stored_floor_s.append(inserted)
+                results.restored_floor_s.append(updated)
+                log(f"the floor stored, set-based: {inserted:.3f} s; again {updated:.3f} s")
             if rep < args.nights:
                 reset_outputs()
                 note_load(results, f"per-couple job {rep + 1}")
@@ -512,15 +519,24 @@ def measure(practice: Any, args: argparse.Namespace, env: dict[str, str], result
         worker.stop()
 
 
-def store_floor(practice: Any) -> float:
+def store_floor(practice: Any, before_0009: bool = False) -> tuple[float, float]:
     """Seconds to compute the floor and write it as the night's summary rows in one
-    set-based statement, change trail on, rolled back (bench/experiments.py)."""
-    from bench.experiments import store_core_set_based
+    set-based statement, change trail on, rolled back (bench/experiments.py): into a date
+    with no summaries (inserts, as every night), then again (every row an update)."""
+    from bench.experiments import store_core_set_based, trail_before_0009
     from bench.profiling import acting_as, rolled_back
+    from ruptures.models import RuptureSummary
+
+    def store() -> int:
+        return store_core_set_based(practice.pk, FOR_DATE, practice.time_zone)
 
     with rolled_back(), acting_as("nightly"):
-        seconds, _ = timed(lambda: store_core_set_based(practice.pk, FOR_DATE, practice.time_zone))
-    return seconds
+        if before_0009:
+            trail_before_0009()
+        RuptureSummary.objects.filter(on_date=FOR_DATE).delete()  # what a night found stored
+        inserted, _ = timed(store)
+        updated, _ = timed(store)
+    return inserted, updated
 
 
 def naive_full(practice: Any, for_date: datetime.date, step: int) -> tuple[float, int]:
@@ -748,6 +764,10 @@ def report(r: Results) -> None:
         f"| the floor written as the night's {3 * d.get('couples', 0)} summary rows, one "
         f"set-based INSERT ... SELECT (change trail on, rolled back) | "
         f"{statistics.median(r.stored_floor_s):.3f} | {_runs(r.stored_floor_s)} |",
+        f"| the same statement again, every row now an update (trail on, rolled back) | "
+        f"{statistics.median(r.restored_floor_s):.3f} | {_runs(r.restored_floor_s)} |",
+        f"| the same, with people 0007's trail function (before 0009), once | "
+        f"{r.restored_floor_0007_s or 0:.3f} | |",
         f"| naive loop, one query per couple, extrapolated from {r.naive_couples} to "
         f"{d.get('couples')} couples | {naive:.2f} | {_runs(r.naive_s)} "
         f"(measured {_runs(r.naive_measured_s)}) |",

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.urls import include, path, reverse
 from django.utils import timezone
 
@@ -377,6 +378,32 @@ def test_bulk_update_is_audited_row_by_row(world):
             ["closed_on"],
             "nightly",
         )
+
+
+def test_one_statement_updating_many_derived_rows_writes_a_trail_row_per_changed_row(world):
+    """The per-statement trail pairs old and new rows by id (people 0009: a hash join): every
+    changed row gets its own event with its own columns; rows left as they were get none."""
+    today = timezone.localdate()
+    flags = Flag.objects.bulk_create(
+        Flag(couple=world.couple, kind=FlagKind.GONE_QUIET, key=str(n), opened_on=today, detail="a")
+        for n in range(60)
+    )
+    ids = [f.pk for f in flags]
+
+    def updates() -> list[tuple[int, list[str]]]:
+        found = ChangeEvent.objects.filter(
+            table_name="ruptures_flag", operation="UPDATE", row_id__in=ids
+        )
+        return list(found.order_by("pk").values_list("row_id", "changed_columns"))
+
+    with acting_as("nightly"):
+        Flag.objects.filter(pk__in=ids[::2]).update(detail="b")
+    assert updates() == [(pk, ["detail"]) for pk in ids[::2]]
+    with acting_as("nightly"):
+        Flag.objects.filter(pk__in=ids).update(detail=F("detail"))  # changes nothing
+        Flag.objects.filter(pk__in=ids[:10]).update(detail="c", closed_on=today)
+    assert updates()[30:] == [(pk, ["closed_on", "detail"]) for pk in ids[:10]]
+    assert len(updates()) == 40
 
 
 def test_bulk_create_with_update_conflicts_is_audited(world):
