@@ -7,6 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from django.db.models import ExpressionWrapper, F, IntegerField
+
 from cycles.models import Couple
 from ruptures.codes import RuptureStatus, RuptureType
 from ruptures.models import Rupture
@@ -85,6 +87,12 @@ class CoupleData:
             held += 1 if session.took_place else 0
 
 
+def as_int(name: str) -> ExpressionWrapper:
+    """A flag-set column read as its plain integer (the same SQL): no LabelledFlag is built
+    for each of the chunk's tens of thousands of rows."""
+    return ExpressionWrapper(F(name), output_field=IntegerField())
+
+
 def end_of(day: datetime.date, time_zone: str) -> datetime.datetime:
     """The first instant after `day` in the practice's time zone."""
     next_day = day + datetime.timedelta(days=1)
@@ -112,7 +120,9 @@ def states_before_later_repairs(
         RuptureRepair.objects.current()
         .filter(rupture__couple_id__in=couple_ids, session__starts_at__gte=cutoff)
         .order_by("rupture_id", "session__starts_at", "recorded_at")
-        .values_list("rupture_id", "status_before", "strategies_before", "repaired_in_before_id")
+        .values_list(
+            "rupture_id", "status_before", as_int("strategies_before"), "repaired_in_before_id"
+        )
     )
     states: dict[int, tuple[str, int, int | None]] = {}
     for rupture_id, status, strategies, repaired_in in rows:
@@ -136,7 +146,9 @@ def load_chunk(
         TherapySession.objects.current()
         .filter(couple_id__in=ids, starts_at__lt=cutoff)
         .order_by("couple_id", "ordinal")
-        .values_list("pk", "couple_id", "ordinal", "starts_at", "attendance", "change_events")
+        .values_list(
+            "pk", "couple_id", "ordinal", "starts_at", "attendance", as_int("change_events")
+        )
     )
     for pk, couple_id, ordinal, starts_at, attendance, events in session_rows:
         data[couple_id].sessions.append(
@@ -155,9 +167,9 @@ def load_chunk(
             "session_id",
             "rupture_type",
             "who_moved",
-            "withdrawal_markers",
-            "confrontation_markers",
-            "strategies",
+            as_int("withdrawal_markers"),
+            as_int("confrontation_markers"),
+            as_int("strategies"),
             "therapist_contribution",
             "status",
             "repaired_in_id",
