@@ -57,10 +57,11 @@ class AbsenceCheckMixin(forms.Form):
 
 
 def scale_field(label: str, choices: list[tuple[int, str]] = ZERO_TO_TEN) -> forms.Field:
-    """One question answered on a scale: optional, as a whole form is all-or-none."""
+    """One question answered on a scale: optional, as a whole form is all-or-none. Its last
+    choice, "Not answered", takes back an answer clicked by mistake (no script needed)."""
     return forms.TypedChoiceField(
         label=label,
-        choices=choices,
+        choices=[*choices, ("", "Not answered")],
         coerce=int,
         required=False,
         empty_value=None,
@@ -184,14 +185,7 @@ class MeasureForm(AbsenceCheckMixin):
                 (n, f"{n} {anchors[str(n)]}" if str(n) in anchors else str(n))
                 for n in range(low, high + 1)
             ]
-            self.fields[item["key"]] = forms.TypedChoiceField(
-                label=item["text"],
-                choices=choices,
-                coerce=int,
-                required=False,
-                empty_value=None,
-                widget=forms.RadioSelect(attrs={"class": "scale"}),
-            )
+            self.fields[item["key"]] = scale_field(item["text"], choices)
         if absence_reason(session, partner):
             self.fields["record_anyway"] = forms.BooleanField(label="Record anyway", required=False)
 

@@ -216,6 +216,23 @@ def test_partly_answered_alliance_is_refused_beside_each_missing_item(owner_clie
     assert stored(session) == 0
 
 
+def test_an_answer_clicked_by_mistake_can_be_taken_back_with_not_answered(owner_client, scene):
+    session = scene.world.session
+    page = owner_client.get(measures_url(session))
+    for name in ("alliance-B-bond", "m-csi4-A-happiness"):
+        assert 'value=""' in field_group(page, name)
+        assert "Not answered" in field_group(page, name)
+    # B's bond was clicked, then set back to "Not answered": B answered nothing, no error.
+    data = alliance("A") | {"alliance-B-bond": ""}
+
+    response = owner_client.post(measures_url(session), data)
+
+    assert response.status_code == 302
+    assert list(
+        AllianceRating.objects.filter(session=session).values_list("partner", flat=True)
+    ) == ["A"]
+
+
 def test_partly_answered_questionnaire_is_refused_beside_each_missing_item(owner_client, scene):
     session = scene.world.session
     data = everything()
