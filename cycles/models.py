@@ -403,8 +403,10 @@ class CaseShare(models.Model):
     """A therapist's choice to share one of their couples into a consultation group."""
 
     couple = models.ForeignKey(Couple, on_delete=models.CASCADE, related_name="shares")
+    # PROTECT: who shared which case with which group is a record of disclosure, kept even
+    # when a group ends; a group that ever received a case can't be deleted.
     group = models.ForeignKey(
-        "people.ConsultationGroup", on_delete=models.CASCADE, related_name="shares"
+        "people.ConsultationGroup", on_delete=models.PROTECT, related_name="shares"
     )
     code = models.CharField(max_length=12, unique=True, default=new_share_code, editable=False)
     shared_by = models.ForeignKey(

@@ -284,6 +284,23 @@ def test_nothing_clinical_is_deleted_in_the_admin(client, scene, role):
     assert Couple.objects.filter(pk=couple.pk).exists()
 
 
+def test_a_consultation_group_that_received_a_case_is_never_deleted(client, scene):
+    """Who shared which case with which group is a record of disclosure: it outlives the
+    group. A group nobody shared into can still be deleted."""
+    group = scene.world.group
+    client.force_login(scene.world.practice_admin)
+    User.objects.filter(pk=scene.world.practice_admin.pk).update(is_staff=True)
+    response = client.post(admin_url(ConsultationGroup, "delete", group.pk), {"post": "yes"})
+    assert response.status_code == 200
+    assert "Cannot delete consultation group" in response.content.decode()
+    assert ConsultationGroup.objects.filter(pk=group.pk).exists()
+    assert CaseShare.objects.filter(group=group).count() == 2
+    empty = ConsultationGroup.objects.create(practice=scene.world.practice, name="Unused group")
+    response = client.post(admin_url(ConsultationGroup, "delete", empty.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not ConsultationGroup.objects.filter(pk=empty.pk).exists()
+
+
 def test_a_private_note_opens_for_its_author_only(client, scene):
     note = scene.row(PrivateNote)
     client.force_login(scene.world.owner)
