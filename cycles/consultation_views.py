@@ -6,6 +6,8 @@ Group members reach shared cases only through the de-identification layer
 
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.db import IntegrityError, transaction
@@ -21,6 +23,7 @@ from cycles.diagram import Diagram, Node, layout_chains
 from cycles.models import CaseShare, Couple, CyclePattern
 from cycles.pdf import render_pdf
 from people import audit
+from people.models import ConsultationGroup
 from people.views import signed_in
 
 
@@ -53,6 +56,11 @@ def _shared(request: HttpRequest, pk: int, code: str) -> tuple[object, SharedCas
     group = get_object_or_404(groups_of(user), pk=pk)
     share = get_object_or_404(active_shares(group), code=code)
     case = shared_case(share)
+    return group, case, case_diagram(case)
+
+
+def case_diagram(case: SharedCase) -> Diagram:
+    """The de-identified cycle as a diagram: vocabulary terms only."""
     chains = {
         label: [
             Node(kind=s.kind, kind_label=s.kind_label, label=s.term or "—", move_label=s.move)
@@ -63,7 +71,7 @@ def _shared(request: HttpRequest, pk: int, code: str) -> tuple[object, SharedCas
     headings = {
         label: f"Partner {label} ({position.lower()})" for label, position in case.positions.items()
     }
-    return group, case, layout_chains(chains, headings)
+    return layout_chains(chains, headings)
 
 
 @require_GET
@@ -84,17 +92,41 @@ def shared_case_pdf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
     return render_pdf(request, "consultation/case_pdf.html", context, f"{case.code}.pdf")
 
 
+def _chosen_group(user: Any, group_id: str) -> ConsultationGroup | None:
+    """One of the user's groups, by the id the form sent; None for anything else."""
+    if not (group_id.isascii() and group_id.isdigit()):
+        return None
+    return groups_of(user).filter(pk=int(group_id)).first()
+
+
+NO_GROUP = "Choose one of your consultation groups to share into."
+
+
+@require_GET
+def share_preview(request: HttpRequest, case_code: str) -> HttpResponse:
+    """Before sharing: exactly what the group's members will see, and a button to share."""
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    group = _chosen_group(user, request.GET.get("group", ""))
+    if group is None:
+        messages.error(request, NO_GROUP)
+        return redirect(couple.get_absolute_url())
+    # An unsaved share: the code the group will know the case by is drawn when it is saved.
+    case = shared_case(CaseShare(couple=couple, group=group, code="(new code)"))
+    audit.record(request, "read share preview", couple, detail=f"group {group.pk}")
+    context = {"couple": couple, "group": group, "case": case, "diagram": case_diagram(case)}
+    return render(request, "consultation/share_preview.html", context)
+
+
 @require_POST
 @reauthentication_required
 def share_couple(request: HttpRequest, case_code: str) -> HttpResponse:
     """Share one of your couples into a group you belong to (de-identified there)."""
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
-    group_id = request.POST.get("group", "")
-    valid = group_id.isascii() and group_id.isdigit()
-    group = groups_of(user).filter(pk=int(group_id)).first() if valid else None
+    group = _chosen_group(user, request.POST.get("group", ""))
     if group is None:
-        messages.error(request, "Choose one of your consultation groups to share into.")
+        messages.error(request, NO_GROUP)
         return redirect(couple.get_absolute_url())
     try:
         with transaction.atomic():

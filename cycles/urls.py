@@ -15,6 +15,7 @@ urlpatterns = [
     path("<str:case_code>/cycle/history/", views.cycle_map_history, name="cycle_history"),
     path("<str:case_code>/pdf/", views.couple_pdf, name="pdf"),
     path("<str:case_code>/share/", consultation_views.share_couple, name="share"),
+    path("<str:case_code>/share/preview/", consultation_views.share_preview, name="share_preview"),
     path(
         "<str:case_code>/shares/<int:share_pk>/withdraw/",
         consultation_views.withdraw_share,

@@ -72,7 +72,12 @@ def test_a_member_reads_a_shared_case_deidentified_and_downloads_its_pdf(
     sharing = page.locator("section", has=page.get_by_role("heading", name="Consultation groups"))
     expect(sharing.get_by_text("Not shared with any group.")).to_be_visible()
     sharing.get_by_label("Share, de-identified, into").select_option(label=group.name)
-    sharing.get_by_role("button", name="Share", exact=True).click()
+    sharing.get_by_role("button", name="See what they will see…").click()
+    # The preview: what the group will see, before anything is shared.
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Share into {group.name}?")
+    expect(page.get_by_role("heading", name="The cycle (vocabulary terms only)")).to_be_visible()
+    assert not CaseShare.objects.filter(couple=couple, group=group).exists()
+    page.get_by_role("button", name=f"Share into {group.name}").click()
     share = CaseShare.objects.get(couple=couple, group=group)
     expect(page.get_by_role("status")).to_contain_text(
         f"Shared into {group.name}, de-identified as {share.code}."

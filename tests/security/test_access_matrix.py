@@ -145,6 +145,10 @@ ROUTES: dict[str, Route] = {
         post=roles(NOT_FOUND, owner="302 cycles:detail"),
         data=lambda s: {"group": s.world.group.pk},
     ),
+    # Without a group chosen the preview sends its therapist back to the couple page.
+    "cycles:share_preview": Route(
+        couple, get=roles(NOT_FOUND, owner="302 cycles:detail"), post=POST_REFUSED
+    ),
     "cycles:withdraw_share": Route(
         lambda s: {"case_code": s.world.couple.case_code, "share_pk": s.share.pk},
         get=GET_REFUSED,
