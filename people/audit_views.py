@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from allauth.account.decorators import reauthentication_required
 from django import forms
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -138,7 +139,13 @@ def audit(request: HttpRequest) -> HttpResponse:
     own, one query each."""
     admin = _practice_admin(request)
     form = AuditFilters(request.GET or None, admin=admin)
-    context: dict[str, Any] = {"form": form, "accesses": [], "changes": []}
+    context: dict[str, Any] = {
+        "form": form,
+        "accesses": [],
+        "changes": [],
+        # The change trail's triggers exist on PostgreSQL only (people 0005, 0007).
+        "trail_kept": connection.vendor == "postgresql",
+    }
     if form.is_bound and not form.is_valid():
         return render(request, "people/audit.html", context)
     filters = form.cleaned_data if form.is_bound else {}

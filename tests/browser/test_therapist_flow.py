@@ -135,9 +135,9 @@ def test_therapist_opens_a_record_and_maps_the_cycle_with_htmx(
     login(page, live_server, therapist)  # through the real sign-in form
     expect(page.get_by_role("heading", level=1)).to_have_text("Caseload")
 
-    # Open a couple's record.
-    page.get_by_role("link", name="Open a couple's record").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Open a couple's record")
+    # A new couple's record.
+    page.get_by_role("link", name="New couple").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New couple")
     page.get_by_label("Partner A: display name").fill("Maya")
     page.get_by_label("Partner A: pronouns").fill("she/her")
     page.get_by_label("Partner A: position in the cycle").select_option("pursuer")

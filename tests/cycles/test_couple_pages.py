@@ -184,6 +184,7 @@ def test_the_owner_sees_partners_cycle_map_open_ruptures_sessions_and_controls(c
         assert f'href="{reverse(name, args=[scene.couple.case_code])}"' in page
     for control in ("Log a session", "Edit the cycle map", "Edit details"):
         assert control in page
+    assert f'<a href="{reverse("cycles:caseload")}">Caseload</a>' in page
 
 
 def test_the_couple_page_never_shows_private_notes_even_to_their_author(client, scene):
@@ -200,6 +201,8 @@ def test_the_supervisor_reads_the_couple_page_without_edit_controls(client, scen
     assert "revision 2" in response.text
     assert [r.pk for r in response.context["open_ruptures"]] == [scene.world.rupture.pk]
     assert_read_only(response)
+    # The way back is to where a supervisor came from: their review, not a caseload.
+    assert f'<a href="{reverse("supervision:review")}">Supervision review</a>' in response.text
     for name in ("therapy_sessions:new", "cycles:cycle_edit", "cycles:edit"):
         assert f'href="{reverse(name, args=[scene.couple.case_code])}"' not in response.text
     assert "Private process note." not in response.text
