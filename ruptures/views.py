@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -82,6 +83,7 @@ def rupture_add(request: HttpRequest, session_pk: int) -> HttpResponse:
     if not session.took_place:
         form.add_error(None, NOT_HELD.format(attendance=session.get_attendance_display().lower()))
     if not form.is_valid():
+        focus_first_error(form)
         return _region(request, session, "ruptures", rupture_form=form)
     data = dict(form.cleaned_data)
     reflection = data.pop("reflection")
@@ -93,6 +95,15 @@ def rupture_add(request: HttpRequest, session_pk: int) -> HttpResponse:
     fresh.fields["rupture_type"].widget.attrs["autofocus"] = True  # ready for the next one
     response = _region(request, session, "ruptures", just_added=True, rupture_form=fresh)
     return trigger_client_event(response, "rupturesChanged")
+
+
+def focus_first_error(form: forms.BaseForm) -> None:
+    """Redrawn with errors, the form puts the keyboard on the first field in error (htmx
+    focuses an `autofocus` element it swaps in), where its message is read out with it."""
+    for name in form.fields:
+        if name in form.errors:
+            form.fields[name].widget.attrs["autofocus"] = True
+            return
 
 
 def _initial_from(request: HttpRequest) -> dict[str, Any]:

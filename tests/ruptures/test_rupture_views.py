@@ -425,6 +425,11 @@ def test_bad_rupture_input_shows_the_error_beside_its_field_and_saves_nothing(
     assert f"\n{NOTE}</textarea>" in response.text  # what was typed stays
     assert "I pushed the exercise too soon." in response.text
     assert message in field_error(response, f"id_new-{field}")
+    # The keyboard lands on the field in error (htmx focuses what carries autofocus), and
+    # on no other.
+    focused = re.findall(r"<(?:input|select|textarea)[^>]*\bautofocus\b[^>]*>", response.text)
+    assert focused
+    assert all(f'name="new-{field}"' in tag for tag in focused)
 
 
 # Correcting a rupture --------------------------------------------------------------------
