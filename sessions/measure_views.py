@@ -50,6 +50,15 @@ class MeasureForms:
     def is_valid(self) -> bool:
         return all([form.is_valid() for form in self.all()])  # validate every form, show all
 
+    def answered_any(self) -> bool:
+        """After is_valid(): whether any question got an answer."""
+        return any(
+            value not in (None, "")
+            for form in self.all()
+            for name, value in form.cleaned_data.items()
+            if name not in ("answered", "answers", "record_anyway")
+        )
+
     def save(self, session: TherapySession, entered_by: str, user: Any) -> None:
         measures_record(
             session=session,
@@ -198,12 +207,18 @@ def partner_screen(request: HttpRequest) -> HttpResponse:
     )
     if state["done"]:
         return render(request, "sessions/partner_done.html", {"error": ""})
+    nothing_yet = False
     if request.method == "POST" and forms.is_valid():
-        forms.save(session, EnteredBy.PARTNER, request.user)
-        state["done"] = True
-        request.session[PARTNER_SCREEN_KEY] = state
-        return redirect("partner_screen")
-    return render(request, "sessions/partner_screen.html", {"forms": forms, "partner": partner})
+        skipped = "skip" in request.POST
+        nothing_yet = not forms.answered_any() and not skipped
+        if not nothing_yet:
+            if not skipped:
+                forms.save(session, EnteredBy.PARTNER, request.user)
+            state["done"] = True
+            request.session[PARTNER_SCREEN_KEY] = state
+            return redirect("partner_screen")
+    context = {"forms": forms, "partner": partner, "nothing_yet": nothing_yet}
+    return render(request, "sessions/partner_screen.html", context)
 
 
 @require_POST

@@ -251,6 +251,24 @@ def test_after_thanks_the_screen_takes_no_more_answers(locked, scene):
     assert AllianceRating.objects.get(session=scene.session).bond == 8
 
 
+def test_done_with_nothing_answered_asks_again_and_offers_to_skip(locked, scene):
+    response = locked.post(SCREEN, {})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "You haven't answered any question yet." in page
+    assert 'name="skip"' in page
+    assert 'name="alliance-A-bond"' in page  # still the questions, not the thanks
+
+    skipped = locked.post(SCREEN, {"skip": "1"})
+
+    assert (skipped.status_code, skipped.url) == (302, SCREEN)
+    assert "Thank you" in locked.get(SCREEN).content.decode()
+    assert not AllianceRating.objects.filter(session=scene.session).exists()
+    assert not PostSessionReport.objects.filter(session=scene.session).exists()
+    assert not MeasureResponse.objects.filter(session=scene.session).exists()
+
+
 def test_partly_answered_screen_says_so_and_saves_nothing(locked, scene):
     answers = partner_a_answers()
     del answers["alliance-A-fit"]
