@@ -102,14 +102,24 @@ def _chosen_group(user: Any, group_id: str) -> ConsultationGroup | None:
 NO_GROUP = "Choose one of your consultation groups to share into."
 
 
+def _couple_and_group(
+    request: HttpRequest, case_code: str, group_id: str
+) -> tuple[Couple, ConsultationGroup | None]:
+    """The user's own couple (else a 404) and the group chosen, if it is one of theirs (else
+    None, with the message saying so)."""
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    group = _chosen_group(user, group_id)
+    if group is None:
+        messages.error(request, NO_GROUP)
+    return couple, group
+
+
 @require_GET
 def share_preview(request: HttpRequest, case_code: str) -> HttpResponse:
     """Before sharing: exactly what the group's members will see, and a button to share."""
-    user = signed_in(request)
-    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
-    group = _chosen_group(user, request.GET.get("group", ""))
+    couple, group = _couple_and_group(request, case_code, request.GET.get("group", ""))
     if group is None:
-        messages.error(request, NO_GROUP)
         return redirect(couple.get_absolute_url())
     # An unsaved share: the code the group will know the case by is drawn when it is saved.
     case = shared_case(CaseShare(couple=couple, group=group, code="(new code)"))
@@ -122,15 +132,14 @@ def share_preview(request: HttpRequest, case_code: str) -> HttpResponse:
 @reauthentication_required
 def share_couple(request: HttpRequest, case_code: str) -> HttpResponse:
     """Share one of your couples into a group you belong to (de-identified there)."""
-    user = signed_in(request)
-    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
-    group = _chosen_group(user, request.POST.get("group", ""))
+    couple, group = _couple_and_group(request, case_code, request.POST.get("group", ""))
     if group is None:
-        messages.error(request, NO_GROUP)
         return redirect(couple.get_absolute_url())
     try:
         with transaction.atomic():
-            share = CaseShare.objects.create(couple=couple, group=group, shared_by=user)
+            share = CaseShare.objects.create(
+                couple=couple, group=group, shared_by=signed_in(request)
+            )
     except IntegrityError:
         messages.info(request, f"Already shared into {group.name}.")
         return redirect(couple.get_absolute_url())
