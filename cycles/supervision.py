@@ -36,7 +36,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from cycles.models import Couple, CoupleQuerySet
-from people.models import Practice, Supervision, User
+from people.models import Supervision, User
 from ruptures.codes import (
     ConfrontationMarker,
     ResolutionStrategy,
@@ -125,11 +125,9 @@ def acknowledgements_prefetch() -> Prefetch:
 
 
 def practice_today(user: User) -> datetime.date:
-    """Today in the user's practice's time zone: nightly flags are dated in it."""
-    if user.practice_id is None:
-        return timezone.localdate()
-    zone = Practice.objects.filter(pk=user.practice_id).values_list("time_zone", flat=True).first()
-    return timezone.localdate(timezone=ZoneInfo(zone)) if zone else timezone.localdate()
+    """Today in the user's practice's time zone, where nightly flags are dated: the request's
+    active zone (people.middleware.PracticeTimeZoneMiddleware), no query."""
+    return timezone.localdate()
 
 
 # --- the caseload review ----------------------------------------------------------------------

@@ -30,18 +30,6 @@ from people.models import (
 ROLE_FIELDS = ["is_therapist", "is_supervisor", "is_practice_admin", "is_staff"]
 
 
-def case_code_of(obj: Any) -> str:
-    """A clinical row's case code: its own, or its couple's through the session, rupture or
-    cycle map it belongs to ("" for a row of no couple)."""
-    if code := getattr(obj, "case_code", ""):
-        return str(code)
-    for parent in ("couple", "session", "rupture", "cycle_map"):
-        related = getattr(obj, parent, None)
-        if related is not None:
-            return case_code_of(related)
-    return ""
-
-
 class AuditedReadsAdmin(admin.ModelAdmin):
     """Records the admin's reads like the app's own pages (people.audit, DOMAIN.md §6): one
     event per list page shown (with its row count, no row-by-row events) and one per row
@@ -71,9 +59,7 @@ class AuditedReadsAdmin(admin.ModelAdmin):
         shown = (getattr(response, "context_data", None) or {}).get("original")
         if self.audit_reads and shown is not None and response.status_code == 200:
             name = self.opts.verbose_name
-            audit.record(
-                request, f"read {name}", shown, case_code=case_code_of(shown), detail="admin"
-            )
+            audit.record(request, f"read {name}", shown, detail="admin")
         return response
 
 

@@ -24,6 +24,18 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def case_code_of(obj: Any) -> str:
+    """A clinical row's case code: its own, or its couple's through the session, rupture or
+    cycle map it belongs to ("" for a row of no couple)."""
+    if code := getattr(obj, "case_code", ""):
+        return str(code)
+    for parent in ("couple", "session", "rupture", "cycle_map"):
+        related = getattr(obj, parent, None)
+        if related is not None:
+            return case_code_of(related)
+    return ""
+
+
 def record(
     request: HttpRequest,
     action: str,
@@ -42,8 +54,7 @@ def record(
         user = None
     object_type = obj._meta.model_name if obj is not None else ""
     if obj is not None and not case_code:
-        couple = getattr(obj, "couple", None)
-        case_code = getattr(obj, "case_code", "") or getattr(couple, "case_code", "")
+        case_code = case_code_of(obj)
     return AccessEvent.objects.create(
         user=user,
         practice_id=getattr(user, "practice_id", None),

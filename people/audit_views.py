@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET
 
 from cycles.supervision import csv_safe
 from people.audit import record
-from people.models import AccessEvent, ChangeEvent, Practice, User
+from people.models import AccessEvent, ChangeEvent, User
 
 PAGE_SIZE = 50
 CSV_HEADER = [
@@ -124,13 +124,10 @@ def _query(request: HttpRequest, **changes: Any) -> str:
     return urlencode(params)
 
 
-def _zone(admin: User) -> ZoneInfo:
-    """The practice's time zone: the search's dates are the practice's days."""
-    default = timezone.get_default_timezone_name()
-    if admin.practice_id is None:
-        return ZoneInfo(default)
-    zones = Practice.objects.filter(id=admin.practice_id).values_list("time_zone", flat=True)
-    return ZoneInfo(zones.first() or default)
+def _zone() -> ZoneInfo:
+    """The practice's time zone, where the search's dates are the practice's days: the
+    request's active zone (people.middleware.PracticeTimeZoneMiddleware), no query."""
+    return ZoneInfo(timezone.get_current_timezone_name())
 
 
 @require_GET
@@ -149,7 +146,7 @@ def audit(request: HttpRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         return render(request, "people/audit.html", context)
     filters = form.cleaned_data if form.is_bound else {}
-    zone = _zone(admin)
+    zone = _zone()
     accesses, changes = filtered_events(admin, filters, zone)
     access_page = _page_number(request, "access_page")
     change_page = _page_number(request, "change_page")
@@ -242,7 +239,7 @@ def audit_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if form.is_bound and not form.is_valid():
         return render(request, "people/audit.html", {"form": form}, status=400)
     filters = form.cleaned_data if form.is_bound else {}
-    zone = _zone(admin)
+    zone = _zone()
     described = [
         f"{name}={filters[name] if name != 'person' else filters[name].pk}"
         for name in ("person", "case_code", "date_from", "date_to")
