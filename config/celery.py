@@ -6,7 +6,10 @@ import os
 
 from celery import Celery
 
+from config.env import settings_or_exit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+settings_or_exit()
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")

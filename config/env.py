@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -82,3 +83,18 @@ def database_from_url(url: str) -> dict[str, object]:
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": options,
     }
+
+
+def settings_or_exit() -> None:
+    """Load the settings now, so a missing or malformed variable stops start-up in one line.
+
+    Called first by manage.py, config/wsgi.py and config/celery.py: without it the error
+    surfaces later as a 30-line traceback from deep inside Django.
+    """
+    from django.conf import settings
+
+    try:
+        _ = settings.INSTALLED_APPS
+    except ImproperlyConfiguredEnv as error:
+        sys.stderr.write(f"Cycles cannot start: {error}\n")
+        raise SystemExit(1) from None

@@ -147,3 +147,35 @@ def test_env_example_documents_every_variable_the_settings_read() -> None:
     documented = set(ENV_EXAMPLE_LINE.findall((REPO / ".env.example").read_text()))
     assert read - documented == set(), "read by the settings but missing from .env.example"
     assert documented - read == set(), "in .env.example but read by nothing"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["manage.py", "migrate", "--check"],
+        ["-c", "import config.wsgi"],
+        ["-m", "celery", "-A", "config", "report"],
+    ],
+    ids=["manage.py", "gunicorn's wsgi", "celery"],
+)
+def test_a_missing_production_variable_stops_start_up_in_one_line(command: list[str]) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DJANGO_DEBUG", "DJANGO_SECRET_KEY"}
+    }
+    result = subprocess.run(
+        [sys.executable, *command],
+        cwd=REPO,
+        env=env | {"DJANGO_DEBUG": "false"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "Cycles cannot start: DJANGO_SECRET_KEY is not set: a production deployment needs its "
+        "own secret key (or set DJANGO_DEBUG=true locally). See .env.example."
+    ]

@@ -11,7 +11,7 @@ import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from django.utils import timezone
 
 from cycles.models import (
@@ -59,7 +59,8 @@ PARTNER_OF: dict[str, str] = {Respondent.PARTNER_A: "A", Respondent.PARTNER_B: "
 
 def seed_demo() -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    with override_settings(DEBUG=True):  # pytest-django runs tests with DEBUG off
+        call_command("seed_demo", stdout=out)
     return out.getvalue()
 
 
@@ -526,6 +527,12 @@ class SeedDemoTests(TestCase):
 
 
 class SeedDemoRefusalTests(TestCase):
+    def test_refused_with_debug_off_before_it_writes_anything(self) -> None:
+        with pytest.raises(CommandError, match="DJANGO_DEBUG=true"):
+            call_command("seed_demo", stdout=StringIO())
+        assert not Practice.objects.filter(name=DEMO_PRACTICE_NAME).exists()
+        assert not User.objects.filter(username=DEMO_LOGINS[0].username).exists()
+
     def test_taken_username_stops_the_seed_before_it_writes_anything(self) -> None:
         User.objects.create_user(username=DEMO_LOGINS[0].username, password="x-unused-x")
         with pytest.raises(CommandError, match=DEMO_LOGINS[0].username):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from people.demo import (
@@ -29,6 +30,12 @@ class Command(BaseCommand):
     help = "Create a fictional demo practice with invented couples (does nothing if it exists)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            # Its logins, password and authenticator secret are published in the README.
+            raise CommandError(
+                "seed_demo is for the local demo only (DJANGO_DEBUG=true): its logins are "
+                "public. A production practice starts with manage.py create_practice."
+            )
         if demo_exists():
             self.stdout.write(f"The demo practice {DEMO_PRACTICE_NAME!r} exists; nothing changed.")
         else:
