@@ -119,14 +119,16 @@ class Command(BaseCommand):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                done = Setup(cursor, owner=owner, app=app, schema=schema).run(hashed)
+                setup = Setup(cursor, owner=owner, app=app, schema=schema)
+                checked = setup.run(hashed)
         except DatabaseError as error:
             raise CommandError(refusal(error)) from None
-        for line in done or ["Nothing to change: the roles were already set up."]:
+        for line in setup.done or ["Nothing to change: the roles were already set up."]:
             self.stdout.write(line)
+        if checked:
+            self.stdout.write(self.style.SUCCESS(f"Checked: {app} can't erase the audit trail."))
         self.stdout.write(
-            self.style.SUCCESS(f"Checked: {app} can't erase the audit trail.")
-            + f"\nRun migrations as {owner} (DATABASE_URL=postgres://{owner}:...@host/db "
+            f"Run migrations as {owner} (DATABASE_URL=postgres://{owner}:...@host/db "
             f"manage.py migrate); the web and the workers connect as {app}."
         )
 
@@ -196,7 +198,8 @@ class Setup:
         self.cursor.execute(query, params)
         return list(self.cursor.fetchall())
 
-    def run(self, passwords: dict[str, str | None]) -> list[str]:
+    def run(self, passwords: dict[str, str | None]) -> bool:
+        """Steps 1-6; True when the app role was checked (the audit tables exist)."""
         self.cursor.execute(
             "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
         )
@@ -215,11 +218,28 @@ class Setup:
             self.become_member_of_owner(me)
         self.database_and_schema()
         self.reassign()
-        self.grant()
+        audit_tables = self.audit_tables_exist()
+        self.grant(audit_tables=audit_tables)
         self.default_privileges()
+        if not audit_tables:
+            self.done.append(
+                f"The audit tables don't exist yet: run migrate as {self.owner}, then this "
+                f"command again to leave {self.app} only SELECT and INSERT on them (until then "
+                "the app refuses to start)."
+            )
+            return False
         if problem := role_problem(self.cursor, self.app):
             raise CommandError(f"After setting up, {problem}: nothing changed.")
-        return self.done
+        return True
+
+    def audit_tables_exist(self) -> bool:
+        """False in a database not migrated yet (the roles may come first)."""
+        found = self.fetch(
+            "SELECT count(*) FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = ANY(%s) AND c.relkind IN ('r', 'p')",
+            [self.schema, list(AUDIT_TABLES)],
+        )
+        return bool(found[0][0] == len(AUDIT_TABLES))
 
     def role(self, name: str, password: str | None, purpose: str) -> None:
         """1. The role, LOGIN and without any power beyond its grants. `password` is
@@ -298,23 +318,27 @@ class Setup:
                 f"{len(routines)} functions."
             )
 
-    def grant(self) -> None:
+    def grant(self, *, audit_tables: bool) -> None:
         """4. Exactly the app's rights: revoke everything, grant what it needs."""
         app, schema = sql.Identifier(self.app), sql.Identifier(self.schema)
         audit = sql.SQL(", ").join(sql.Identifier(self.schema, t) for t in AUDIT_TABLES)
         before = self.privileges()
-        for statement in (
+        statements = [
             sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(schema, app),
             sql.SQL("GRANT " + APP_TABLE_RIGHTS + " ON ALL TABLES IN SCHEMA {} TO {}").format(
                 schema, app
             ),
-            sql.SQL("REVOKE ALL ON {} FROM PUBLIC, {}").format(audit, app),
-            sql.SQL("GRANT " + ", ".join(AUDIT_NEEDS) + " ON {} TO {}").format(audit, app),
             sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(schema, app),
             sql.SQL("GRANT " + APP_SEQUENCE_RIGHTS + " ON ALL SEQUENCES IN SCHEMA {} TO {}").format(
                 schema, app
             ),
-        ):
+        ]
+        if audit_tables:
+            statements += [
+                sql.SQL("REVOKE ALL ON {} FROM PUBLIC, {}").format(audit, app),
+                sql.SQL("GRANT " + ", ".join(AUDIT_NEEDS) + " ON {} TO {}").format(audit, app),
+            ]
+        for statement in statements:
             self.execute(statement)
         if self.privileges() != before:
             self.done.append(
