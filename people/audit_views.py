@@ -17,19 +17,23 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from allauth.account.decorators import reauthentication_required
-from django import forms
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cycles.supervision import csv_safe
 from people.audit import record
+from people.forms import AuditFilters
 from people.models import AccessEvent, ChangeEvent, User
 
 PAGE_SIZE = 50
+# The deepest page asked of the database: its OFFSET must fit a bigint (a longer number in
+# the query string was a 500), and no practice's trail runs to 5 x 10^10 events.
+LAST_PAGE = 10**9
 CSV_HEADER = [
     "kind",
     "at (UTC)",
@@ -43,29 +47,6 @@ CSV_HEADER = [
     "ip",
     "detail",
 ]
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-
-class AuditFilters(forms.Form):
-    person = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
-    case_code = forms.CharField(max_length=12, required=False, label="Case code")
-    date_from = forms.DateField(required=False, label="From", widget=DateInput)
-    date_to = forms.DateField(required=False, label="To", widget=DateInput)
-
-    def __init__(self, *args: Any, admin: User, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = cast(forms.ModelChoiceField, self.fields["person"])
-        field.queryset = User.objects.visible_to(admin).order_by("display_name", "username")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", "The end date is before the start date.")
-        return data
 
 
 def _practice_admin(request: HttpRequest) -> User:
@@ -106,7 +87,7 @@ def filtered_events(
 
 def _page_number(request: HttpRequest, name: str) -> int:
     try:
-        return max(1, int(request.GET.get(name, "1")))
+        return min(max(1, int(request.GET.get(name, "1"))), LAST_PAGE)
     except ValueError:
         return 1
 
@@ -237,7 +218,8 @@ def audit_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     admin = _practice_admin(request)
     form = AuditFilters(request.GET or None, admin=admin)
     if form.is_bound and not form.is_valid():
-        return render(request, "people/audit.html", {"form": form}, status=400)
+        # Back to the search, which shows each message beside its field; nothing exported.
+        return redirect(f"{reverse('people:audit')}?{request.GET.urlencode()}")
     filters = form.cleaned_data if form.is_bound else {}
     zone = _zone()
     described = [

@@ -1,0 +1,71 @@
+"""Forms of the people app: the practice admin's search of the audit trail.
+
+Its dates come from the query string, so anything can arrive: a bad one is a message next to
+its field (with what was typed kept), never a 500. Before these bounds
+`?date_to=9999-12-31` was an OverflowError: the search ends at the start of the day after,
+which Python can't hold, and `0001-01-01` overflowed as well once turned into UTC east of
+Greenwich.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, cast
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.dateformat import format as format_date
+
+from people.models import User
+
+# The days a search may name: no audit event is older than the product, none is generations
+# ahead, and both ends (and the day after the last) convert to UTC in any time zone.
+FIRST_DAY = datetime.date(2000, 1, 1)
+LAST_DAY = datetime.date(2099, 12, 31)
+
+
+class FilterDateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        bounds = {"min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()}
+        super().__init__(attrs=bounds | (attrs or {}), format="%Y-%m-%d")
+
+
+class FilterDateField(forms.DateField):
+    """A day typed into a search filter: a real date between FIRST_DAY and LAST_DAY."""
+
+    widget = FilterDateInput
+    default_error_messages = {
+        "invalid": "Enter a real date as YYYY-MM-DD, e.g. 2026-03-14.",
+        "out_of_range": "Enter a date between {first} and {last}.",
+    }
+
+    def validate(self, value: datetime.date | None) -> None:
+        super().validate(value)
+        if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+            message = self.error_messages["out_of_range"].format(
+                first=format_date(FIRST_DAY, "j M Y"), last=format_date(LAST_DAY, "j M Y")
+            )
+            raise ValidationError(message, code="out_of_range")
+
+
+class AuditFilters(forms.Form):
+    """The audit trail's search (people.audit_views), bound to the query string."""
+
+    person = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    case_code = forms.CharField(max_length=12, required=False, label="Case code")
+    date_from = FilterDateField(required=False, label="From")
+    date_to = FilterDateField(required=False, label="To")
+
+    def __init__(self, *args: Any, admin: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ModelChoiceField, self.fields["person"])
+        field.queryset = User.objects.visible_to(admin).order_by("display_name", "username")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
