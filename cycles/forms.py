@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils import dateformat, timezone
 
+from config.concurrency import CreateForm, VersionedForm
 from cycles.models import (
     EMOTION_STEP_KINDS,
     Couple,
@@ -91,7 +92,7 @@ def first_session(couple: Couple) -> tuple[datetime.date, int] | None:
     return timezone.localtime(row[0]).date(), row[1]
 
 
-class CoupleForm(forms.Form):
+class CoupleForm(VersionedForm, CreateForm):
     """Open a couple's record, or correct its header: partners, pattern, step, status."""
 
     partner_a_name = forms.CharField(
@@ -174,6 +175,7 @@ class CoupleForm(forms.Form):
             "eft_step": couple.eft_step,
             "started_on": couple.started_on,
             "status": couple.status,
+            "version": couple.version,
         }
         for label in ("A", "B"):
             key = label.lower()

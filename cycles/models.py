@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from config.concurrency import request_token_field, version_field
 from people.access import readable_couples, writable_couples
 
 if TYPE_CHECKING:
@@ -159,6 +160,9 @@ class Couple(models.Model):
     )
     started_on = models.DateField("start date", default=timezone.localdate)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Its couple form (with the partners) is checked against this; its create is made once.
+    version = version_field()
+    request_token = request_token_field()
 
     objects = CoupleQuerySet.as_manager()
 

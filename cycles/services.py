@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.concurrency import claim_version, create_once
 from cycles.models import (
     Couple,
     CycleMap,
@@ -43,25 +45,42 @@ def couple_create(
     cycle_pattern: str = CyclePattern.PURSUE_WITHDRAW,
     eft_step: int = EFTStep.ALLIANCE_ASSESSMENT,
     started_on: datetime.date | None = None,
+    request_token: uuid.UUID | None = None,
 ) -> Couple:
-    """Open a couple's record with its two partners, in the therapist's practice."""
+    """Open a couple's record with its two partners, in the therapist's practice.
+
+    A form sent twice with the same `request_token` opens one record: the second gets the
+    first's couple back (config/concurrency.py).
+    """
     if therapist.practice_id is None or not therapist.is_therapist:
         raise ValueError("Only a therapist of a practice can open a couple's record.")
-    couple = Couple.objects.create(
-        practice_id=therapist.practice_id,
-        therapist=therapist,
-        cycle_pattern=cycle_pattern,
-        eft_step=eft_step,
-        started_on=started_on or timezone.localdate(),
-    )
-    for label, details in (("A", partner_a), ("B", partner_b)):
-        Partner.objects.create(
-            couple=couple,
-            label=label,
-            display_name=details.display_name,
-            position=details.position,
-            pronouns=details.pronouns,
+    practice_id = therapist.practice_id
+
+    def create(token: uuid.UUID | None) -> Couple:
+        couple = Couple.objects.create(
+            practice_id=practice_id,
+            therapist=therapist,
+            cycle_pattern=cycle_pattern,
+            eft_step=eft_step,
+            started_on=started_on or timezone.localdate(),
+            request_token=token,
         )
+        for label, details in (("A", partner_a), ("B", partner_b)):
+            Partner.objects.create(
+                couple=couple,
+                label=label,
+                display_name=details.display_name,
+                position=details.position,
+                pronouns=details.pronouns,
+            )
+        return couple
+
+    couple, _ = create_once(
+        Couple.objects.filter(therapist=therapist),
+        token=request_token,
+        parent=therapist,
+        create=create,
+    )
     return couple
 
 
@@ -75,8 +94,13 @@ def couple_update(
     eft_step: int,
     started_on: datetime.date,
     status: str,
+    read_version: int | None,
 ) -> Couple:
-    """Correct the couple's header and partners (positions can reverse over time)."""
+    """Correct the couple's header and partners (positions can reverse over time).
+
+    Refused with StaleEdit when the couple was saved since `read_version` was read.
+    """
+    couple.version = claim_version(Couple, pk=couple.pk, read_version=read_version)
     couple.cycle_pattern = cycle_pattern
     couple.eft_step = eft_step
     couple.started_on = started_on

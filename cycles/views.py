@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from config.concurrency import StaleEdit
 from cycles import editor, supervision
 from cycles.consultation import groups_of
 from cycles.diagram import layout
@@ -216,6 +217,7 @@ def couple_new(request: HttpRequest) -> HttpResponse:
             cycle_pattern=data["cycle_pattern"],
             eft_step=data["eft_step"],
             started_on=data["started_on"],
+            request_token=form.token(),
         )
         messages.success(request, f"Opened the record for {couple.case_code}.")
         return redirect("cycles:detail", case_code=couple.case_code)
@@ -233,17 +235,22 @@ def couple_edit(request: HttpRequest, case_code: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        couple_update(
-            couple=couple,
-            partner_a=_partner(data, "a"),
-            partner_b=_partner(data, "b"),
-            cycle_pattern=data["cycle_pattern"],
-            eft_step=data["eft_step"],
-            started_on=data["started_on"],
-            status=data["status"],
-        )
-        messages.success(request, "Saved the couple's details.")
-        return redirect("cycles:detail", case_code=couple.case_code)
+        try:
+            couple_update(
+                couple=couple,
+                partner_a=_partner(data, "a"),
+                partner_b=_partner(data, "b"),
+                cycle_pattern=data["cycle_pattern"],
+                eft_step=data["eft_step"],
+                started_on=data["started_on"],
+                status=data["status"],
+                read_version=form.read_version(),
+            )
+        except StaleEdit as stale:
+            form.refuse_stale(stale.current, CoupleForm.initial_for(stale.current))
+        else:
+            messages.success(request, "Saved the couple's details.")
+            return redirect("cycles:detail", case_code=couple.case_code)
     return render(request, "cycles/couple_form.html", {"form": form, "couple": couple})
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 
+from config.concurrency import CreateForm, VersionedForm
 from ruptures.codes import (
     ResolutionStage,
     ResolutionStrategy,
@@ -37,7 +38,7 @@ ABSENT_FROM = {
 }
 
 
-class RuptureForm(forms.ModelForm):
+class RuptureForm(VersionedForm, CreateForm, forms.ModelForm):
     """Type first; then only that type's markers count (the database refuses the others)."""
 
     reflection = forms.CharField(
@@ -82,6 +83,8 @@ class RuptureForm(forms.ModelForm):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("toward", Toward.THERAPIST)
         super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:  # a correction is checked against what it read
+            self.initial.setdefault("version", self.instance.version)
         # The session the rupture is in: given for a new one, the instance's for a correction.
         self.session = session or (self.instance.session if self.instance.session_id else None)
         cast(forms.ChoiceField, self.fields["rupture_type"]).choices = RuptureType.choices
@@ -120,12 +123,6 @@ class RuptureForm(forms.ModelForm):
     def validate_constraints(self) -> None:
         """The database enforces Rupture's check constraints; clean() gives the same rules
         as messages beside their fields (and spares a query per constraint)."""
-
-    @property
-    def chosen_type(self) -> str:
-        """The type the therapist picked (bound data first), or "" before they pick."""
-        value = self["rupture_type"].value()
-        return value if value in RuptureType.values else ""
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -189,8 +186,11 @@ class RuptureForm(forms.ModelForm):
         return self.instance.pk is None or "status" in self.changed_data
 
 
-class RepairForm(forms.Form):
-    """Mark an earlier rupture repaired, fully or partly, in this later session."""
+class RepairForm(VersionedForm, CreateForm):
+    """Mark an earlier rupture repaired, fully or partly, in this later session.
+
+    Carries the rupture's version (a correction or repair since is refused) and a token (a
+    double click records one repair)."""
 
     status = forms.ChoiceField(
         choices=[

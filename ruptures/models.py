@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.concurrency import request_token_field, version_field
 from people.access import readable_couples, writable_couples
 from ruptures.codes import (
     ConfrontationMarker,
@@ -103,6 +104,9 @@ class Rupture(models.Model):
         editable=False,
     )
     withdrawal_reason = models.CharField(max_length=300, blank=True, editable=False)
+    # The correction and repair forms are checked against this (config/concurrency.py).
+    version = version_field()
+    request_token = request_token_field()
 
     objects = RuptureQuerySet.as_manager()
 
@@ -313,6 +317,9 @@ class NightlyRun(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Last sign of life: made, a chunk committed, resumed. The workers' watchdog resumes a run
+    # no chunk holds whose heartbeat is older than the lease (ruptures.nightly.runs).
+    heartbeat_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = NightlyRunQuerySet.as_manager()
 
@@ -469,6 +476,7 @@ class RuptureRepair(models.Model):
         related_name="+",
     )
     withdrawal_reason = models.CharField(max_length=300, blank=True, editable=False)
+    request_token = request_token_field()
 
     objects = RuptureRepairQuerySet.as_manager()
 

@@ -2,30 +2,66 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from config.concurrency import claim_version, create_once
 from ruptures.models import Rupture, RuptureRepair
 from sessions.models import NoteKind, PrivateNote
 from sessions.services import note_write
 
 if TYPE_CHECKING:
     from people.models import User
+    from ruptures.forms import RuptureForm
     from sessions.models import TherapySession
 
 
 @transaction.atomic
 def rupture_record(
-    *, session: TherapySession, recorded_by: User, reflection: str = "", **fields: Any
+    *,
+    session: TherapySession,
+    recorded_by: User,
+    reflection: str = "",
+    request_token: uuid.UUID | None = None,
+    **fields: Any,
 ) -> Rupture:
-    """Record a rupture seen in a session, with the therapist's private reflection if any."""
-    rupture = Rupture.objects.create(
-        couple_id=session.couple_id, session=session, created_by=recorded_by, **fields
+    """Record a rupture seen in a session, with the therapist's private reflection if any.
+
+    A form sent twice with the same `request_token` records one rupture: the second request
+    gets the first's back.
+    """
+
+    def record(token: uuid.UUID | None) -> Rupture:
+        rupture = Rupture.objects.create(
+            couple_id=session.couple_id,
+            session=session,
+            created_by=recorded_by,
+            request_token=token,
+            **fields,
+        )
+        if reflection.strip():
+            reflection_write(author=recorded_by, rupture=rupture, text=reflection)
+        return rupture
+
+    rupture, _ = create_once(
+        Rupture.objects.filter(session=session), token=request_token, parent=session, create=record
     )
-    if reflection.strip():
-        reflection_write(author=recorded_by, rupture=rupture, text=reflection)
+    return rupture
+
+
+@transaction.atomic
+def rupture_correct(*, correction: RuptureForm, author: User, read_version: int | None) -> Rupture:
+    """Save a validated correction of a rupture and its author's private reflection.
+
+    Refused with StaleEdit when the rupture was corrected or repaired since `read_version`.
+    """
+    rupture = correction.instance
+    rupture.version = claim_version(Rupture, pk=rupture.pk, read_version=read_version)
+    correction.save()
+    reflection_write(author=author, rupture=rupture, text=correction.cleaned_data["reflection"])
     return rupture
 
 
@@ -43,13 +79,27 @@ def rupture_repair(
     strategies: Any = None,
     resolution_stage: int | None = None,
     recorded_by: User | None = None,
+    read_version: int | None = None,
+    request_token: uuid.UUID | None = None,
 ) -> Rupture:
     """Mark an earlier rupture as repaired (fully or partly) in a later session, logging the
-    repair with the rupture's state just before it (RuptureRepair)."""
+    repair with the rupture's state just before it (RuptureRepair).
+
+    With `read_version` (the repair form's), refused with StaleEdit when the rupture was
+    corrected or repaired since; a form sent twice with the same `request_token` repairs once.
+    """
     # The state before the repair is read under a row lock, not from the caller's copy: two
     # repairs saved at once are logged one after the other, each with what it replaced.
     rupture.refresh_from_db(from_queryset=Rupture.objects.select_for_update())
+    if (
+        request_token is not None
+        and rupture.repair_log.filter(request_token=request_token).exists()
+    ):
+        return rupture  # this very repair was recorded by an earlier copy of the request
+    if read_version is not None:
+        rupture.version = claim_version(Rupture, pk=rupture.pk, read_version=read_version)
     RuptureRepair.objects.create(
+        request_token=request_token,
         rupture=rupture,
         session=repaired_in,
         status=status,

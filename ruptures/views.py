@@ -7,24 +7,28 @@ without JavaScript.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from config.celery import app as celery_app
+from config.celery import broker_answers
+from config.concurrency import StaleEdit
 from people import audit
 from people.views import is_htmx, signed_in
 from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
-from ruptures.models import NightlyRun, RunStatus, Rupture
+from ruptures.models import NightlyRun, RunStatus, Rupture, RuptureRepair
 from ruptures.nightly import runs as nightly
 from ruptures.services import (
-    reflection_write,
     repair_withdraw,
+    rupture_correct,
     rupture_record,
     rupture_repair,
     rupture_withdraw,
@@ -73,12 +77,14 @@ def _region(
 
 @require_POST
 def rupture_add(request: HttpRequest, session_pk: int) -> HttpResponse:
-    """Add a rupture to a session. `action=refresh` only redraws the form (type chosen)."""
+    """Add a rupture to a session."""
     user = signed_in(request)
     session = _editable_session(request, session_pk)
     if request.POST.get("action") == "refresh":
-        form = RuptureForm(initial=_initial_from(request), prefix="new")
-        return _region(request, session, "rupture-add", rupture_form=form, focus_markers=True)
+        # A page drawn before the markers were shown on the client (static/js/
+        # rupture-markers.js) still posts this when the type changes: swap nothing, so no
+        # tick is lost, and record nothing. Can go once no such page is open.
+        return HttpResponse(status=204)
     form = RuptureForm(request.POST, prefix="new", session=session)
     if not session.took_place:
         form.add_error(None, NOT_HELD.format(attendance=session.get_attendance_display().lower()))
@@ -87,7 +93,11 @@ def rupture_add(request: HttpRequest, session_pk: int) -> HttpResponse:
         return _region(request, session, "ruptures", rupture_form=form)
     data = dict(form.cleaned_data)
     reflection = data.pop("reflection")
-    rupture_record(session=session, recorded_by=user, reflection=reflection, **data)
+    token = data.pop("request_token")
+    del data["version"]  # a new rupture has none yet
+    rupture_record(
+        session=session, recorded_by=user, reflection=reflection, request_token=token, **data
+    )
     if not is_htmx(request):
         messages.success(request, "Recorded the rupture.")
         return redirect("therapy_sessions:detail", pk=session.pk)
@@ -104,21 +114,6 @@ def focus_first_error(form: forms.BaseForm) -> None:
         if name in form.errors:
             form.fields[name].widget.attrs["autofocus"] = True
             return
-
-
-def _initial_from(request: HttpRequest) -> dict[str, Any]:
-    """What the therapist has typed so far, to redraw the form without errors."""
-    initial: dict[str, Any] = {}
-    for name in RuptureForm.base_fields:
-        key = f"new-{name}"
-        values = request.POST.getlist(key)
-        if values:
-            initial[name] = (
-                values
-                if len(values) > 1 or name.endswith(("markers", "strategies", "principles"))
-                else values[0]
-            )
-    return initial
 
 
 @require_http_methods(["GET", "POST"])
@@ -140,12 +135,12 @@ def rupture_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                form.save()
+            rupture_correct(correction=form, author=user, read_version=form.read_version())
+        except StaleEdit as stale:
+            refuse_stale_rupture(form, stale, user)
         except IntegrityError:
             form.add_error(None, "That combination can't be saved: check type, markers and repair.")
         else:
-            reflection_write(author=user, rupture=rupture, text=form.cleaned_data["reflection"])
             messages.success(request, "Saved the correction.")
             return redirect("therapy_sessions:detail", pk=rupture.session_id)
     context = {
@@ -157,15 +152,38 @@ def rupture_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "ruptures/edit.html", context)
 
 
+def refuse_stale_rupture(form: RuptureForm, stale: StaleEdit, user: Any) -> None:
+    """Show what the rupture (and the user's own reflection) say now, beside the form."""
+    current = stale.current
+    if current is None:
+        form.refuse_stale(None, {})
+        return
+    reflection = PrivateNote.objects.visible_to(user).filter(rupture=current).first()
+    saved = RuptureForm(
+        instance=current, initial={"reflection": reflection.text if reflection else ""}
+    )
+    form.refuse_stale(current, saved.initial)
+
+
 @require_POST
 def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpResponse:
     """From a later session, mark an earlier open rupture as repaired (fully or partly)."""
     session = _editable_session(request, session_pk)
+    form = RepairForm(request.POST, prefix=f"repair{pk}")
+    if already_repaired_here(request, session, pk):
+        return _repaired(request, session)
     rupture = get_object_or_404(
-        Rupture.objects.editable_by(request.user).open().select_related("session"),
+        Rupture.objects.editable_by(request.user).current().select_related("session"),
         pk=pk,
         couple_id=session.couple_id,
     )
+    if not rupture.is_open:  # repaired from another tab or device since this page was drawn
+        message = (
+            f"The rupture from session {rupture.session.ordinal} was marked "
+            f"{rupture.get_status_display().lower()} since this page was opened: nothing "
+            "was changed. Correct it from its own session's page if needed."
+        )
+        return _region(request, session, "repairs", repair_error=message)
     if not session.took_place:
         message = NOT_HELD.format(attendance=session.get_attendance_display().lower())
         return _region(request, session, "repairs", repair_error=message)
@@ -175,17 +193,39 @@ def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpR
             "later session."
         )
         return _region(request, session, "repairs", repair_error=message)
-    form = RepairForm(request.POST, prefix=f"repair{rupture.pk}")
     if not form.is_valid():
         return _region(request, session, "repairs", repair_forms={rupture.pk: form})
-    rupture_repair(
-        rupture=rupture,
-        repaired_in=session,
-        status=form.cleaned_data["status"],
-        strategies=form.cleaned_data["strategies"],
-        resolution_stage=form.cleaned_data["resolution_stage"],
-        recorded_by=signed_in(request),
+    try:
+        rupture_repair(
+            rupture=rupture,
+            repaired_in=session,
+            status=form.cleaned_data["status"],
+            strategies=form.cleaned_data["strategies"],
+            resolution_stage=form.cleaned_data["resolution_stage"],
+            recorded_by=signed_in(request),
+            read_version=form.read_version(),
+            request_token=form.token(),
+        )
+    except StaleEdit as stale:
+        form.refuse_stale(stale.current, {})
+        return _region(request, session, "repairs", repair_forms={rupture.pk: form})
+    return _repaired(request, session)
+
+
+def already_repaired_here(request: HttpRequest, session: TherapySession, pk: int) -> bool:
+    """This repair form was already recorded (a double click or a retried request)."""
+    token = request.POST.get(f"repair{pk}-request_token", "")
+    try:
+        key = uuid.UUID(token)
+    except ValueError:
+        return False
+    repairs = RuptureRepair.objects.filter(
+        request_token=key, rupture_id=pk, session=session, withdrawn_at__isnull=True
     )
+    return repairs.filter(rupture__in=Rupture.objects.editable_by(request.user)).exists()
+
+
+def _repaired(request: HttpRequest, session: TherapySession) -> HttpResponse:
     if not is_htmx(request):
         messages.success(request, "Marked the rupture repaired in this session.")
         return redirect("therapy_sessions:detail", pk=session.pk)
@@ -262,6 +302,7 @@ def nightly_runs(request: HttpRequest) -> HttpResponse:
         "runs": runs,
         "running": any(r.status in (RunStatus.PENDING, RunStatus.RUNNING) for r in runs),
         "overdue": nightly.overdue(practice),
+        "background_down": not celery_app.conf.task_always_eager and not broker_answers(),
         "next_date": next_date,
         "already_run": next(
             (r for r in runs if r.for_date == next_date and r.status == RunStatus.FINISHED), None
@@ -276,9 +317,12 @@ def nightly_run_start(request: HttpRequest) -> HttpResponse:
     """Start (or resume) the run for the day just ended, now."""
     user = _practice_admin(request)
     practice = user.practice
-    run = nightly.start_run(
-        practice=practice, for_date=nightly.day_just_ended(practice), started_by=user
-    )
+    for_date = nightly.day_just_ended(practice)
+    try:
+        run = nightly.start_run(practice=practice, for_date=for_date, started_by=user)
+    except nightly.BackgroundWorkUnavailable:
+        messages.error(request, BACKGROUND_DOWN.format(day=f"{for_date:%-d %B %Y}"))
+        return redirect("ruptures:runs")
     if run.status == RunStatus.FINISHED:
         messages.info(request, f"{ALREADY_RUN.format(day=f'{run.for_date:%-d %B %Y}')}")
     else:
@@ -286,6 +330,11 @@ def nightly_run_start(request: HttpRequest) -> HttpResponse:
     return redirect("ruptures:runs")
 
 
+BACKGROUND_DOWN = (
+    "Background work is unavailable right now, so the summaries for {day} were not started. "
+    "Nothing is lost: try Run now again in a few minutes. If this lasts, tell whoever looks "
+    "after the server that the task queue (Redis) is not answering."
+)
 ALREADY_RUN = (
     "The summaries for {day} have already run; a run for a day is done once. "
     "Changes recorded since then appear after the next nightly run."

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils import dateformat, timezone
 
+from config.concurrency import CreateForm, VersionedForm
 from cycles.models import EFTStep
 from ruptures.fields import FlagSetFormField
 from sessions.models import (
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 MAX_SESSION_MINUTES = 480
 
 
-class SessionForm(forms.Form):
+class SessionForm(VersionedForm, CreateForm):
     # Browsers' date and time inputs take ISO values whatever the page's locale.
     date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     start_time = forms.TimeField(
@@ -228,6 +229,7 @@ class SessionForm(forms.Form):
             "horsemen": session.horsemen,
             "progress_note": session.progress_note,
             "private_note": private_note,
+            "version": session.version,
         }
 
     @staticmethod

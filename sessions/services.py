@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from config.concurrency import claim_version, create_once
+from cycles.models import Couple
 from sessions.models import (
     AllianceRating,
     MeasureDefinition,
@@ -22,7 +25,6 @@ from sessions.models.measures import ALLIANCE_ITEMS
 if TYPE_CHECKING:
     import datetime
 
-    from cycles.models import Couple
     from people.models import User
 
 
@@ -62,27 +64,51 @@ def session_log(
     therapist: User,
     starts_at: datetime.datetime,
     private_note: str = "",
+    request_token: uuid.UUID | None = None,
     **fields: Any,
 ) -> TherapySession:
-    """Record a session of the couple, numbered by its place in the treatment."""
-    explicit = "ordinal" in fields
-    fields.setdefault("ordinal", next_ordinal(couple))
-    session = TherapySession.objects.create(
-        couple=couple, therapist=therapist, starts_at=starts_at, **fields
+    """Record a session of the couple, numbered by its place in the treatment.
+
+    A form sent twice with the same `request_token` logs one session and returns it to both
+    (their turns taken on the couple's row, config/concurrency.create_once).
+    """
+
+    def log(token: uuid.UUID | None) -> TherapySession:
+        explicit = "ordinal" in fields
+        fields.setdefault("ordinal", next_ordinal(couple))
+        session = TherapySession.objects.create(
+            couple=couple,
+            therapist=therapist,
+            starts_at=starts_at,
+            request_token=token,
+            **fields,
+        )
+        if not explicit:
+            renumber(couple)
+            session.refresh_from_db(fields=["ordinal"])
+        if private_note:
+            private_note_write(author=therapist, session=session, text=private_note)
+        return session
+
+    session, _ = create_once(
+        TherapySession.objects.filter(couple=couple), token=request_token, parent=couple, create=log
     )
-    if not explicit:
-        renumber(couple)
-        session.refresh_from_db(fields=["ordinal"])
-    if private_note:
-        private_note_write(author=therapist, session=session, text=private_note)
     return session
 
 
 @transaction.atomic
 def session_update(
-    *, session: TherapySession, author: User, private_note: str, **fields: Any
+    *,
+    session: TherapySession,
+    author: User,
+    private_note: str,
+    read_version: int | None,
+    **fields: Any,
 ) -> TherapySession:
-    """Correct a logged session; a changed start renumbers the couple's sessions."""
+    """Correct a logged session and its author's private note; a changed start renumbers
+    the couple's sessions. Refused with StaleEdit when the session (or the note, saved
+    through this form) was saved since `read_version` was read."""
+    session.version = claim_version(TherapySession, pk=session.pk, read_version=read_version)
     for name, value in fields.items():
         setattr(session, name, value)
     session.save()

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.concurrency import StaleEdit, replayed
 from cycles.models import Couple
 from people import audit
 from people.views import signed_in
@@ -46,7 +47,9 @@ def session_page_context(
     )
     for rupture in earlier_open:
         prefix = f"repair{rupture.pk}"
-        rupture.repair_form = (repair_forms or {}).get(rupture.pk) or RepairForm(prefix=prefix)  # type: ignore[attr-defined]
+        rupture.repair_form = (repair_forms or {}).get(rupture.pk) or RepairForm(  # type: ignore[attr-defined]
+            prefix=prefix, initial={"version": rupture.version}
+        )
     repaired_here = list(
         Rupture.objects.current()
         .filter(repaired_in=session)
@@ -98,12 +101,15 @@ def record_session_read(
 def session_new(request: HttpRequest, case_code: str) -> HttpResponse:
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    if request.method == "POST" and (logged := replayed(couple.sessions.all(), request.POST)):
+        return redirect("therapy_sessions:detail", pk=logged.pk)  # this form, sent again
     form = SessionForm(request.POST or None, initial=SessionForm.initial_new(), couple=couple)
     if request.method == "POST" and form.is_valid():
         session = session_log(
             couple=couple,
             therapist=user,
             private_note=form.cleaned_data["private_note"],
+            request_token=form.token(),
             **form.session_fields(),
         )
         messages.success(request, f"Logged session {session.ordinal}. Add its ruptures below.")
@@ -131,8 +137,11 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 session=session,
                 author=user,
                 private_note=form.cleaned_data["private_note"],
+                read_version=form.read_version(),
                 **form.session_fields(),
             )
+        except StaleEdit as stale:
+            refuse_stale_session(form, stale, user)
         except IntegrityError:
             form.add_error(
                 "date",
@@ -144,6 +153,16 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("therapy_sessions:detail", pk=session.pk)
     context = {"form": form, "couple": session.couple, "session": session}
     return render(request, "sessions/form.html", context)
+
+
+def refuse_stale_session(form: SessionForm, stale: StaleEdit, user: Any) -> None:
+    """Show what the session (and the user's own private note) say now, beside the form."""
+    current = stale.current
+    if current is None:
+        form.refuse_stale(None, {})
+        return
+    note = PrivateNote.objects.visible_to(user).filter(session=current).first()
+    form.refuse_stale(current, SessionForm.initial_for(current, note.text if note else ""))
 
 
 @require_POST

@@ -9,6 +9,7 @@ session and user lookups are the same two queries in every count.
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from tests.factories import (
     make_rupture,
     make_session,
     make_user,
+    version_of,
 )
 
 if TYPE_CHECKING:
@@ -379,34 +381,38 @@ def test_cycle_map_editor_refusing_a_stale_save(client, scene, django_assert_num
 def test_opening_a_couples_record(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = reverse("cycles:new")
-    data = couple_post(scene)
-    count(django_assert_num_queries, PER_WRITE + 5, lambda: client.post(url, data), status=302)
+    data = couple_post(scene) | {"request_token": str(uuid.uuid4())}
+    # + the therapist's row locked and the form's token looked up (config/concurrency.py).
+    count(django_assert_num_queries, PER_WRITE + 7, lambda: client.post(url, data), status=302)
 
 
 def test_couple_correction(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = reverse("cycles:edit", args=[scene.couple.case_code])
-    data = couple_post(scene)
-    # + the first session's date, which the start date can't come after.
-    count(django_assert_num_queries, PER_WRITE + 8, lambda: client.post(url, data), status=302)
+    data = couple_post(scene) | version_of(scene.couple)
+    # + the first session's date, which the start date can't come after; + the version claimed.
+    count(django_assert_num_queries, PER_WRITE + 9, lambda: client.post(url, data), status=302)
 
 
 def test_logging_a_session_late(client, scene, django_assert_num_queries):
     """Dated before every other session: all of them move up one number."""
     signed_in(client, scene.owner)
     url = reverse("therapy_sessions:new", args=[scene.couple.case_code])
-    data = session_post(days_ago=2 * scene.size + 10)
+    data = session_post(days_ago=2 * scene.size + 10) | {"request_token": str(uuid.uuid4())}
     # The renumbering is two updates however many sessions move (sessions.services.renumber);
-    # the form's one read of the couple's sessions around that time refuses an overlap.
-    count(django_assert_num_queries, PER_WRITE + 12, lambda: client.post(url, data), status=302)
+    # the form's one read of the couple's sessions around that time refuses an overlap; the
+    # couple's row locked and the form's token looked up twice: before the form is checked
+    # (a resent form is not refused as overlapping itself) and under the lock.
+    count(django_assert_num_queries, PER_WRITE + 15, lambda: client.post(url, data), status=302)
 
 
 def test_correcting_a_session(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = reverse("therapy_sessions:edit", args=[scene.last.pk])
-    data = session_post(days_ago=2)
-    # + the form's one read of the couple's other sessions around that time (overlaps).
-    count(django_assert_num_queries, PER_WRITE + 10, lambda: client.post(url, data), status=302)
+    data = session_post(days_ago=2) | version_of(scene.last)
+    # + the form's one read of the couple's other sessions around that time (overlaps); + the
+    # version claimed.
+    count(django_assert_num_queries, PER_WRITE + 11, lambda: client.post(url, data), status=302)
 
 
 def test_withdrawing_the_first_session(client, scene, django_assert_num_queries):
@@ -425,22 +431,16 @@ def test_withdrawing_the_first_session(client, scene, django_assert_num_queries)
 def test_recording_a_rupture_with_htmx(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = reverse("ruptures:add", args=[scene.last.pk])
-    data = rupture_post()
-    count(django_assert_num_queries, PER_WRITE + 12, lambda: client.post(url, data, headers=HTMX))
+    data = rupture_post(request_token=str(uuid.uuid4()))
+    # + the session's row locked and the form's token looked up (config/concurrency.py).
+    count(django_assert_num_queries, PER_WRITE + 14, lambda: client.post(url, data, headers=HTMX))
 
 
 def test_recording_a_rupture_without_javascript(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = reverse("ruptures:add", args=[scene.last.pk])
-    data = rupture_post()
-    count(django_assert_num_queries, PER_WRITE + 6, lambda: client.post(url, data), status=302)
-
-
-def test_redrawing_the_rupture_form(client, scene, django_assert_num_queries):
-    signed_in(client, scene.owner)
-    url = reverse("ruptures:add", args=[scene.last.pk])
-    data = rupture_post(rupture_type="confrontation") | {"action": "refresh"}
-    count(django_assert_num_queries, PER_WRITE + 7, lambda: client.post(url, data, headers=HTMX))
+    data = rupture_post(request_token=str(uuid.uuid4()))
+    count(django_assert_num_queries, PER_WRITE + 8, lambda: client.post(url, data), status=302)
 
 
 def test_refusing_a_bad_rupture(client, scene, django_assert_num_queries):
@@ -454,8 +454,9 @@ def test_correcting_a_rupture(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     rupture = scene.ruptures[-1]
     url = reverse("ruptures:edit", args=[rupture.pk])
-    data = rupture_post(f"r{rupture.pk}", significance="4")
-    count(django_assert_num_queries, PER_WRITE + 7, lambda: client.post(url, data), status=302)
+    data = rupture_post(f"r{rupture.pk}", significance="4") | version_of(rupture, f"r{rupture.pk}")
+    # + the version claimed.
+    count(django_assert_num_queries, PER_WRITE + 8, lambda: client.post(url, data), status=302)
 
 
 def test_withdrawing_a_rupture(client, scene, django_assert_num_queries):

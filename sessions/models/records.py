@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.concurrency import request_token_field, version_field
 from cycles.models import EFTStep
 from people.access import readable_couples, writable_couples
 from ruptures.fields import FlagSetField, LabelledFlag
@@ -129,6 +130,9 @@ class TherapySession(models.Model):
         editable=False,
     )
     withdrawal_reason = models.CharField(max_length=300, blank=True, editable=False)
+    # The session form (with the author's private note) is checked against this.
+    version = version_field()
+    request_token = request_token_field()
 
     objects = TherapySessionQuerySet.as_manager()
 

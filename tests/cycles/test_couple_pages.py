@@ -31,7 +31,7 @@ from cycles.models import (
 from cycles.services import StepDraft, cycle_map_save
 from ruptures.models import Rupture
 from sessions.models import PrivateNote, TherapySession
-from tests.factories import World, make_emotion
+from tests.factories import World, make_emotion, version_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -330,7 +330,7 @@ def test_the_owner_corrects_partners_step_and_status(client, scene):
         eft_step="5",
         status=CoupleStatus.PAUSED,
     )
-    response = client.post(edit_url(scene), data)
+    response = client.post(edit_url(scene), data | version_of(scene.couple))
     assert response.status_code == 302
     assert response["Location"] == detail_url(scene)
     couple = Couple.objects.get(pk=scene.couple.pk)
@@ -348,7 +348,7 @@ def test_a_correction_with_a_future_start_date_is_refused_beside_the_field(clien
     as_user(client, scene.world.owner)
     before = snapshot()
     data = couple_data(started_on=day(-3), status=CoupleStatus.PAUSED)
-    response = client.post(edit_url(scene), data)
+    response = client.post(edit_url(scene), data | version_of(scene.couple))
     assert response.status_code == 200
     assert "can't be in the future" in field_error(response, "id_started_on")
     assert 'value="Noor Vale"' in response.text
@@ -358,7 +358,9 @@ def test_a_correction_with_a_future_start_date_is_refused_beside_the_field(clien
 def test_a_correction_with_an_unknown_status_is_refused_beside_the_field(client, scene):
     as_user(client, scene.world.owner)
     before = snapshot()
-    response = client.post(edit_url(scene), couple_data(status="archived"))
+    response = client.post(
+        edit_url(scene), couple_data(status="archived") | version_of(scene.couple)
+    )
     assert response.status_code == 200
     assert "valid choice" in field_error(response, "id_status")
     assert snapshot() == before
@@ -369,7 +371,9 @@ def test_everyone_but_the_owner_gets_404_for_correcting_the_couple(client, scene
     as_user(client, scene.person(role))
     before = snapshot()
     assert client.get(edit_url(scene)).status_code == 404
-    response = client.post(edit_url(scene), couple_data(status=CoupleStatus.COMPLETED))
+    response = client.post(
+        edit_url(scene), couple_data(status=CoupleStatus.COMPLETED) | version_of(scene.couple)
+    )
     assert response.status_code == 404
     assert snapshot() == before
 

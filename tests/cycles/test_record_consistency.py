@@ -36,7 +36,7 @@ from cycles.services import PartnerDetails
 from people.demo import COUPLES
 from ruptures.codes import Toward, WhoMoved
 from sessions.services import session_withdraw
-from tests.factories import World, make_couple, make_emotion, make_rupture, make_session
+from tests.factories import World, make_couple, make_emotion, make_rupture, make_session, version_of
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -304,7 +304,9 @@ class StartDateTests(WorldTestCase):
     def test_a_start_after_the_first_session_is_refused_naming_its_date(self) -> None:
         before = self.snapshot()
         later = self.first_day + datetime.timedelta(days=1)
-        response = self.client.post(self.url(), couple_data(started_on=later.isoformat()))
+        response = self.client.post(
+            self.url(), couple_data(started_on=later.isoformat()) | version_of(self.couple)
+        )
         assert response.status_code == 200
         message = error_beside(response, "id_started_on")
         on = dateformat.format(self.first_day, "j M Y")
@@ -314,13 +316,17 @@ class StartDateTests(WorldTestCase):
         assert self.snapshot() == before
 
     def test_a_start_on_the_day_of_the_first_session_is_saved(self) -> None:
-        response = self.client.post(self.url(), couple_data(started_on=self.first_day.isoformat()))
+        response = self.client.post(
+            self.url(), couple_data(started_on=self.first_day.isoformat()) | version_of(self.couple)
+        )
         assert response.status_code == 302
         assert Couple.objects.get(pk=self.couple.pk).started_on == self.first_day
 
     def test_a_withdrawn_earlier_session_does_not_hold_the_start_date_back(self) -> None:
         start = self.first_day - datetime.timedelta(days=10)  # after the withdrawn one
-        response = self.client.post(self.url(), couple_data(started_on=start.isoformat()))
+        response = self.client.post(
+            self.url(), couple_data(started_on=start.isoformat()) | version_of(self.couple)
+        )
         assert response.status_code == 302
         assert Couple.objects.get(pk=self.couple.pk).started_on == start
 
@@ -328,7 +334,7 @@ class StartDateTests(WorldTestCase):
         couple = make_couple(self.world.owner)
         url = reverse("cycles:edit", args=[couple.case_code])
         yesterday = timezone.localdate() - datetime.timedelta(days=1)
-        data = couple_data(started_on=yesterday.isoformat())
+        data = couple_data(started_on=yesterday.isoformat()) | version_of(couple)
         assert self.client.post(url, data).status_code == 302
 
 

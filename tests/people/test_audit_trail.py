@@ -486,6 +486,7 @@ def test_no_note_progress_note_or_reflection_reaches_the_trail(client, world):
         session=session,
         author=world.owner,
         private_note=f"edited {CANARY}",
+        read_version=session.version,
         progress_note=f"progress {CANARY}",
     )
     rupture = Rupture.objects.create(

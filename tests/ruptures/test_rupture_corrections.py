@@ -9,6 +9,7 @@ import pytest
 
 from ruptures.codes import ResolutionStage, RuptureStatus
 from ruptures.models import Rupture
+from tests.factories import version_of
 from tests.ruptures.test_rupture_views import (
     as_user,
     edit_url,
@@ -35,12 +36,15 @@ def test_marking_a_rupture_resolved_on_correction_needs_the_stage_reached(
     prefix = f"r{scene.rupture.pk}"
     before = snapshot()
     data = rupture_data(prefix, status=RuptureStatus.RESOLVED, resolution_stage="0")
-    response = client.post(edit_url(scene.rupture), data)
+    response = client.post(edit_url(scene.rupture), data | version_of(scene.rupture, prefix))
     assert response.status_code == 200
     assert "choose the stage reached" in field_error(response, f"id_{prefix}-resolution_stage")
     assert snapshot() == before
     data = rupture_data(prefix, status=RuptureStatus.RESOLVED, resolution_stage="3")
-    assert client.post(edit_url(scene.rupture), data).status_code == 302
+    assert (
+        client.post(edit_url(scene.rupture), data | version_of(scene.rupture, prefix)).status_code
+        == 302
+    )
     rupture = Rupture.objects.get(pk=scene.rupture.pk)
     assert (rupture.status, rupture.resolution_stage) == (RuptureStatus.RESOLVED, 3)
     assert rupture.repaired_in_id is None  # resolved in its own session
@@ -57,7 +61,10 @@ def test_an_earlier_resolved_record_without_a_stage_can_still_be_corrected(
     data = rupture_data(
         prefix, status=RuptureStatus.RESOLVED, resolution_stage="0", significance="5"
     )
-    assert client.post(edit_url(scene.rupture), data).status_code == 302
+    assert (
+        client.post(edit_url(scene.rupture), data | version_of(scene.rupture, prefix)).status_code
+        == 302
+    )
     assert Rupture.objects.get(pk=scene.rupture.pk).significance == 5
 
 

@@ -31,7 +31,7 @@ from ruptures.codes import (
 )
 from ruptures.models import Rupture
 from sessions.models import NoteKind, PrivateNote, TherapySession
-from tests.factories import World, make_couple, make_rupture, make_session
+from tests.factories import World, make_couple, make_rupture, make_session, version_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -299,52 +299,6 @@ def test_a_confrontation_is_recorded_with_its_own_markers(client, scene):
     assert rupture.withdrawal_markers == 0
 
 
-def test_choosing_the_type_redraws_the_form_with_that_types_markers_and_saves_nothing(
-    client, scene
-):
-    as_user(client, scene.world.owner)
-    before = snapshot()
-    data = rupture_data(rupture_type=RuptureType.CONFRONTATION, withdrawal_markers=None)
-    response = client.post(add_url(scene.later), data | {"action": "refresh"}, headers=HTMX)
-    assert response.status_code == 200
-    assert region(response) == "rupture-add"
-    assert "Confrontation markers" in response.text
-    assert "Withdrawal markers" not in response.text
-    assert NOTE in response.text
-    assert 'value="25"' in response.text
-    assert re.search(r'value="confrontation"[^>]*checked', response.text)
-    assert "errorlist" not in response.text  # a redraw, not a validation
-    assert snapshot() == before
-
-
-def test_redrawing_the_form_with_garbage_values_never_gives_a_500(client, scene):
-    as_user(client, scene.world.owner)
-    before = snapshot()
-    data = rupture_data(
-        rupture_type="sideways",
-        significance="abc",
-        minute="-5",
-        withdrawal_markers=["NOPE", "DENIAL"],
-        resolution_stage="9999",
-    )
-    response = client.post(add_url(scene.later), data | {"action": "refresh"}, headers=HTMX)
-    assert response.status_code == 200
-    assert region(response) == "rupture-add"
-    assert snapshot() == before
-
-
-def test_choosing_the_type_without_javascript_redraws_the_whole_page(client, scene):
-    as_user(client, scene.world.owner)
-    before = snapshot()
-    data = rupture_data(rupture_type=RuptureType.WITHDRAWAL) | {"action": "refresh"}
-    response = client.post(add_url(scene.later), data)
-    assert response.status_code == 200
-    assert "<html" in response.text
-    assert "Withdrawal markers" in response.text
-    assert "Confrontation markers" not in response.text
-    assert snapshot() == before
-
-
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
@@ -455,7 +409,7 @@ def test_correcting_a_rupture_saves_the_fields_and_the_reflection(client, scene)
         toward=Toward.PARTNER_B,
         reflection="I was irritated and raised my voice.",
     )
-    response = client.post(edit_url(scene.rupture), data)
+    response = client.post(edit_url(scene.rupture), data | version_of(scene.rupture, prefix))
     assert response.status_code == 302
     assert response["Location"] == session_url(scene.session)
     rupture = Rupture.objects.get(pk=scene.rupture.pk)
@@ -469,12 +423,12 @@ def test_a_correction_with_bad_input_is_refused_beside_the_field(client, scene):
     prefix = f"r{scene.rupture.pk}"
     before = snapshot()
     data = rupture_data(prefix, who_moved=WhoMoved.PARTNER_A, toward=Toward.PARTNER_A)
-    response = client.post(edit_url(scene.rupture), data)
+    response = client.post(edit_url(scene.rupture), data | version_of(scene.rupture, prefix))
     assert response.status_code == 200
     assert "not the one who moved" in field_error(response, f"id_{prefix}-toward")
     assert "I pushed the exercise too soon." in response.text
     data = rupture_data(prefix, significance="9")
-    response = client.post(edit_url(scene.rupture), data)
+    response = client.post(edit_url(scene.rupture), data | version_of(scene.rupture, prefix))
     assert "valid choice" in field_error(response, f"id_{prefix}-significance")
     assert snapshot() == before
 
@@ -491,7 +445,7 @@ def test_unresolving_a_repaired_rupture_is_refused_with_a_message_and_changes_no
     # rupture_repaired_is_not_unresolved); this atomic only keeps the test's own transaction
     # usable for the checks below should the view fail to.
     with transaction.atomic():
-        response = client.post(edit_url(scene.rupture), data)
+        response = client.post(edit_url(scene.rupture), data | version_of(scene.rupture, prefix))
     assert response.status_code == 200
     page = html.unescape(response.text)
     assert "marked repaired in a later session" in page

@@ -26,7 +26,7 @@ from people.models import ConsultationGroup, GroupMembership, Practice, User
 from ruptures.codes import RuptureStatus, RuptureType, Toward, WhoMoved
 from ruptures.models import FlagAcknowledgement, NightlyRun, Rupture
 from sessions.models import AllianceRating, Attendance, SessionFormat, TherapySession
-from tests.factories import make_couple, make_rupture, make_session
+from tests.factories import make_couple, make_rupture, make_session, version_of
 from tests.security import Scene, build_scene
 
 pytestmark = pytest.mark.django_db
@@ -212,7 +212,7 @@ CASES: dict[str, Case] = {
     "couple edit": Case(
         "owner",
         lambda s, v: reverse("cycles:edit", args=[s.world.couple.case_code]),
-        lambda s, v: couple_data() | {"status": "paused"},
+        lambda s, v: couple_data() | {"status": "paused"} | version_of(s.world.couple),
         lambda s, v: Couple.objects.get(pk=s.world.couple.pk).status == "paused",
     ),
     "cycle map": Case(
@@ -232,7 +232,7 @@ CASES: dict[str, Case] = {
     "session edit": Case(
         "owner",
         lambda s, v: reverse("therapy_sessions:edit", args=[s.later.pk]),
-        lambda s, v: session_data(2),
+        lambda s, v: session_data(2) | version_of(s.later),
         lambda s, v: (
             TherapySession.objects.get(pk=s.later.pk).progress_note == "Slowed the cycle down."
         ),
@@ -253,7 +253,9 @@ CASES: dict[str, Case] = {
         "owner",
         lambda s, v: reverse("ruptures:edit", args=[s.world.rupture.pk]),
         lambda s, v: (
-            rupture_data(f"r{s.world.rupture.pk}") | {f"r{s.world.rupture.pk}-minute": "12"}
+            rupture_data(f"r{s.world.rupture.pk}")
+            | {f"r{s.world.rupture.pk}-minute": "12"}
+            | version_of(s.world.rupture, f"r{s.world.rupture.pk}")
         ),
         lambda s, v: Rupture.objects.get(pk=s.world.rupture.pk).minute == 12,
     ),

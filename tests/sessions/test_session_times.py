@@ -29,7 +29,7 @@ from django.utils import timezone
 from people.middleware import PRACTICE_TIME_ZONE_KEY
 from sessions.models import Attendance, PrivateNote, SessionFormat, TherapySession
 from sessions.services import session_withdraw
-from tests.factories import make_couple, make_practice, make_session, make_user
+from tests.factories import make_couple, make_practice, make_session, make_user, version_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -190,7 +190,9 @@ def test_correcting_a_sydney_session_keeps_its_sydney_time(client, sydney):
     session = make_session(sydney.couple, starts_at=sydney_time(3, 16))
     data = session_data(date="2026-03-03", start="16:00", end="16:45")
 
-    response = signed_in(client, sydney.therapist).post(edit_url(session), data)
+    response = signed_in(client, sydney.therapist).post(
+        edit_url(session), data | version_of(session)
+    )
 
     assert response.status_code == 302
     session.refresh_from_db()
@@ -262,7 +264,9 @@ def test_moving_a_session_before_the_couples_start_is_refused(client, sydney):
     session = make_session(sydney.couple, starts_at=sydney_time(3, 16))
     before = snapshot()
     data = session_data(date="2025-12-30")
-    response = signed_in(client, sydney.therapist).post(edit_url(session), data)
+    response = signed_in(client, sydney.therapist).post(
+        edit_url(session), data | version_of(session)
+    )
 
     assert response.status_code == 200
     assert "started on 5 Jan 2026" in field_error(response, "id_date")
@@ -363,7 +367,9 @@ def test_a_withdrawn_session_leaves_its_time_free(client, sydney):
 def test_correcting_a_session_does_not_collide_with_itself(client, sydney):
     session = make_session(sydney.couple, starts_at=sydney_time(3, 16), duration_minutes=50)
     data = session_data(date="2026-03-03", start="16:10", end="17:00")  # overlaps its old time
-    response = signed_in(client, sydney.therapist).post(edit_url(session), data)
+    response = signed_in(client, sydney.therapist).post(
+        edit_url(session), data | version_of(session)
+    )
     assert response.status_code == 302
     session.refresh_from_db()
     assert session.starts_at == sydney_time(3, 16, 10)
@@ -375,7 +381,7 @@ def test_moving_a_session_onto_another_is_refused_beside_the_start(client, sydne
     before = snapshot()
     data = session_data(date="2026-03-03", start="16:20", end="17:10")
 
-    response = signed_in(client, sydney.therapist).post(edit_url(later), data)
+    response = signed_in(client, sydney.therapist).post(edit_url(later), data | version_of(later))
 
     assert response.status_code == 200
     assert "Session 1 of this couple is already logged" in field_error(response, "id_start_time")

@@ -30,7 +30,7 @@ from sessions.models import (
     SessionFormat,
     TherapySession,
 )
-from tests.factories import World, make_couple, make_rupture, make_session
+from tests.factories import World, make_couple, make_rupture, make_session, version_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -205,7 +205,12 @@ def test_everyone_but_the_owner_gets_404_for_logging_correcting_and_withdrawing(
     assert client.get(new_url(scene.couple)).status_code == 404
     assert client.post(new_url(scene.couple), session_data()).status_code == 404
     assert client.get(edit_url(scene.session)).status_code == 404
-    assert client.post(edit_url(scene.session), session_data(days_ago=9)).status_code == 404
+    assert (
+        client.post(
+            edit_url(scene.session), session_data(days_ago=9) | version_of(scene.session)
+        ).status_code
+        == 404
+    )
     response = client.post(withdraw_url(scene.session), {"reason": "Logged on the wrong couple"})
     assert response.status_code == 404
     assert snapshot() == before
@@ -464,7 +469,7 @@ def test_correcting_a_session_saves_it_and_its_private_note(client, scene):
         progress_note="A walked out at minute 30.",
         private_note="I raised my voice.",
     )
-    response = client.post(edit_url(scene.session), data)
+    response = client.post(edit_url(scene.session), data | version_of(scene.session))
     assert response.status_code == 302
     assert response["Location"] == detail_url(scene.session)
     session = TherapySession.objects.get(pk=scene.session.pk)
@@ -476,14 +481,20 @@ def test_correcting_a_session_saves_it_and_its_private_note(client, scene):
 
 def test_clearing_the_private_note_removes_it(client, scene):
     as_user(client, scene.world.owner)
-    client.post(edit_url(scene.session), session_data(days_ago=10, private_note=""))
+    client.post(
+        edit_url(scene.session),
+        session_data(days_ago=10, private_note="") | version_of(scene.session),
+    )
     assert not PrivateNote.objects.filter(session=scene.session).exists()
 
 
 def test_a_corrected_date_renumbers_the_sessions(client, scene):
     later = make_session(scene.couple, days_ago=3)
     as_user(client, scene.world.owner)
-    assert client.post(edit_url(later), session_data(days_ago=12)).status_code == 302
+    assert (
+        client.post(edit_url(later), session_data(days_ago=12) | version_of(later)).status_code
+        == 302
+    )
     assert TherapySession.objects.get(pk=later.pk).ordinal == 1
     assert TherapySession.objects.get(pk=scene.session.pk).ordinal == 2
 
@@ -491,7 +502,9 @@ def test_a_corrected_date_renumbers_the_sessions(client, scene):
 def test_a_correction_with_a_future_date_is_refused_beside_the_date(client, scene):
     as_user(client, scene.world.owner)
     before = snapshot()
-    response = client.post(edit_url(scene.session), session_data(days_ago=-2))
+    response = client.post(
+        edit_url(scene.session), session_data(days_ago=-2) | version_of(scene.session)
+    )
     assert response.status_code == 200
     assert "before it has happened" in field_error(response, "id_date")
     assert snapshot() == before
@@ -502,13 +515,17 @@ def test_moving_a_repairing_session_before_its_rupture_is_refused_beside_the_dat
     rupture_repair(rupture=scene.world.rupture, repaired_in=later, status=RuptureStatus.RESOLVED)
     as_user(client, scene.world.owner)
     before = snapshot()
-    response = client.post(edit_url(later), session_data(days_ago=12, progress_note="moved"))
+    response = client.post(
+        edit_url(later), session_data(days_ago=12, progress_note="moved") | version_of(later)
+    )
     assert response.status_code == 200
     assert "repaired before it happened" in field_error(response, "id_date")
     assert "\nmoved</textarea>" in response.text  # what was typed stays
     assert snapshot() == before
     # and the other way round: the rupture's session moved after its repair
-    response = client.post(edit_url(scene.session), session_data(days_ago=1))
+    response = client.post(
+        edit_url(scene.session), session_data(days_ago=1) | version_of(scene.session)
+    )
     assert response.status_code == 200
     assert "repaired before it happened" in field_error(response, "id_date")
     assert snapshot() == before
