@@ -57,6 +57,17 @@ WHERE NOT t.tgisinternal AND n.nspname = ANY(current_schemas(false))
   AND pg_has_role(%s, p.proowner, 'MEMBER')
 ORDER BY p.proname
 """
+# Tables the role can't read or add to, e.g. made by a migration run as another role than the
+# owner (its default privileges grant the app nothing then); extension tables aside.
+UNUSABLE_TABLES = """
+SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY(current_schemas(false)) AND c.relkind IN ('r', 'p')
+  AND NOT (has_table_privilege(%(role)s, c.oid, 'SELECT')
+           AND has_table_privilege(%(role)s, c.oid, 'INSERT'))
+  AND NOT EXISTS (SELECT 1 FROM pg_depend AS d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY c.relname
+"""
 
 
 def role_problem(cursor: Any, role: str) -> str | None:
@@ -67,7 +78,9 @@ def role_problem(cursor: Any, role: str) -> str | None:
     2. each audit table exists, is not owned by the role (nor a role it belongs to), grants
        it SELECT and INSERT, and nothing in AUDIT_FORBIDDEN;
     3. no table with a trigger in the search path is the role's (it could disable the trigger);
-    4. no trigger function is the role's (it could replace it with one that does nothing).
+    4. no trigger function is the role's (it could replace it with one that does nothing);
+    5. it can read and add to every table (not a trail matter, but a migration run as the
+       wrong role would otherwise surface as errors in use rather than at start-up).
     """
     cursor.execute(SUPERUSER, [role])
     found = cursor.fetchone()
@@ -106,6 +119,13 @@ def role_problem(cursor: Any, role: str) -> str | None:
     cursor.execute(OWNED_TRIGGER_FUNCTIONS, [role])
     if functions := [row[0] for row in cursor.fetchall()]:
         return f"the database role {role!r} owns the trigger function {functions[0]}()"
+    cursor.execute(UNUSABLE_TABLES, {"role": role})
+    if tables := [row[0] for row in cursor.fetchall()]:
+        return (
+            f"the database role {role!r} may not read or add to {tables[0]}"
+            + (f" and {len(tables) - 1} more tables" if len(tables) > 1 else "")
+            + " (a migration run as another role than the owner? run setup_db_roles again)"
+        )
     return None
 
 

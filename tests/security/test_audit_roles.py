@@ -491,6 +491,14 @@ def test_the_check_refuses_the_owner_a_superuser_and_stray_rights_and_accepts_th
         assert role_problem(cursor, roles.app) == (
             f"the database role {roles.app!r} owns the trigger function audit_append_only()"
         )
+        cursor.execute(f"ALTER FUNCTION audit_append_only() OWNER TO {quoted(roles.owner)}")
+        # A table a migration made as the superuser, not the owner: no rights for the app.
+        cursor.execute("CREATE TABLE cycles_made_by_the_wrong_role (id bigint)")
+        assert role_problem(cursor, roles.app) == (
+            f"the database role {roles.app!r} may not read or add to "
+            "cycles_made_by_the_wrong_role (a migration run as another role than the owner? "
+            "run setup_db_roles again)"
+        )
 
 
 def production_env(database_url: str) -> dict[str, str]:
