@@ -136,11 +136,22 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Redis: the Celery broker and the cache when REDIS_URL is set; otherwise tasks run in-process.
+# Redis is the Celery broker when REDIS_URL is set; otherwise tasks run in-process.
 REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
+# The cache holds the sign-in throttle's counters, the authenticator codes already used and the
+# workers' heartbeat (config.celery), so it lives in the database, never in Redis: signing in
+# needs PostgreSQL anyway (accounts, sessions), so this adds no dependency, and a Redis outage
+# can neither break sign-in nor reset the throttle. The table is made by `migrate` (ruptures
+# 0009 runs createcachetable). SQLite (the local demo): per-process memory.
+if DATABASE_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "cycles_cache",
+            # Rows are culled (expired ones first) only past this many: far above the live
+            # throttle keys, so no counter or heartbeat goes before it expires.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -282,7 +293,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+# A message a SIGKILLed worker held comes back only after the visibility timeout; the watchdog
+# (ruptures.tasks.Watchdog) resumes a stalled run long before that, from its stored cursor.
+# Connecting gives up after 2 s, so a publish to a broker that is down fails fast (Run now says
+# so) instead of hanging a web request.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60, "socket_connect_timeout": 2}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -296,6 +311,16 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 NIGHTLY_CHUNK_SIZE = env_int("NIGHTLY_CHUNK_SIZE", 250)
+# Each worker's watchdog (ruptures.tasks.Watchdog), every WORKER_WATCHDOG_SECONDS: writes the
+# worker heartbeat /health/ reads, and queues again the next chunk of any run whose row no chunk
+# holds and that has not moved for NIGHTLY_LEASE_SECONDS (a worker killed mid-chunk, a chain
+# broken by a broker outage): such a run resumes within lease + period, not at beat's next
+# tick. The lease is far above the gap between two chunks of a healthy run (milliseconds).
+WORKER_WATCHDOG_SECONDS = 10
+NIGHTLY_LEASE_SECONDS = 30
+# /health/ (people.views.health) checks the database, cache, broker and worker itself, and adds
+# these sections: people imports no clinical app, so the nightly runs' report is named here.
+HEALTH_SECTIONS = {"nightly": "ruptures.nightly.runs.health"}
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 LOGGING = {

@@ -42,6 +42,7 @@ from django.db import connection, connections, transaction
 from config.celery import app as celery_app
 from ruptures.models import NightlyRun, RunStatus
 from ruptures.nightly import runs
+from tests.processes import RedisServer, create_cache_table, running
 
 if TYPE_CHECKING:
     import datetime
@@ -51,7 +52,9 @@ if TYPE_CHECKING:
 
     from people.models import Practice
 
-REDIS_DB = 9  # these tests' own Redis database: flushed before and after each use
+# These tests' own Redis database, flushed before and after each use. Two runs at once on one
+# machine each set their own (CYCLES_TEST_REDIS_DB), or they flush each other's messages.
+REDIS_DB = int(os.environ.get("CYCLES_TEST_REDIS_DB", "9"))
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 BASE_DIR = Path(settings.BASE_DIR)
 WORKER_READY_SECONDS = 30
@@ -155,16 +158,31 @@ class Broker:
 
 
 @pytest.fixture
-def celery_broker() -> Iterator[Broker]:
-    """This process's Celery app sends to Redis (REDIS_DB) instead of running tasks eagerly."""
-    broker = Broker(celery_app, REDIS_URL)
+def broker_url() -> str:
+    """The broker of the worker tests: the machine's Redis, in these tests' own database. A
+    module overrides it to use a redis-server of its own (`redis_server`), e.g. to stop it."""
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, on a free port, killed at teardown."""
+    with running(RedisServer(tmp_path / "redis.log")) as (server,):
+        yield server
+
+
+@pytest.fixture
+def celery_broker(broker_url: str) -> Iterator[Broker]:
+    """This process's Celery app sends to `broker_url` instead of running tasks eagerly."""
+    broker = Broker(celery_app, broker_url)
     try:
         broker.flush()
     except redis.ConnectionError:
-        pytest.fail("Redis is not answering on 127.0.0.1:6379 (see STACK.md to start it)")
-    with celery_conf(celery_app, broker_url=REDIS_URL, task_always_eager=False):
+        pytest.fail(f"Redis is not answering at {broker_url} (see STACK.md to start it)")
+    with celery_conf(celery_app, broker_url=broker_url, task_always_eager=False):
         yield broker
-    broker.flush()
+    with contextlib.suppress(redis.ConnectionError):  # a test that stopped its own Redis
+        broker.flush()
 
 
 @dataclass
@@ -221,9 +239,11 @@ def start_worker(
     empties the tables (this fixture depends on `transactional_db`, so it is torn down
     first: a worker still holding a lock would block the TRUNCATE)."""
     assert connection.settings_dict["NAME"].startswith("test_")
+    create_cache_table()  # where a worker writes its heartbeat
     started: list[Worker] = []
 
-    def start(chunk_size: int | None = None) -> Worker:
+    def start(chunk_size: int | None = None, **environment: str) -> Worker:
+        """`environment` adds to (or overrides) the worker's, e.g. EMAIL_BACKEND."""
         name = f"nightly-{uuid.uuid4().hex[:8]}@tests"
         env = os.environ.copy()
         env.update(
@@ -236,6 +256,7 @@ def start_worker(
         )
         if chunk_size is not None:
             env["NIGHTLY_CHUNK_SIZE"] = str(chunk_size)
+        env.update(environment)
         log_path = tmp_path / f"{name.split('@')[0]}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
