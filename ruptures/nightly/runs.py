@@ -38,6 +38,8 @@ from ruptures.nightly.summaries import summarize
 from sessions.measures import derive
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from people.models import User
 
 log = logging.getLogger(__name__)
@@ -333,7 +335,7 @@ def health(now: datetime.datetime | None = None) -> list[dict[str, Any]]:
 
 
 def _health_row(
-    row: dict[str, Any], run: NightlyRun | None, now: datetime.datetime
+    row: Mapping[str, Any], run: NightlyRun | None, now: datetime.datetime
 ) -> dict[str, Any]:
     local = now.astimezone(ZoneInfo(row["time_zone"]))
     due = local.replace(hour=row["run_hour"], minute=0, second=0, microsecond=0)
