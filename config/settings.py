@@ -179,7 +179,7 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 5 * 60
 # the connection's address. Both the sign-in throttle and the audit trail's "from where" use it.
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # Failed sign-ins: at most 5 per account and 20 per address in 15 minutes, then refused for a
-# while with a message. Counters live in the cache (Redis in production: shared by workers).
+# while with a message. Counters live in the cache (a database table: shared by every process).
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "20/900s/ip,5/900s/key",
