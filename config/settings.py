@@ -148,9 +148,9 @@ if DATABASE_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "cycles_cache",
-            # Rows are culled (expired ones first) only past this many: far above the live
-            # throttle keys, so no counter or heartbeat goes before it expires.
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
+            # Past this many rows a write culls, expired rows first. Each write counts the rows,
+            # so not much more; live keys (a few per sign-in for 15 minutes) stay far below.
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
         }
     }
 else:
