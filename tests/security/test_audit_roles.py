@@ -418,9 +418,14 @@ def test_the_command_takes_back_rights_given_by_hand(uncommitted_roles):
     with connection.cursor() as cursor:
         cursor.execute(f"GRANT ALL ON people_changeevent TO {app}")
         cursor.execute(f"GRANT {owner} TO {app}")
+        cursor.execute(f"ALTER ROLE {app} CREATEDB CREATEROLE")
         assert role_problem(cursor, uncommitted_roles.app) is not None
     out = setup_roles(uncommitted_roles)
-    assert f"{uncommitted_roles.app} is no longer a member of {uncommitted_roles.owner}." in out
+    assert out.splitlines()[:3] == [
+        f"Altered the role {uncommitted_roles.owner}: a new password.",
+        f"Altered the role {uncommitted_roles.app}: NOCREATEDB, NOCREATEROLE, a new password.",
+        f"{uncommitted_roles.app} is no longer a member of {uncommitted_roles.owner}.",
+    ]
     with connection.cursor() as cursor:
         assert role_problem(cursor, uncommitted_roles.app) is None
 

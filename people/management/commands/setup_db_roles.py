@@ -31,6 +31,7 @@ Safe to repeat: a second run changes nothing and says so.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -51,7 +52,7 @@ ROLE_ATTRIBUTES = {
     "rolreplication": ("NOREPLICATION", False),
     "rolbypassrls": ("NOBYPASSRLS", False),
 }
-ROLE = f"SELECT {', '.join(ROLE_ATTRIBUTES)} FROM pg_roles WHERE rolname = %s"  # noqa: S608
+ROLE = "SELECT to_jsonb(r) FROM pg_roles AS r WHERE r.rolname = %s"
 APP_TABLE_RIGHTS = "SELECT, INSERT, UPDATE, DELETE"
 APP_SEQUENCE_RIGHTS = "USAGE, SELECT"
 # An ALTER ... OWNER waits for the app's open transactions on the table; while it waits,
@@ -254,10 +255,11 @@ class Setup:
             self.execute(sql.SQL("CREATE ROLE {} " + attributes).format(role) + secret)
             self.done.append(f"Created the role {name} ({purpose}).")
             return
+        attributes_now = json.loads(found[0][0])  # Django's cursors read jsonb as text
         wrong = [
             keyword
-            for (keyword, wanted), value in zip(ROLE_ATTRIBUTES.values(), found[0], strict=True)
-            if value != wanted
+            for column, (keyword, wanted) in ROLE_ATTRIBUTES.items()
+            if attributes_now[column] != wanted
         ]
         if wrong or password is not None:
             self.execute(sql.SQL("ALTER ROLE {} " + " ".join(wrong)).format(role) + secret)
