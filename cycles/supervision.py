@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import csv
 import datetime
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
 from django.db.models import (
     Case,
     CharField,
@@ -35,6 +37,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from config.concurrency import create_once
 from cycles.models import Couple, CoupleQuerySet
 from people.models import Supervision, User
 from ruptures.codes import (
@@ -114,6 +117,32 @@ def can_acknowledge(user: User, couple: Couple) -> bool:
     if not is_supervisor(user) or couple.practice_id != user.practice_id:
         return False
     return Supervision.objects.filter(supervisor=user, therapist_id=couple.therapist_id).exists()
+
+
+@transaction.atomic
+def flag_acknowledge(
+    *,
+    flag: Flag,
+    by: User,
+    comment: str,
+    follow_up_on: datetime.date | None,
+    request_token: uuid.UUID | None = None,
+) -> FlagAcknowledgement:
+    """A supervisor's acknowledgement of a flag; a form sent twice with the same
+    `request_token` acknowledges once (config/concurrency.py)."""
+
+    def acknowledge(token: uuid.UUID | None) -> FlagAcknowledgement:
+        return FlagAcknowledgement.objects.create(
+            flag=flag, by=by, comment=comment, follow_up_on=follow_up_on, request_token=token
+        )
+
+    acknowledgement, _ = create_once(
+        FlagAcknowledgement.objects.filter(flag=flag, by=by),
+        token=request_token,
+        parent=flag,
+        create=acknowledge,
+    )
+    return acknowledgement
 
 
 def acknowledgements_prefetch() -> Prefetch:

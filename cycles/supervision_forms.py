@@ -7,10 +7,12 @@ from typing import Any
 
 from django import forms
 
+from config.concurrency import CreateForm
+
 COMMENT_MAX = 2000
 
 
-class AcknowledgeForm(forms.Form):
+class AcknowledgeForm(CreateForm):
     """Only these two fields are read from the POST: the flag comes from the URL (checked
     against what the supervisor may acknowledge), the author is the signed-in supervisor."""
 

@@ -30,7 +30,7 @@ from cycles.supervision_forms import AcknowledgeForm
 from people.audit import record
 from people.models import User
 from people.views import signed_in
-from ruptures.models import FlagAcknowledgement, FlagKind
+from ruptures.models import FlagKind
 
 REVIEW_PAGE_SIZE = 25
 
@@ -153,11 +153,12 @@ def acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         if request.htmx:
             return render(request, "supervision/_acknowledge_form.html", context)
         return render(request, "supervision/acknowledge.html", context)
-    acknowledgement = FlagAcknowledgement.objects.create(
+    acknowledgement = supervision.flag_acknowledge(
         flag=flag,
         by=user,
         comment=form.cleaned_data["comment"],
         follow_up_on=form.cleaned_data["follow_up_on"],
+        request_token=form.token(),
     )
     # The comment is clinical text: the trail names the flag's kind only.
     record(request, "acknowledge flag", flag, detail=f"kind={flag.kind}")

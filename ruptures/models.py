@@ -421,6 +421,7 @@ class FlagAcknowledgement(models.Model):
     at = models.DateTimeField(default=timezone.now)
     comment = models.TextField(max_length=2000)
     follow_up_on = models.DateField("follow up on", null=True, blank=True)
+    request_token = request_token_field()  # a double click acknowledges once
 
     class Meta:
         ordering = ["-at"]

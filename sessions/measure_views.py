@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.concurrency import EXPIRED_MESSAGE, StaleEdit
 from people import audit
 from people.views import signed_in
+from sessions import partner_lock
 from sessions.measure_forms import AllianceForm, MeasureForm, ReportForm, absence_reason
 from sessions.models import (
     AllianceRating,
@@ -28,7 +31,7 @@ from sessions.models import (
     TherapySession,
 )
 from sessions.models.measures import ALLIANCE_ITEMS, EnteredBy
-from sessions.services import measures_record
+from sessions.services import measures_record, measures_stamp
 
 PARTNER_SCREEN_KEY = "partner_screen"
 LABELS = ("A", "B")
@@ -59,7 +62,11 @@ class MeasureForms:
             if name not in ("answered", "answers", "record_anyway")
         )
 
-    def save(self, session: TherapySession, entered_by: str, user: Any) -> None:
+    def save(
+        self, session: TherapySession, entered_by: str, user: Any, read_stamp: str | None = None
+    ) -> None:
+        """Store the answers; with `read_stamp` (the therapist's page), refused with
+        StaleEdit when the stored measures changed since the page was drawn."""
         measures_record(
             session=session,
             entered_by=entered_by,
@@ -67,6 +74,8 @@ class MeasureForms:
             alliance={p: f.cleaned_data for p, f in self.alliance.items()},
             reports={r: f.cleaned_data for r, f in self.reports.items()},
             responses=[(d, p, f.cleaned_data) for d, p, f in self.questionnaires],
+            read_stamp=read_stamp,
+            check_stamp=entered_by == EnteredBy.THERAPIST,
         )
 
 
@@ -140,15 +149,53 @@ def session_measures(request: HttpRequest, pk: int) -> HttpResponse:
         TherapySession.objects.editable_by(user).current().select_related("couple"), pk=pk
     )
     forms = build_forms(request, session)
+    stamp = request.POST.get("measures_stamp") if request.method == "POST" else None
+    stale = ""
     if request.method == "GET":
         audit.record(request, "read session measures", session)
     if request.method == "POST" and forms.is_valid():
-        forms.save(session, EnteredBy.THERAPIST, user)
-        messages.success(request, "Saved the measures.")
-        return redirect("therapy_sessions:detail", pk=session.pk)
+        try:
+            forms.save(session, EnteredBy.THERAPIST, user, read_stamp=stamp)
+        except StaleEdit:
+            stale = STALE_MEASURES if stamp else EXPIRED_MESSAGE
+        else:
+            messages.success(request, "Saved the measures.")
+            return redirect("therapy_sessions:detail", pk=session.pk)
     partners = {p.label: p for p in session.couple.partners.all()}
-    context = {"session": session, "couple": session.couple, "forms": forms, "partners": partners}
+    context = {
+        "session": session,
+        "couple": session.couple,
+        "forms": forms,
+        "partners": partners,
+        # The stamp the next save is checked against: after a refusal, what is stored now,
+        # so saving the kept answers again is a deliberate merge.
+        "measures_stamp": measures_stamp(session) if stale or request.method == "GET" else stamp,
+        "stale": stale,
+        "saved_now": _stored_now(session, partners) if stale else [],
+    }
     return render(request, "sessions/measures.html", context)
+
+
+def _stored_now(session: TherapySession, partners: dict[str, Any]) -> list[tuple[str, str]]:
+    """The stored answers, a line a section, shown beside a refused page's kept answers."""
+    names = {label: partner.display_name for label, partner in partners.items()}
+    lines = []
+    for prefix, answers in _stored_initial(session).items():
+        kind, _, who = prefix.rpartition("-")
+        who = names.get(who, Respondent(who).label if who in Respondent.values else who)
+        heading = {"alliance": "Session alliance", "report": "Post-session report"}.get(
+            kind, kind.removeprefix("m-").upper()
+        )
+        shown = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in answers.items())
+        lines.append((f"{heading} · {who}", shown))
+    return lines
+
+
+STALE_MEASURES = (
+    "Measures for this session were saved from another tab or device after you opened this "
+    "page (a partner's answers on the tablet, perhaps), so yours were not saved. Your answers "
+    "are still below; what is stored now is listed here. Check both, then save again."
+)
 
 
 @require_POST
@@ -172,6 +219,7 @@ def partner_screen_start(request: HttpRequest, pk: int, partner: str) -> HttpRes
         "partner": partner,
         "include": codes,
         "done": False,
+        partner_lock.LOCKED_AT: partner_lock.lock_begins(),
     }
     return redirect("partner_screen")
 
@@ -206,7 +254,9 @@ def partner_screen(request: HttpRequest) -> HttpResponse:
         partner_wording=True,
     )
     if state["done"]:
-        return render(request, "sessions/partner_done.html", {"error": ""})
+        left = partner_lock.tries_left(signed_in(request), state)
+        context = {"error": "", "hint": partner_lock.tries_hint(left)}
+        return render(request, "sessions/partner_done.html", context)
     nothing_yet = False
     if request.method == "POST" and forms.is_valid():
         skipped = "skip" in request.POST
@@ -223,13 +273,27 @@ def partner_screen(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def partner_screen_unlock(request: HttpRequest) -> HttpResponse:
-    """Only the therapist's password takes the screen back."""
+    """Only the therapist's password takes the screen back, within the lock's tries
+    (sessions.partner_lock): when they are used up the session ends, and the next page is
+    the sign-in page."""
     user = signed_in(request)
     state = request.session.get(PARTNER_SCREEN_KEY)
     if not state:
         return redirect("home")
-    if not user.check_password(request.POST.get("password", "")):
-        context = {"error": "That is not the therapist's password.", "done": state["done"]}
+    if partner_lock.LOCKED_AT not in state:  # a lock begun before locks were dated
+        state[partner_lock.LOCKED_AT] = partner_lock.lock_begins()
+        request.session[PARTNER_SCREEN_KEY] = state
+    attempt = partner_lock.try_unlock(request, user, state, request.POST.get("password", ""))
+    if not attempt.unlocked and not attempt.tries_left:
+        logout(request)  # flushes the session, the lock with it: only a full sign-in goes on
+        messages.error(request, partner_lock.SIGNED_OUT)
+        return redirect("account_login")
+    if not attempt.unlocked:
+        context = {
+            "error": partner_lock.REFUSED,
+            "hint": partner_lock.tries_hint(attempt.tries_left),
+            "done": state["done"],
+        }
         template = "sessions/partner_done.html" if state["done"] else "sessions/partner_unlock.html"
         return render(request, template, context, status=200)
     del request.session[PARTNER_SCREEN_KEY]

@@ -6,10 +6,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max, OuterRef, Subquery
 from django.utils import timezone
 
-from config.concurrency import claim_version, create_once
+from config.concurrency import StaleEdit, claim_version, create_once
 from cycles.models import Couple
 from sessions.models import (
     AllianceRating,
@@ -152,6 +152,22 @@ def session_withdraw(*, session: TherapySession, by: User, reason: str) -> Thera
     return session
 
 
+def measures_stamp(session: TherapySession) -> str:
+    """What the session's stored measures are now, as the measures page read them: how many
+    rows and when the last was written (every write sets `recorded_at`), in one query. The
+    page carries it; a save from a page whose stamp no longer matches is stale."""
+    figures: dict[str, Any] = {}
+    for model in (AllianceRating, PostSessionReport, MeasureResponse):
+        rows = model.objects.filter(session=OuterRef("pk")).order_by().values("session")
+        name = model._meta.model_name
+        figures[f"{name}_n"] = Subquery(rows.annotate(n=Count("pk")).values("n"))
+        figures[f"{name}_last"] = Subquery(rows.annotate(last=Max("recorded_at")).values("last"))
+    row = TherapySession.objects.filter(pk=session.pk).values(**figures).get()
+    count = sum(value or 0 for key, value in row.items() if key.endswith("_n"))
+    last = max((v for k, v in row.items() if k.endswith("_last") and v is not None), default=None)
+    return f"{count}:{last.isoformat() if last else '-'}"
+
+
 @transaction.atomic
 def measures_record(
     *,
@@ -161,13 +177,23 @@ def measures_record(
     alliance: dict[str, dict[str, Any]],
     reports: dict[str, dict[str, Any]],
     responses: list[tuple[MeasureDefinition, str, dict[str, Any]]],
+    read_stamp: str | None = None,
+    check_stamp: bool = False,
 ) -> None:
     """Store what was answered; an unanswered section leaves what was stored untouched.
 
     `alliance` maps "A"/"B" to cleaned AllianceForm data, `reports` maps a respondent to
     cleaned ReportForm data, `responses` lists (definition, partner, cleaned MeasureForm data).
-    Answering again corrects the stored answers (upsert on the unique keys).
+    Answering again corrects the stored answers (upsert on the unique keys). With
+    `check_stamp` (the therapist's measures page), a save that answers anything is refused
+    with StaleEdit when the stored measures changed since the page read `read_stamp` (a
+    partner's answers on the tablet, another tab): such saves take turns on the session's row.
     """
+    sections = [*alliance.values(), *reports.values(), *(data for _, _, data in responses)]
+    if check_stamp and any(data.get("answered") for data in sections):
+        TherapySession.objects.select_for_update().filter(pk=session.pk).values_list("pk").get()
+        if read_stamp != measures_stamp(session):
+            raise StaleEdit(session)
     for partner, data in alliance.items():
         if data.get("answered"):
             AllianceRating.objects.update_or_create(

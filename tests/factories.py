@@ -200,3 +200,10 @@ def version_of(record: Any, prefix: str = "") -> dict[str, str]:
     (config/concurrency.py): posted with the form's other fields, as a browser does."""
     version = type(record)._default_manager.values_list("version", flat=True).get(pk=record.pk)
     return {f"{prefix}-version" if prefix else "version": str(version)}
+
+
+def measures_stamp_of(session: TherapySession) -> dict[str, str]:
+    """The stamp the measures page carries when opened now (sessions.services.measures_stamp)."""
+    from sessions.services import measures_stamp
+
+    return {"measures_stamp": measures_stamp(session)}

@@ -204,3 +204,22 @@ def test_mark_repaired_clicked_twice_repairs_once(therapist: Any, live_server: L
     answers = twice_at_once(lambda: browser.request("POST", path, data))
     assert_one_answer_for_both(answers)
     assert RuptureRepair.objects.filter(rupture=rupture).count() == 1
+
+
+def test_acknowledge_clicked_twice_acknowledges_once(live_server: LiveServer) -> None:
+    from cycles import supervision
+    from ruptures.models import FlagAcknowledgement, FlagKind
+    from tests.factories import World
+    from tests.supervision import make_flag
+
+    world = World.build()
+    today = supervision.practice_today(world.supervisor)
+    flag = make_flag(world.couple, FlagKind.UNRESOLVED_RUPTURE, today)
+    browser = browser_for(world.supervisor, live_server)
+    data = browser.form(f"/couples/{world.couple.case_code}/", f"ack-{flag.pk}") | {
+        "comment": "Seen; let's talk about it on Thursday."
+    }
+    path = f"/supervision/flags/{flag.pk}/acknowledge/"
+    answers = twice_at_once(lambda: browser.request("POST", path, data))
+    assert_one_answer_for_both(answers)
+    assert FlagAcknowledgement.objects.filter(flag=flag).count() == 1

@@ -26,7 +26,7 @@ from people.models import ConsultationGroup, GroupMembership, Practice, User
 from ruptures.codes import RuptureStatus, RuptureType, Toward, WhoMoved
 from ruptures.models import FlagAcknowledgement, NightlyRun, Rupture
 from sessions.models import AllianceRating, Attendance, SessionFormat, TherapySession
-from tests.factories import make_couple, make_rupture, make_session, version_of
+from tests.factories import make_couple, make_rupture, make_session, measures_stamp_of, version_of
 from tests.security import Scene, build_scene
 
 pytestmark = pytest.mark.django_db
@@ -278,7 +278,7 @@ CASES: dict[str, Case] = {
     "measures": Case(
         "owner",
         lambda s, v: reverse("therapy_sessions:measures", args=[s.world.session.pk]),
-        lambda s, v: alliance("A") | alliance("B"),
+        lambda s, v: alliance("A") | alliance("B") | measures_stamp_of(s.world.session),
         lambda s, v: AllianceRating.objects.filter(session=s.world.session).count() == 2,
     ),
     "share": Case(

@@ -208,3 +208,24 @@ def test_an_edit_without_the_forms_version_changes_nothing(world: World) -> None
     assert "reload the page" in response.text
     assert "Without a version." in response.text
     assert TherapySession.objects.get(pk=world.session.pk).progress_note != "Without a version."
+
+
+def test_measures_saved_meanwhile_are_not_overwritten_by_an_older_page(world: World) -> None:
+    from sessions.models import AllianceRating
+
+    url = reverse("therapy_sessions:measures", args=[world.later.pk])
+    laptop, tablet = tab(world), tab(world)
+    theirs, mine = open_form(laptop, url), open_form(tablet, url)
+    theirs |= {f"alliance-A-{item}": "9" for item in ("bond", "goals", "tasks", "fit")}
+    mine |= {f"alliance-A-{item}": "2" for item in ("bond", "goals", "tasks", "fit")}
+
+    assert laptop.post(url, theirs).status_code == 302
+    refused = tablet.post(url, mine)
+
+    assert refused.status_code == 200
+    assert "were saved from another tab or device" in refused.text
+    assert "bond 9" in refused.text  # what is stored now
+    assert form_fields(refused.text)["alliance-A-bond"] == "2"  # what I entered, kept
+    assert AllianceRating.objects.get(session=world.later, partner="A").bond == 9
+    assert tablet.post(url, form_fields(refused.text)).status_code == 302
+    assert AllianceRating.objects.get(session=world.later, partner="A").bond == 2

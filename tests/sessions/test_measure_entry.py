@@ -20,7 +20,7 @@ from sessions.models import (
     TherapySession,
 )
 from sessions.services import session_withdraw
-from tests.factories import World, make_session, make_user
+from tests.factories import World, make_session, make_user, measures_stamp_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -141,7 +141,7 @@ def owner_client(client: Client, scene: Scene) -> Client:
 def test_therapist_saves_both_partners_measures_and_returns_to_the_session(owner_client, scene):
     session = scene.world.session
 
-    response = owner_client.post(measures_url(session), everything())
+    response = owner_client.post(measures_url(session), everything() | measures_stamp_of(session))
 
     assert response.status_code == 302
     assert response.url == reverse("therapy_sessions:detail", args=[session.pk])
@@ -194,7 +194,7 @@ def test_out_of_range_answer_is_refused_beside_its_field_and_nothing_is_saved(
     session = scene.world.session
     data = everything() | report("partner_b", "yes", 2, 2) | {name: value}
 
-    response = owner_client.post(measures_url(session), data)
+    response = owner_client.post(measures_url(session), data | measures_stamp_of(session))
 
     assert response.status_code == 200
     assert has_error(response, name, f"Select a valid choice. {value} is not one of")
@@ -207,7 +207,7 @@ def test_partly_answered_alliance_is_refused_beside_each_missing_item(owner_clie
     for item in ("goals", "tasks", "fit"):
         del data[f"alliance-B-{item}"]
 
-    response = owner_client.post(measures_url(session), data)
+    response = owner_client.post(measures_url(session), data | measures_stamp_of(session))
 
     assert response.status_code == 200
     for item in ("goals", "tasks", "fit"):
@@ -225,7 +225,7 @@ def test_an_answer_clicked_by_mistake_can_be_taken_back_with_not_answered(owner_
     # B's bond was clicked, then set back to "Not answered": B answered nothing, no error.
     data = alliance("A") | {"alliance-B-bond": ""}
 
-    response = owner_client.post(measures_url(session), data)
+    response = owner_client.post(measures_url(session), data | measures_stamp_of(session))
 
     assert response.status_code == 302
     assert list(
@@ -238,7 +238,7 @@ def test_partly_answered_questionnaire_is_refused_beside_each_missing_item(owner
     data = everything()
     del data["m-csi4-A-rewarding"]
 
-    response = owner_client.post(measures_url(session), data)
+    response = owner_client.post(measures_url(session), data | measures_stamp_of(session))
 
     assert response.status_code == 200
     assert has_error(response, "m-csi4-A-rewarding", "Answer every question, or none.")
@@ -249,7 +249,7 @@ def test_tension_without_how_upsetting_and_resolved_is_refused(owner_client, sce
     session = scene.world.session
     data = everything() | report("partner_b", "yes")
 
-    response = owner_client.post(measures_url(session), data)
+    response = owner_client.post(measures_url(session), data | measures_stamp_of(session))
 
     assert response.status_code == 200
     assert has_error(response, "report-partner_b-upsetting", "Answer this when there was tension.")
@@ -261,7 +261,7 @@ def test_no_tension_with_how_upsetting_given_is_refused(owner_client, scene):
     session = scene.world.session
     data = everything() | report("partner_b", "no", upsetting=4)
 
-    response = owner_client.post(measures_url(session), data)
+    response = owner_client.post(measures_url(session), data | measures_stamp_of(session))
 
     assert response.status_code == 200
     errors = response.context["forms"].reports["partner_b"].errors
@@ -277,7 +277,7 @@ def test_how_upsetting_without_saying_whether_there_was_tension_is_refused(owner
     data = everything()
     data["report-partner_a-tension"] = ""
 
-    response = owner_client.post(measures_url(session), data)
+    response = owner_client.post(measures_url(session), data | measures_stamp_of(session))
 
     assert response.status_code == 200
     assert has_error(response, "report-partner_a-tension", "Say whether there was tension")
@@ -287,7 +287,7 @@ def test_how_upsetting_without_saying_whether_there_was_tension_is_refused(owner
 def test_blank_sections_are_not_stored(owner_client, scene):
     session = scene.world.session
 
-    response = owner_client.post(measures_url(session), alliance("A"))
+    response = owner_client.post(measures_url(session), alliance("A") | measures_stamp_of(session))
 
     assert response.status_code == 302
     assert list(
@@ -317,7 +317,9 @@ def test_absent_partner_is_refused_without_record_anyway_and_the_message_names_w
     session = getattr(scene, which)
     respondent = f"partner_{partner.lower()}"
 
-    response = owner_client.post(measures_url(session), absent_answers(partner))
+    response = owner_client.post(
+        measures_url(session), absent_answers(partner) | measures_stamp_of(session)
+    )
 
     assert response.status_code == 200
     message = f"Partner {partner} wasn&#x27;t in this session ({reason})."
@@ -339,7 +341,7 @@ def test_absent_partner_is_recorded_with_record_anyway_and_marked_so(
         f"m-csi4-{partner}-record_anyway": "on",
     }
 
-    response = owner_client.post(measures_url(session), data)
+    response = owner_client.post(measures_url(session), data | measures_stamp_of(session))
 
     assert response.status_code == 302
     rating = AllianceRating.objects.get(session=session)
@@ -352,7 +354,9 @@ def test_partner_who_was_in_the_individual_session_needs_no_record_anyway(owner_
     session = scene.individual_a
 
     page = owner_client.get(measures_url(session)).content.decode()
-    response = owner_client.post(measures_url(session), absent_answers("A"))
+    response = owner_client.post(
+        measures_url(session), absent_answers("A") | measures_stamp_of(session)
+    )
 
     assert 'name="alliance-A-record_anyway"' not in page
     assert 'name="alliance-B-record_anyway"' in page
@@ -363,7 +367,9 @@ def test_partner_who_was_in_the_individual_session_needs_no_record_anyway(owner_
 def test_therapist_report_of_a_cancelled_session_needs_no_record_anyway(owner_client, scene):
     session = scene.cancelled
 
-    response = owner_client.post(measures_url(session), report("therapist", "no"))
+    response = owner_client.post(
+        measures_url(session), report("therapist", "no") | measures_stamp_of(session)
+    )
 
     assert response.status_code == 302
     assert PostSessionReport.objects.get(session=session).respondent == "therapist"
@@ -372,11 +378,11 @@ def test_therapist_report_of_a_cancelled_session_needs_no_record_anyway(owner_cl
 def test_correcting_a_rating_overwrites_it(owner_client, scene):
     session = scene.world.session
     url = measures_url(session)
-    owner_client.post(url, alliance("A") | report("partner_a", "yes", 5, 1) | csi("A"))
+    first = alliance("A") | report("partner_a", "yes", 5, 1) | csi("A")
+    owner_client.post(url, first | measures_stamp_of(session))
 
-    response = owner_client.post(
-        url, alliance("A", 2, 3, 4, 1) | report("partner_a", "no") | csi("A", 6, 5, 5, 5)
-    )
+    again = alliance("A", 2, 3, 4, 1) | report("partner_a", "no") | csi("A", 6, 5, 5, 5)
+    response = owner_client.post(url, again | measures_stamp_of(session))
 
     assert response.status_code == 302
     rating = AllianceRating.objects.get(session=session)
@@ -393,7 +399,7 @@ def test_correcting_a_rating_overwrites_it(owner_client, scene):
 
 def test_stored_answers_are_shown_for_correction(owner_client, scene):
     session = scene.world.session
-    owner_client.post(measures_url(session), alliance("B", 9, 1, 2, 3))
+    owner_client.post(measures_url(session), alliance("B", 9, 1, 2, 3) | measures_stamp_of(session))
 
     group = field_group(owner_client.get(measures_url(session)), "alliance-B-bond")
 
@@ -407,7 +413,10 @@ def test_everyone_but_the_couples_therapist_gets_404_on_the_measures_page(client
     client.force_login(scene.person(role))
 
     assert client.get(measures_url(session)).status_code == 404
-    assert client.post(measures_url(session), everything()).status_code == 404
+    assert (
+        client.post(measures_url(session), everything() | measures_stamp_of(session)).status_code
+        == 404
+    )
     assert stored(session) == 0
 
 

@@ -39,8 +39,9 @@ REQUEST_QUERIES = 2
 # shared with, and the flags' acknowledgements.
 COUPLE_PAGE_QUERIES = REQUEST_QUERIES + 17
 # Then the session, the stored alliance, reports and questionnaire answers, the visible
-# measure definitions, the access event written and the couple's partners.
-MEASURES_PAGE_QUERIES = REQUEST_QUERIES + 7
+# measure definitions, the access event written, the couple's partners and the stamp a save is
+# checked against (sessions.services.measures_stamp, one query).
+MEASURES_PAGE_QUERIES = REQUEST_QUERIES + 8
 
 
 def record_treatment(couple: Couple, sessions: int) -> list[TherapySession]:

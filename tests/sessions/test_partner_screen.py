@@ -21,7 +21,7 @@ from sessions.models import (
     SessionFormat,
     TherapySession,
 )
-from tests.factories import PASSWORD, World, make_rupture, make_session
+from tests.factories import PASSWORD, World, make_rupture, make_session, measures_stamp_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -139,7 +139,7 @@ def test_a_locked_post_to_the_record_saves_nothing(locked, scene):
     url = reverse("therapy_sessions:measures", args=[scene.session.pk])
     data = {f"alliance-B-{item}": "0" for item in ("bond", "goals", "tasks", "fit")}
 
-    locked.post(url, data)
+    locked.post(url, data | measures_stamp_of(scene.session))
 
     assert not AllianceRating.objects.filter(session=scene.session).exists()
 
