@@ -14,7 +14,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.urls import reverse
 
+from config import settings as configured
 from ruptures.models import CaseloadSummary, DigestLog, Flag, NightlyRun, RunStatus, RuptureSummary
 from ruptures.nightly import runs
 from tests.ruptures.test_nightly_worker import F, current, finished, practice_with, results
@@ -40,6 +42,19 @@ def broker_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
+@pytest.fixture
+def health(client: Any, settings: Any) -> Any:
+    """/health/ in this process, reading the database cache the workers write their heartbeat
+    to (the test settings keep this process's own cache in memory)."""
+    settings.CACHES = configured.CACHES
+
+    def get(query: str = "") -> tuple[int, dict[str, Any]]:
+        response = client.get(reverse("health") + query)
+        return response.status_code, response.json()
+
+    return get
+
+
 def hold_fifth_chunk(couples: list[Any]) -> Any:
     blocked = couples[4 * CHUNK]  # first couple of the fifth chunk
     return lambda: RuptureSummary.objects.create(couple=blocked, period="day", on_date=F)
@@ -62,7 +77,7 @@ def digests_sent(*workers: Worker) -> int:
 
 
 def test_a_run_whose_worker_was_killed_finishes_on_a_new_worker_within_a_minute(
-    start_worker, celery_broker, other_connection, poll
+    start_worker, celery_broker, other_connection, poll, health
 ):
     practice, couples = practice_with(COUPLES)
     with other_connection.hold(hold_fifth_chunk(couples)):
@@ -89,6 +104,8 @@ def test_a_run_whose_worker_was_killed_finishes_on_a_new_worker_within_a_minute(
     assert took < RESUME_SECONDS
     assert "had stalled since" in second.log()  # the watchdog, not beat or a second start
     assert (done.couples_done, done.couples_total, done.chunks) == (COUPLES, COUPLES, 10)
+    status, body = health("?strict")
+    assert (status, body["broker"]["status"], body["worker"]["status"]) == (200, "ok", "ok")
 
     poll(lambda: digests_sent(second) >= PEOPLE, timeout=30, what="the digests", explain=second.log)
     second.stop()  # warm: anything still queued is done first
@@ -100,7 +117,7 @@ def test_a_run_whose_worker_was_killed_finishes_on_a_new_worker_within_a_minute(
 
 
 def test_a_run_cut_off_by_a_broker_outage_finishes_within_a_minute_of_its_return(
-    redis_server, start_worker, celery_broker, other_connection, poll
+    redis_server, start_worker, celery_broker, other_connection, poll, health
 ):
     practice, couples = practice_with(COUPLES)
     with other_connection.hold(hold_fifth_chunk(couples)):
@@ -122,6 +139,9 @@ def test_a_run_cut_off_by_a_broker_outage_finishes_within_a_minute_of_its_return
         explain=worker.log,
     )
     assert current(run).couples_done == 5 * CHUNK
+    # Meanwhile the worker's heartbeat goes on (it is in the database); the broker is down.
+    status, body = health("?strict")
+    assert (status, body["broker"]["status"], body["worker"]["status"]) == (503, "down", "ok")
     redis_server.start()  # the same port, empty
     back = time.monotonic()
 
