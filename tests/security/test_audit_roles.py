@@ -604,40 +604,61 @@ def test_a_worker_refuses_the_owner_in_one_line_and_starts_as_the_app(roles, tmp
 # --- a new database, the operator's whole way ------------------------------------------------
 
 
+@dataclass
+class ManagedDatabase:
+    """A database as managed PostgreSQL hands it over: owned by an administrator role with
+    CREATEROLE but no superuser."""
+
+    name: str
+    admin: str
+    password: str
+
+    def url(self) -> str:
+        db = connection.settings_dict
+        host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+        return f"postgres://{self.admin}:{self.password}@{host}:{port}/{self.name}"
+
+
 @pytest.fixture
-def new_database(transactional_db: None) -> Iterator[str]:
-    name = f"{connection.settings_dict['NAME']}_new_{secrets.token_hex(3)}"
+def managed_database(transactional_db: None) -> Iterator[ManagedDatabase]:
+    made = ManagedDatabase(
+        name=f"{connection.settings_dict['NAME']}_new_{secrets.token_hex(3)}",
+        admin=f"cycles_test_admin_{os.getpid()}_{secrets.token_hex(3)}",
+        password=secrets.token_urlsafe(16),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {quoted(name)}")
+        cursor.execute(
+            f"CREATE ROLE {quoted(made.admin)} LOGIN CREATEROLE PASSWORD %s", [made.password]
+        )
+        cursor.execute(f"CREATE DATABASE {quoted(made.name)} OWNER {quoted(made.admin)}")
     try:
-        yield name
+        yield made
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {quoted(name)} WITH (FORCE)")
+            cursor.execute(f"DROP DATABASE IF EXISTS {quoted(made.name)} WITH (FORCE)")
+        drop_roles(made.admin)
 
 
 @pytest.mark.slow
-def test_a_new_database_roles_then_migrate_as_the_owner_then_the_app(new_database):
-    """Roles first, `migrate` as the owner (every migration, triggers and functions included,
+def test_a_new_database_roles_then_migrate_as_the_owner_then_the_app(managed_database):
+    """The operator's whole way on a new database, as its administrator without superuser:
+    roles first, `migrate` as the owner (every migration, triggers and functions included,
     runs without superuser), the command again for the audit tables; then the web starts as
     the app role and refuses the owner. Passwords come from standard input this time."""
-    roles = make_roles(new_database)
-    db = connection.settings_dict
-    admin = (
-        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{new_database}"
-    )
+    roles = make_roles(managed_database.name)
     setup = [
         *("setup_db_roles", "--owner", roles.owner, "--app", roles.app),
         *("--app-password-from-stdin", "--owner-password-from-stdin"),
     ]
     passwords = f"{roles.passwords[roles.app]}\n{roles.passwords[roles.owner]}\n"
-    debug = os.environ | {"DJANGO_DEBUG": "true"}
+    as_admin = os.environ | {"DJANGO_DEBUG": "true", "DATABASE_URL": managed_database.url()}
     try:
-        first = manage(*setup, env=debug | {"DATABASE_URL": admin}, stdin=passwords)
+        first = manage(*setup, env=as_admin, stdin=passwords)
         assert first.returncode == 0, first.stderr
+        assert f"{managed_database.admin} is now a member of {roles.owner}" in first.stdout
         assert "The audit tables don't exist yet" in first.stdout
-        migrated = manage("migrate", env=debug | {"DATABASE_URL": roles.url(roles.owner)})
+        as_owner = as_admin | {"DATABASE_URL": roles.url(roles.owner)}
+        migrated = manage("migrate", env=as_owner)
         assert migrated.returncode == 0, migrated.stderr
         # Default privileges: the tables the owner's migrations made already serve the app...
         with roles.connect(roles.app) as app:
@@ -646,12 +667,12 @@ def test_a_new_database_roles_then_migrate_as_the_owner_then_the_app(new_databas
         early = start_web(production_env(roles.url(roles.app)))
         assert early.returncode == 3
         assert "may UPDATE, DELETE people_accessevent" in early.stderr
-        second = manage(*setup, env=debug | {"DATABASE_URL": admin}, stdin=passwords)
+        second = manage(*setup, env=as_admin, stdin=passwords)
         assert second.returncode == 0, second.stderr
         assert f"Checked: {roles.app} can't erase the audit trail." in second.stdout
         assert start_web(production_env(roles.url(roles.app))).returncode == 0
         assert start_web(production_env(roles.url(roles.owner))).returncode == 3
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {quoted(new_database)} WITH (FORCE)")
+            cursor.execute(f"DROP DATABASE IF EXISTS {quoted(managed_database.name)} WITH (FORCE)")
         drop_roles(roles.app, roles.owner)
