@@ -331,7 +331,7 @@ def nightly_run_start(request: HttpRequest) -> HttpResponse:
 
 
 BACKGROUND_DOWN = (
-    "Background work is unavailable right now, so the summaries for {day} were not started. "
+    "Background work is unavailable right now, so the summaries for {day} could not be started. "
     "Nothing is lost: try Run now again in a few minutes. If this lasts, tell whoever looks "
     "after the server that the task queue (Redis) is not answering."
 )

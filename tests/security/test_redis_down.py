@@ -172,7 +172,7 @@ def test_with_redis_down_run_now_says_so_leaves_no_run_and_works_once_it_is_back
     assert (refused.status, refused.location) == (302, runs_page)
     page = browser.get(runs_page).text
     assert UNAVAILABLE in page  # the message, and the page's own notice
-    assert "were not started" in page
+    assert "could not be started" in page
     assert not NightlyRun.objects.exists()
 
     broker.start()  # the same port, empty, as after a restart
