@@ -31,6 +31,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.management import call_command
@@ -552,8 +553,15 @@ def test_local_development_starts_unchecked(tmp_path):
     assert (started.returncode, started.stderr) == (0, "")
 
 
+# The workers' own queue, so they take no one's tasks; kombu keeps its binding in Redis.
+WORKER_QUEUE = "cycles-roles-test"
+
+
+def broker_url() -> str:
+    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    queue = f"roles-test-{secrets.token_hex(4)}"  # its own queue: it takes no one's tasks
     with log.open("wb") as out:
         return subprocess.Popen(
             [
@@ -569,15 +577,23 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
                 "--without-mingle",
                 "--without-heartbeat",
                 "-Q",
-                queue,
+                WORKER_QUEUE,
                 "-n",
-                f"{queue}@tests",
+                f"{WORKER_QUEUE}-{secrets.token_hex(4)}@tests",
             ],
             cwd=REPO,
-            env=env | {"REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"},
+            env=env | {"REDIS_URL": broker_url()},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def forget_worker_queue() -> None:
+    client = redis.Redis.from_url(broker_url())
+    try:
+        client.delete(f"_kombu.binding.{WORKER_QUEUE}", f"_kombu.binding_permanent.{WORKER_QUEUE}")
+    finally:
+        client.close()
 
 
 @pytest.mark.slow
@@ -599,6 +615,7 @@ def test_a_worker_refuses_the_owner_in_one_line_and_starts_as_the_app(roles, tmp
     finally:
         started.send_signal(signal.SIGTERM)
         started.wait(timeout=30)
+        forget_worker_queue()
 
 
 # --- a new database, the operator's whole way ------------------------------------------------
