@@ -65,3 +65,19 @@ def record(
         ip=client_ip(request) if request is not None else None,
         detail=detail[:300],
     )
+
+
+SIGN_IN_FAILED = "sign-in failed"
+MFA_CODE_FAILED = "MFA code failed"
+
+
+def sign_in_throttled(request: HttpRequest) -> AccessEvent:
+    """A sign-in the throttle refused, at the password step or the authenticator-code step.
+
+    At the code step the password was right, so the person is known and named, as a wrong code
+    is (people.signals); at the password step nobody is, and the username typed is not kept
+    (people type passwords into it by mistake)."""
+    stage = getattr(request, "_login_stage", None)  # allauth's pending sign-in, at the code step
+    user = getattr(getattr(stage, "login", None), "user", None)
+    action = MFA_CODE_FAILED if user is not None else SIGN_IN_FAILED
+    return record(request, action, user=user, detail="refused: too many failed attempts")

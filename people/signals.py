@@ -30,8 +30,11 @@ def signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def sign_in_failed(
     sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
 ) -> None:
-    # The attempted username is not stored: people type passwords into it by mistake.
-    _record(request, "sign-in failed")
+    # The attempted username is not stored: people type passwords into it by mistake. Refusals
+    # by the throttle send no signal: people.adapters audits them.
+    from people.audit import SIGN_IN_FAILED, record
+
+    record(request, SIGN_IN_FAILED, detail="username or password not recognised")
 
 
 def mfa_event(action: str) -> Any:

@@ -255,8 +255,8 @@ def partner_screen(request: HttpRequest) -> HttpResponse:
     )
     if state["done"]:
         left = partner_lock.tries_left(signed_in(request), state)
-        context = {"error": "", "hint": partner_lock.tries_hint(left)}
-        return render(request, "sessions/partner_done.html", context)
+        hint = partner_lock.tries_hint(left)
+        return render(request, "sessions/partner_done.html", {"error": "", "hint": hint})
     nothing_yet = False
     if request.method == "POST" and forms.is_valid():
         skipped = "skip" in request.POST

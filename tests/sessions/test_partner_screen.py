@@ -5,15 +5,20 @@ therapist's password (sessions/measure_views.py, people/middleware.py)."""
 from __future__ import annotations
 
 import datetime
+import html
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.db import transaction
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from people.models import AccessEvent
 from sessions.models import (
     AllianceRating,
     MeasureResponse,
@@ -26,7 +31,7 @@ from tests.factories import PASSWORD, World, make_rupture, make_session, measure
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from django.test import Client
+    from django.http import HttpResponse
 
     from cycles.models import Partner
 
@@ -332,6 +337,94 @@ def test_right_password_lifts_the_lock_and_returns_to_the_measures_page(locked, 
         reverse("cycles:detail", args=[scene.world.couple.case_code])
     ).status_code == (200)
     assert locked.get(SCREEN).url == reverse("home")
+
+
+# Unlock throttling (sessions/partner_lock.py): 5 wrong passwords, each audited, then the session
+# ends; the count is in the database (the audit rows), so an empty cache changes nothing.
+
+UNLOCK_FAILED = "partner screen unlock failed"
+
+
+def unlock(client: Client, password: str) -> HttpResponse:
+    return client.post(reverse("partner_screen_unlock"), {"password": password})
+
+
+def unlock_failures(scene: Scene) -> list[AccessEvent]:
+    events = AccessEvent.objects.filter(action=UNLOCK_FAILED, user=scene.world.owner)
+    return list(events.order_by("pk"))
+
+
+def test_each_wrong_unlock_password_is_audited_and_the_screen_says_how_many_tries_are_left(
+    locked, scene
+):
+    locked.post(SCREEN, partner_a_answers())
+    assert "After 5 wrong passwords this device signs out" in locked.get(SCREEN).content.decode()
+
+    for used in range(1, 5):
+        cache.clear()  # not where the count is kept
+        response = unlock(locked, f"guess-{used}")
+        assert response.status_code == 200
+        text = html.unescape(response.content.decode())
+        assert "That is not the therapist's password." in text
+        left = 5 - used
+        assert f"{left} {'try' if left == 1 else 'tries'} left." in text
+
+    assert locked.get(reverse("cycles:caseload")).url == SCREEN
+    assert "1 try left." in html.unescape(locked.get(SCREEN).content.decode())
+    events = unlock_failures(scene)
+    assert [e.detail for e in events] == ["try 1 of 5", "try 2 of 5", "try 3 of 5", "try 4 of 5"]
+    assert {(e.object_type, e.object_id) for e in events} == {
+        ("therapysession", str(scene.session.pk))
+    }
+    assert {e.case_code for e in events} == {scene.world.couple.case_code}
+    assert not any("guess" in f"{e.detail} {e.object_id}" for e in events)
+    # The fifth try is still a try.
+    response = unlock(locked, PASSWORD)
+    assert response.url == reverse("therapy_sessions:measures", args=[scene.session.pk])
+    assert len(unlock_failures(scene)) == 4
+
+
+def test_five_wrong_passwords_end_the_session_and_then_even_the_right_one_is_refused(locked, scene):
+    locked.post(SCREEN, partner_a_answers())
+    key = locked.session.session_key
+    for n in range(1, 5):
+        assert unlock(locked, f"guess-{n}").status_code == 200
+
+    fifth = unlock(locked, "guess-5")
+
+    assert (fifth.status_code, fifth.url) == (302, reverse("account_login"))
+    assert not Session.objects.filter(session_key=key).exists()
+    assert "_auth_user_id" not in locked.session
+    sixth = unlock(locked, PASSWORD)
+    assert sixth.status_code == 302
+    assert sixth.url.startswith(reverse("account_login"))
+    assert "_auth_user_id" not in locked.session
+    sign_in = html.unescape(locked.get(reverse("account_login")).content.decode())
+    assert "The partner screen was signed out after 5 wrong passwords." in sign_in
+    couple_page = reverse("cycles:detail", args=[scene.world.couple.case_code])
+    assert locked.get(couple_page).url.startswith(reverse("account_login"))
+    assert [e.detail for e in unlock_failures(scene)] == [f"try {n} of 5" for n in range(1, 6)]
+    assert AccessEvent.objects.filter(action="sign out", user=scene.world.owner).exists()
+    # What the partner answered before handing the device back is kept.
+    assert AllianceRating.objects.filter(session=scene.session, partner="A").exists()
+
+
+def test_guesses_on_two_devices_locked_by_one_therapist_count_together(client, scene):
+    """A second locked tablet gives no fresh tries: the count is the therapist's."""
+    tablets = []
+    for _ in range(2):
+        tablet = Client()
+        tablet.force_login(scene.world.owner)
+        tablet.post(start_url(scene.session, "A"), {"include": "csi4"})
+        tablets.append(tablet)
+    for n in range(3):
+        assert unlock(tablets[0], f"guess-{n}").status_code == 200
+
+    assert unlock(tablets[1], "guess-a").status_code == 200
+    assert unlock(tablets[1], "guess-b").url == reverse("account_login")
+    assert unlock(tablets[0], PASSWORD).url == reverse("account_login")
+    details = [e.detail for e in unlock_failures(scene)]
+    assert details == [*(f"try {n} of 5" for n in range(1, 6)), "no tries left"]
 
 
 def test_starting_a_screen_for_another_therapists_session_is_404(client, scene):
