@@ -240,8 +240,14 @@ def repair_withdraw_view(request: HttpRequest, session_pk: int, pk: int) -> Http
     rupture = get_object_or_404(
         Rupture.objects.editable_by(request.user).current().select_related("session"),
         pk=pk,
-        repaired_in=session,
+        couple_id=session.couple_id,
     )
+    if rupture.repaired_in_id != session.pk:  # a second click, or another tab, undid it first
+        message = (
+            f"The rupture from session {rupture.session.ordinal} is no longer repaired in this "
+            "session (the repair was undone, or it was repaired again later): nothing changed."
+        )
+        return _region(request, session, "repairs", repair_message=message)
     form = UndoRepairForm(request.POST, prefix=f"undo{rupture.pk}")
     if not form.is_valid():
         return _region(request, session, "repairs", undo_forms={rupture.pk: form})
@@ -269,6 +275,11 @@ def repair_withdraw_view(request: HttpRequest, session_pk: int, pk: int) -> Http
 def rupture_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Withdraw a rupture logged by mistake: hidden from views and summaries, kept on record."""
     user = signed_in(request)
+    withdrawn = Rupture.objects.editable_by(user).filter(pk=pk, withdrawn_at__isnull=False)
+    if earlier := withdrawn.values_list("session_id", flat=True).first():
+        # A second click, or another tab, got there first.
+        messages.info(request, "This rupture was already withdrawn.")
+        return redirect("therapy_sessions:detail", pk=earlier)
     rupture = _editable_rupture(request, pk)
     form = WithdrawForm(request.POST)
     if not form.is_valid():

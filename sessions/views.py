@@ -170,8 +170,11 @@ def session_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Withdraw a session logged by mistake (kept in the record, hidden from views)."""
     user = signed_in(request)
     session = get_object_or_404(
-        TherapySession.objects.editable_by(user).current().select_related("couple"), pk=pk
+        TherapySession.objects.editable_by(user).select_related("couple"), pk=pk
     )
+    if session.is_withdrawn:  # a second click, or another tab, got there first
+        messages.info(request, f"Session {session.ordinal} was already withdrawn.")
+        return redirect(session.couple.get_absolute_url())
     form = WithdrawForm(request.POST)
     if not form.is_valid():
         context = session_page_context(session, user) | {"withdraw_form": form}

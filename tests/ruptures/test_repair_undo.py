@@ -108,9 +108,10 @@ def test_undoing_the_latest_of_two_repairs_goes_back_to_the_first(
     repaired(client, scene, scene.later, status=RuptureStatus.PARTLY_RESOLVED, resolution_stage="2")
     third = make_session(scene.couple, days_ago=1)
     repaired(client, scene, third, strategies=["ACKNOWLEDGES_CONTRIBUTION"])
-    # Only the session holding the latest repair can undo it.
+    # Only the session holding the latest repair can undo it: the earlier one is told so.
     response = client.post(undo_url(scene.later, scene.rupture), undo_data(scene.rupture))
-    assert response.status_code == 404
+    assert response.status_code == 200
+    assert "is no longer repaired in this session" in response.text
     assert Rupture.objects.get(pk=scene.rupture.pk).repaired_in_id == third.pk
 
     assert client.post(undo_url(third, scene.rupture), undo_data(scene.rupture)).status_code == 302
@@ -125,14 +126,31 @@ def test_undoing_the_latest_of_two_repairs_goes_back_to_the_first(
     )
 
 
-def test_undoing_from_an_earlier_session_is_a_404(client: Client, scene: Scene) -> None:
+def test_undoing_from_an_earlier_session_changes_nothing_and_says_so(
+    client: Client, scene: Scene
+) -> None:
     as_user(client, scene.world.owner)
     repaired(client, scene, scene.later, status=RuptureStatus.PARTLY_RESOLVED)
     third = make_session(scene.couple, days_ago=1)
     repaired(client, scene, third)
     before = snapshot()
     response = client.post(undo_url(scene.later, scene.rupture), undo_data(scene.rupture))
-    assert response.status_code == 404
+    assert response.status_code == 200
+    assert "is no longer repaired in this session" in response.text
+    assert snapshot() == before
+
+
+def test_undo_clicked_twice_undoes_once_and_says_so(client: Client, scene: Scene) -> None:
+    as_user(client, scene.world.owner)
+    repaired(client, scene, scene.later)
+    assert (
+        client.post(undo_url(scene.later, scene.rupture), undo_data(scene.rupture)).status_code
+        == 302
+    )
+    before = snapshot()
+    again = client.post(undo_url(scene.later, scene.rupture), undo_data(scene.rupture))
+    assert again.status_code == 200
+    assert "is no longer repaired in this session" in again.text
     assert snapshot() == before
 
 

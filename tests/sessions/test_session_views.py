@@ -585,7 +585,9 @@ def test_a_withdrawn_sessions_page_says_so_and_offers_no_controls(client, scene)
     for control in ("Edit the session", "Add a rupture", "Withdraw this session", "Edit or"):
         assert control not in response.text
     assert client.get(edit_url(scene.session)).status_code == 404
-    assert client.post(withdraw_url(scene.session), {"reason": "again"}).status_code == 404
+    # A second click on "Withdraw" (or another tab) is told so, and changes nothing.
+    again = client.post(withdraw_url(scene.session), {"reason": "again"}, follow=True)
+    assert "was already withdrawn" in again.text
     session = TherapySession.objects.get(pk=scene.session.pk)
     assert session.withdrawal_reason == "Duplicate entry"
 
