@@ -14,12 +14,21 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from config.env import settings_or_exit
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-settings_or_exit()
 
 if TYPE_CHECKING:
     from ruptures.tasks import Watchdog
 
 app = Celery("config")
+
+
+@app.on_configure.connect
+def _settings_or_exit(**_: Any) -> None:
+    """A missing production variable stops `celery -A config ...` in one line. On first use of
+    the app's configuration, not at import: manage.py and config/wsgi.py import this module
+    (through config/__init__.py) and stop with their own exit code first."""
+    settings_or_exit()
+
+
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

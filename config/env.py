@@ -85,11 +85,12 @@ def database_from_url(url: str) -> dict[str, object]:
     }
 
 
-def settings_or_exit() -> None:
+def settings_or_exit(exit_code: int = 1) -> None:
     """Load the settings now, so a missing or malformed variable stops start-up in one line.
 
     Called first by manage.py, config/wsgi.py and config/celery.py: without it the error
-    surfaces later as a 30-line traceback from deep inside Django.
+    surfaces later as a 30-line traceback from deep inside Django. config/wsgi.py passes 3,
+    the code on which gunicorn halts instead of booting refusing workers forever.
     """
     from django.conf import settings
 
@@ -97,4 +98,4 @@ def settings_or_exit() -> None:
         _ = settings.INSTALLED_APPS
     except ImproperlyConfiguredEnv as error:
         sys.stderr.write(f"Cycles cannot start: {error}\n")
-        raise SystemExit(1) from None
+        raise SystemExit(exit_code) from None

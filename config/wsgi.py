@@ -12,6 +12,6 @@ from people.db_roles import refuse_unsafe_database_role
 GUNICORN_HALT = 3
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-settings_or_exit()
+settings_or_exit(exit_code=GUNICORN_HALT)
 application = get_wsgi_application()
 refuse_unsafe_database_role(exit_code=GUNICORN_HALT)

@@ -58,7 +58,8 @@ def caseload(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", CoupleStatus.ACTIVE)
     if status not in CoupleStatus.values and status != "all":
         status = CoupleStatus.ACTIVE
-    query = request.GET.get("q", "")[:100]
+    # NUL can't reach PostgreSQL in a string (a 500 once): dropped with the rest of the query.
+    query = request.GET.get("q", "").replace("\x00", "")[:100]
     couples = Couple.objects.visible_to(request.user).search(query)
     if status != "all":
         couples = couples.filter(status=status)
