@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ruptures', '0010_write_guards'),
+        ("ruptures", "0010_write_guards"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='flagacknowledgement',
-            name='request_token',
+            model_name="flagacknowledgement",
+            name="request_token",
             field=models.UUIDField(blank=True, editable=False, null=True, unique=True),
         ),
     ]
