@@ -162,10 +162,12 @@ def measures_stamp(session: TherapySession) -> str:
         name = model._meta.model_name
         figures[f"{name}_n"] = Subquery(rows.annotate(n=Count("pk")).values("n"))
         figures[f"{name}_last"] = Subquery(rows.annotate(last=Max("recorded_at")).values("last"))
-    row = TherapySession.objects.filter(pk=session.pk).values(**figures).get()
-    count = sum(value or 0 for key, value in row.items() if key.endswith("_n"))
-    last = max((v for k, v in row.items() if k.endswith("_last") and v is not None), default=None)
-    return f"{count}:{last.isoformat() if last else '-'}"
+    row: dict[str, Any] = dict(TherapySession.objects.filter(pk=session.pk).values(**figures).get())
+    count = sum(int(value or 0) for key, value in row.items() if key.endswith("_n"))
+    times: list[datetime.datetime] = [
+        value for key, value in row.items() if key.endswith("_last") and value is not None
+    ]
+    return f"{count}:{max(times).isoformat() if times else '-'}"
 
 
 @transaction.atomic

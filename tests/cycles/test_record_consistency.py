@@ -252,6 +252,7 @@ class PatternTests(WorldTestCase):
                 data = couple_data(
                     cycle_pattern=pattern, partner_a_position=a, partner_b_position=b
                 )
+                data |= version_of(self.world.couple)
                 assert self.client.post(url, data).status_code == 302
                 couple = Couple.objects.get(pk=self.world.couple.pk)
                 positions = dict(couple.partners.values_list("label", "position"))

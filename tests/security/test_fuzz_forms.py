@@ -220,7 +220,9 @@ def test_the_rupture_form_on_the_session_page_never_fails(
 ) -> None:
     url = reverse("ruptures:add", args=[scene.world.session.pk])
     status = post(scene, "owner", url, data | {"action": action}, **(HTMX if htmx else {}))
-    assert status in ANSWERED
+    # "refresh" comes only from a page drawn before the markers moved to the page itself: it
+    # is answered with nothing to swap (ruptures.views.rupture_add).
+    assert status in (*ANSWERED, 204) if action == "refresh" else status in ANSWERED
 
 
 @FUZZ
