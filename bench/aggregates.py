@@ -4,7 +4,7 @@ The "core" of a couple's summary, for each of the three periods (the day, the la
 weeks, the treatment), as of the end of the date in the practice's time zone:
 sessions, sessions held, ruptures, ruptures by type, by status (a repair in a session after
 the date, or in a withdrawn session, does not count yet: that rupture is unresolved), and
-ruptures per session held. The same rules as ruptures/nightly/snapshot.py and summaries.py,
+ruptures per session held. The same rules as flags/snapshot.py and summaries.py,
 including the repair log: a rupture repaired in a session after the date counts as it stood
 before that repair (RuptureRepair's status and repaired-in "before").
 
@@ -23,9 +23,9 @@ from typing import Any
 from django.db import connection, transaction
 
 from cycles.models import Couple
+from flags.snapshot import end_of
+from flags.summaries import FOUR_WEEKS
 from ruptures.models import Rupture, RuptureRepair, RuptureSummary
-from ruptures.nightly.snapshot import end_of
-from ruptures.nightly.summaries import FOUR_WEEKS
 from sessions.models import TherapySession
 
 Core = dict[int, dict[str, dict[str, Any]]]  # couple id -> period -> figures

@@ -432,13 +432,13 @@ def count_queries(practice: Any, results: Results, size: int) -> None:
     from django.test.utils import CaptureQueriesContext, override_settings
 
     from bench.profiling import acting_as, kind_of
+    from flags import runs
     from ruptures.models import NightlyRun
-    from ruptures.nightly import runs
 
     with override_settings(NIGHTLY_CHUNK_SIZE=size), transaction.atomic():
         run = NightlyRun.objects.create(practice=practice, for_date=FOR_DATE)
         with CaptureQueriesContext(connection) as chunk, acting_as("nightly"):
-            runs.process_chunk(run.pk)  # as ruptures.tasks.process_run_chunk runs it
+            runs.process_chunk(run.pk)  # as flags.tasks.process_run_chunk runs it
         last = max(runs.couple_ids_after(practice.pk, 0, 10**9))[0]
         NightlyRun.objects.filter(pk=run.pk).update(cursor=last)
         with CaptureQueriesContext(connection) as finish, acting_as("nightly"):
@@ -544,8 +544,8 @@ def naive_full(practice: Any, for_date: datetime.date, step: int) -> tuple[float
     its 5 reads, the upsert and the flag reconciliation per couple), in-process and rolled
     back, on every `step`-th couple. What one task per couple would do, without Celery."""
     from bench.profiling import acting_as, rolled_back
+    from flags import runs
     from ruptures.models import NightlyRun
-    from ruptures.nightly import runs
 
     couples = runs.couple_ids_after(practice.pk, 0, 10**9)[::step]
     with rolled_back():
@@ -601,8 +601,8 @@ def one_nightly_run(practice: Any, worker: Any, for_date: datetime.date) -> dict
     wait, untimed, for the digests it queues, so that the next measurement starts quiet."""
     from django.utils import timezone
 
+    from flags.runs import start_run
     from ruptures.models import NightlyRun, RunStatus
-    from ruptures.nightly.runs import start_run
 
     chunks_before = len(worker.task_lines("process_run_chunk"))
     digests_before = len(worker.task_lines("send_digests"))

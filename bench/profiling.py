@@ -117,12 +117,12 @@ def one_chunk(practice: Any, for_date: datetime.date, size: int) -> None:
     """The first chunk of a new run for the date: what each chunk task does."""
     from django.test.utils import override_settings
 
+    from flags import runs
     from ruptures.models import NightlyRun
-    from ruptures.nightly import runs
 
     run = NightlyRun.objects.create(practice=practice, for_date=for_date)
     with override_settings(NIGHTLY_CHUNK_SIZE=size), acting_as("nightly"):
-        runs.process_chunk(run.pk)  # as ruptures.tasks.process_run_chunk runs it
+        runs.process_chunk(run.pk)  # as flags.tasks.process_run_chunk runs it
 
 
 def profile(

@@ -16,7 +16,7 @@ from config.env import settings_or_exit
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 if TYPE_CHECKING:
-    from ruptures.tasks import Watchdog
+    from flags.tasks import Watchdog
 
 app = Celery("config")
 
@@ -33,7 +33,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # The newest worker heartbeat (a Unix time), in the database cache so /health/ reads it with
-# Redis down; every worker's watchdog writes it each round (ruptures.tasks.Watchdog).
+# Redis down; every worker's watchdog writes it each round (flags.tasks.Watchdog).
 WORKER_HEARTBEAT_KEY = "cycles:worker-heartbeat"
 BROKER_PING_SECONDS = 1.0
 
@@ -67,8 +67,8 @@ _watchdog: list[Watchdog] = []
 
 @worker_ready.connect
 def start_watchdog(**_: Any) -> None:
-    """Each worker writes its heartbeat and resumes stalled nightly runs (ruptures.tasks)."""
-    from ruptures.tasks import Watchdog
+    """Each worker writes its heartbeat and resumes stalled nightly runs (flags.tasks)."""
+    from flags.tasks import Watchdog
 
     watchdog = Watchdog()
     watchdog.start()

@@ -67,10 +67,16 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    # Ours, from the ground floor up (docs/architecture.md says who may import whom).
+    "core",
     "people",
     "cycles",
     "sessions.apps.TherapySessionsConfig",  # label "therapy_sessions": see README
     "ruptures",
+    "flags",
+    "supervision",
+    "consultation",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -294,7 +300,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 # A message a SIGKILLed worker held comes back only after the visibility timeout; the watchdog
-# (ruptures.tasks.Watchdog) resumes a stalled run long before that, from its stored cursor.
+# (flags.tasks.Watchdog) resumes a stalled run long before that, from its stored cursor.
 # Connecting gives up after 2 s, so a publish to a broker that is down fails fast (Run now says
 # so) instead of hanging a web request.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60, "socket_connect_timeout": 2}
@@ -306,21 +312,21 @@ CELERY_BEAT_SCHEDULE = {
     # hour (SignalThresholds.nightly_run_hour, in the practice's time zone) has come: a missed
     # tick is caught up by the next, a doubled one finds the run already there.
     "nightly-summaries": {
-        "task": "ruptures.tasks.start_due_runs",
+        "task": "flags.tasks.start_due_runs",
         "schedule": crontab(minute="*/15"),
     },
 }
 NIGHTLY_CHUNK_SIZE = env_int("NIGHTLY_CHUNK_SIZE", 250)
-# Each worker's watchdog (ruptures.tasks.Watchdog), every WORKER_WATCHDOG_SECONDS: writes the
+# Each worker's watchdog (flags.tasks.Watchdog), every WORKER_WATCHDOG_SECONDS: writes the
 # worker heartbeat /health/ reads, and queues again the next chunk of any run whose row no chunk
 # holds and that has not moved for NIGHTLY_LEASE_SECONDS (a worker killed mid-chunk, a chain
 # broken by a broker outage): such a run resumes within lease + period, not at beat's next
 # tick. The lease is far above the gap between two chunks of a healthy run (milliseconds).
 WORKER_WATCHDOG_SECONDS = 10
 NIGHTLY_LEASE_SECONDS = 30
-# /health/ (people.views.health) checks the database, cache, broker and worker itself, and adds
+# /health/ (config.health.health) checks the database, cache, broker and worker itself, and adds
 # these sections: people imports no clinical app, so the nightly runs' report is named here.
-HEALTH_SECTIONS = {"nightly": "ruptures.nightly.runs.health"}
+HEALTH_SECTIONS = {"nightly": "flags.runs.health"}
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 LOGGING = {

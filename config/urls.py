@@ -5,6 +5,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
+from config import health
 from people import views as people_views
 from sessions import measure_views
 
@@ -24,15 +25,15 @@ admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-a
 
 urlpatterns = [
     path("", people_views.home, name="home"),
-    path("health/", people_views.health, name="health"),
+    path("health/", health.health, name="health"),
     path("accounts/", include(ACCOUNT_URLS)),
     path("partner-screen/", measure_views.partner_screen, name="partner_screen"),
     path(
         "partner-screen/unlock/", measure_views.partner_screen_unlock, name="partner_screen_unlock"
     ),
     path("couples/", include("cycles.urls")),
-    path("supervision/", include("cycles.supervision_urls")),
-    path("groups/", include("cycles.consultation_urls")),
+    path("supervision/", include("supervision.urls")),
+    path("groups/", include("consultation.urls")),
     path("practice/", include("people.urls")),
     path("", include("sessions.urls")),
     path("", include("ruptures.urls")),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils import dateformat, timezone
 
-from config.concurrency import CreateForm, VersionedForm
+from core.concurrency import CreateForm, VersionedForm
 from cycles.models import (
     EMOTION_STEP_KINDS,
     Couple,

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from config.concurrency import request_token_field, version_field
+from core.concurrency import request_token_field, version_field
 from people.access import readable_couples, writable_couples
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.concurrency import claim_version, create_once
+from core.concurrency import claim_version, create_once
 from cycles.models import (
     Couple,
     CycleMap,
@@ -50,7 +50,7 @@ def couple_create(
     """Open a couple's record with its two partners, in the therapist's practice.
 
     A form sent twice with the same `request_token` opens one record: the second gets the
-    first's couple back (config/concurrency.py).
+    first's couple back (core/concurrency.py).
     """
     if therapist.practice_id is None or not therapist.is_therapist:
         raise ValueError("Only a therapist of a practice can open a couple's record.")

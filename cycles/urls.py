@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cycles import consultation_views, views
+from consultation import views as consultation_views
+from cycles import views
 
 app_name = "cycles"
 

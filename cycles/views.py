@@ -19,9 +19,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from config.concurrency import StaleEdit
-from cycles import editor, supervision
-from cycles.consultation import groups_of
+from consultation.groups import groups_of
+from core.concurrency import StaleEdit
+from core.http import is_htmx
+from cycles import editor
 from cycles.diagram import layout
 from cycles.forms import CoupleForm, CycleMapMetaForm
 from cycles.models import CaseShare, Couple, CoupleStatus, CycleMap, CycleStep, Partner
@@ -33,13 +34,14 @@ from cycles.services import (
     couple_update,
     cycle_map_save,
 )
+from flags.measure_signals import CoupleSignals, derive, load_points, load_satisfaction
 from people import audit
+from people.access import signed_in
 from people.models import SignalThresholds, User
-from people.views import is_htmx, signed_in
 from ruptures.models import Flag, Rupture, RuptureSummary
 from sessions.charts import alliance_chart, satisfaction_chart
-from sessions.measures import CoupleSignals, derive, load_points, load_satisfaction
 from sessions.models import TherapySession
+from supervision import review as supervision
 
 CASELOAD_PAGE_SIZE = 25
 

@@ -14,9 +14,10 @@ Private notes and reflections are narrower still: their author only (`sessions.P
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.db.models import Q
+from django.http import HttpRequest
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -49,3 +50,8 @@ def writable_couples(user: User | AnonymousUser, path: str = "") -> Q:
     if not user.is_authenticated or user.practice_id is None or not user.is_therapist:
         return NOTHING
     return Q(**{f"{path}practice_id": user.practice_id, f"{path}therapist": user})
+
+
+def signed_in(request: HttpRequest) -> User:
+    """The signed-in person: LoginRequiredMiddleware lets no anonymous request reach a view."""
+    return cast("User", request.user)

@@ -25,10 +25,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from cycles.supervision import csv_safe
 from people.audit import record
 from people.forms import AuditFilters
 from people.models import AccessEvent, ChangeEvent, User
+from supervision.review import csv_safe
 
 PAGE_SIZE = 50
 # The deepest page asked of the database: its OFFSET must fit a bigint (a longer number in

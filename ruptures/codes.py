@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from ruptures.fields import LabelledFlag
+from core.fields import LabelledFlag
 
 
 class RuptureType(models.TextChoices):

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 
-from config.concurrency import CreateForm, VersionedForm
+from core.concurrency import CreateForm, VersionedForm
+from core.fields import FlagSetFormField
 from ruptures.codes import (
     ResolutionStage,
     ResolutionStrategy,
@@ -15,7 +16,6 @@ from ruptures.codes import (
     Toward,
     WhoMoved,
 )
-from ruptures.fields import FlagSetFormField
 from ruptures.models import Rupture
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.concurrency import request_token_field, version_field
+from core.concurrency import request_token_field, version_field
+from core.fields import FlagSetField, LabelledFlag
 from people.access import readable_couples, writable_couples
 from ruptures.codes import (
     ConfrontationMarker,
@@ -24,7 +25,6 @@ from ruptures.codes import (
     WhoMoved,
     WithdrawalMarker,
 )
-from ruptures.fields import FlagSetField, LabelledFlag
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -104,7 +104,7 @@ class Rupture(models.Model):
         editable=False,
     )
     withdrawal_reason = models.CharField(max_length=300, blank=True, editable=False)
-    # The correction and repair forms are checked against this (config/concurrency.py).
+    # The correction and repair forms are checked against this (core/concurrency.py).
     version = version_field()
     request_token = request_token_field()
 
@@ -318,7 +318,7 @@ class NightlyRun(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     # Last sign of life: made, a chunk committed, resumed. The workers' watchdog resumes a run
-    # no chunk holds whose heartbeat is older than the lease (ruptures.nightly.runs).
+    # no chunk holds whose heartbeat is older than the lease (flags.runs).
     heartbeat_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = NightlyRunQuerySet.as_manager()
@@ -440,7 +440,7 @@ class RuptureRepair(models.Model):
     """One repair of a rupture in a later session, with the rupture's state just before it.
 
     The rupture row holds its current state; this log lets the nightly summaries see how a
-    rupture stood at the end of any earlier date (ruptures.nightly.snapshot), so a run started
+    rupture stood at the end of any earlier date (flags.snapshot), so a run started
     late, or resumed, counts a repair only from its session on.
     """
 

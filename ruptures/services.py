@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from config.concurrency import claim_version, create_once
+from core.concurrency import claim_version, create_once
 from ruptures.models import Rupture, RuptureRepair
 from sessions.models import NoteKind, PrivateNote
 from sessions.services import note_write

@@ -20,12 +20,13 @@ from django_htmx.http import trigger_client_event
 
 from config.celery import app as celery_app
 from config.celery import broker_answers
-from config.concurrency import StaleEdit
+from core.concurrency import StaleEdit
+from core.http import is_htmx
+from flags import runs as nightly
 from people import audit
-from people.views import is_htmx, signed_in
+from people.access import signed_in
 from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
 from ruptures.models import NightlyRun, RunStatus, Rupture, RuptureRepair
-from ruptures.nightly import runs as nightly
 from ruptures.services import (
     repair_withdraw,
     rupture_correct,

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils import dateformat, timezone
 
-from config.concurrency import CreateForm, VersionedForm
+from core.concurrency import CreateForm, VersionedForm
+from core.fields import FlagSetFormField
 from cycles.models import EFTStep
-from ruptures.fields import FlagSetFormField
 from sessions.models import (
     TOOK_PLACE,
     Attendance,

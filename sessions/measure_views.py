@@ -17,9 +17,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from config.concurrency import EXPIRED_MESSAGE, StaleEdit
+from core.concurrency import EXPIRED_MESSAGE, StaleEdit
 from people import audit
-from people.views import signed_in
+from people.access import signed_in
 from sessions import partner_lock
 from sessions.measure_forms import AllianceForm, MeasureForm, ReportForm, absence_reason
 from sessions.models import (

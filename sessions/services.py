@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max, OuterRef, Subquery
 from django.utils import timezone
 
-from config.concurrency import StaleEdit, claim_version, create_once
+from core.concurrency import StaleEdit, claim_version, create_once
 from cycles.models import Couple
 from sessions.models import (
     AllianceRating,

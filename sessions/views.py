@@ -14,10 +14,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.concurrency import StaleEdit, replayed
+from core.concurrency import StaleEdit, replayed
 from cycles.models import Couple
 from people import audit
-from people.views import signed_in
+from people.access import signed_in
 from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
 from ruptures.models import Rupture
 from sessions.forms import SessionForm, WithdrawForm

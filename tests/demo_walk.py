@@ -47,7 +47,7 @@ def links(page: str, html: str) -> list[str]:
 
 
 def sign_in(client: Any, username: str) -> None:
-    from people.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
+    from demo.practice import DEMO_PASSWORD, DEMO_TOTP_SECRET
     from people.totp import current_code
 
     response = client.post("/accounts/login/", {"login": username, "password": DEMO_PASSWORD})
@@ -87,7 +87,7 @@ def main() -> int:
     django.setup()
     from django.test.utils import setup_test_environment
 
-    from people.demo import DEMO_LOGINS
+    from demo.practice import DEMO_LOGINS
 
     setup_test_environment()  # the test client's host, and mail kept in memory
     report = {login.username: walk(login.username) for login in DEMO_LOGINS}

@@ -197,7 +197,7 @@ class World:
 
 def version_of(record: Any, prefix: str = "") -> dict[str, str]:
     """The `version` field an edit form for `record` carries when opened now
-    (config/concurrency.py): posted with the form's other fields, as a browser does."""
+    (core/concurrency.py): posted with the form's other fields, as a browser does."""
     version = type(record)._default_manager.values_list("version", flat=True).get(pk=record.pk)
     return {f"{prefix}-version" if prefix else "version": str(version)}
 

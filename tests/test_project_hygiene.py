@@ -17,7 +17,18 @@ from django.core.management import call_command
 REPO = Path(__file__).resolve().parent.parent
 # The tools of the virtualenv running the tests (.venv/bin), not whatever is on PATH.
 BIN = Path(sys.executable).parent
-FIRST_PARTY = ("config", "people", "cycles", "sessions", "ruptures")
+FIRST_PARTY = (
+    "config",
+    "core",
+    "people",
+    "cycles",
+    "sessions",
+    "ruptures",
+    "flags",
+    "supervision",
+    "consultation",
+    "demo",
+)
 # env_str("NAME", ...) and its siblings from config/env.py, and any direct os.environ read.
 ENV_READ = re.compile(
     r"(?:\benv_(?:str|bool|int|list|required)\(|\bos\.(?:environ\.get|getenv)\(|\bos\.environ\[)"

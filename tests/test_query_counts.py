@@ -382,7 +382,7 @@ def test_opening_a_couples_record(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = reverse("cycles:new")
     data = couple_post(scene) | {"request_token": str(uuid.uuid4())}
-    # + the therapist's row locked and the form's token looked up (config/concurrency.py).
+    # + the therapist's row locked and the form's token looked up (core/concurrency.py).
     count(django_assert_num_queries, PER_WRITE + 7, lambda: client.post(url, data), status=302)
 
 
@@ -432,7 +432,7 @@ def test_recording_a_rupture_with_htmx(client, scene, django_assert_num_queries)
     signed_in(client, scene.owner)
     url = reverse("ruptures:add", args=[scene.last.pk])
     data = rupture_post(request_token=str(uuid.uuid4()))
-    # + the session's row locked and the form's token looked up (config/concurrency.py).
+    # + the session's row locked and the form's token looked up (core/concurrency.py).
     count(django_assert_num_queries, PER_WRITE + 14, lambda: client.post(url, data, headers=HTMX))
 
 

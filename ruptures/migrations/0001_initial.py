@@ -5,8 +5,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+import core.fields
 import ruptures.codes
-import ruptures.fields
 
 
 class Migration(migrations.Migration):
@@ -100,13 +100,13 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "withdrawal_markers",
-                    ruptures.fields.FlagSetField(
+                    core.fields.FlagSetField(
                         blank=True, default=0, flag=ruptures.codes.WithdrawalMarker
                     ),
                 ),
                 (
                     "confrontation_markers",
-                    ruptures.fields.FlagSetField(
+                    core.fields.FlagSetField(
                         blank=True, default=0, flag=ruptures.codes.ConfrontationMarker
                     ),
                 ),
@@ -124,7 +124,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "strategies",
-                    ruptures.fields.FlagSetField(
+                    core.fields.FlagSetField(
                         blank=True,
                         default=0,
                         flag=ruptures.codes.ResolutionStrategy,
@@ -133,7 +133,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "principles",
-                    ruptures.fields.FlagSetField(
+                    core.fields.FlagSetField(
                         blank=True,
                         default=0,
                         flag=ruptures.codes.MetacommunicationPrinciple,

@@ -5,8 +5,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+import core.fields
 import ruptures.codes
-import ruptures.fields
 
 
 class Migration(migrations.Migration):
@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "strategies",
-                    ruptures.fields.FlagSetField(
+                    core.fields.FlagSetField(
                         blank=True,
                         default=0,
                         flag=ruptures.codes.ResolutionStrategy,
@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "strategies_before",
-                    ruptures.fields.FlagSetField(
+                    core.fields.FlagSetField(
                         blank=True, default=0, flag=ruptures.codes.ResolutionStrategy
                     ),
                 ),

@@ -1,7 +1,7 @@
 """The nightly run's heartbeat, and the cache table sign-in depends on.
 
 - NightlyRun.heartbeat_at: the workers' watchdog resumes a run no chunk holds whose heartbeat
-  is older than the lease (ruptures.nightly.runs.resume_stalled).
+  is older than the lease (flags.runs.resume_stalled).
 - The database cache table (config.settings CACHES: the sign-in throttle's counters and the
   workers' heartbeat, kept out of Redis). Made here so that `migrate` is the only step a
   deployment needs: createcachetable makes each database cache's table that is missing and

@@ -11,7 +11,7 @@ import importlib
 from django.conf import settings
 from django.db import migrations, models
 
-import ruptures.fields
+import core.fields
 import sessions.models.records
 
 integrity = importlib.import_module("ruptures.migrations.0003_repair_integrity_triggers")
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="therapysession",
             name="change_events",
-            field=ruptures.fields.FlagSetField(
+            field=core.fields.FlagSetField(
                 blank=True,
                 default=0,
                 flag=sessions.models.records.EFTChangeEvent,
@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="therapysession",
             name="horsemen",
-            field=ruptures.fields.FlagSetField(
+            field=core.fields.FlagSetField(
                 blank=True,
                 default=0,
                 flag=sessions.models.records.Horseman,

@@ -1,4 +1,4 @@
-"""Write guards (config/concurrency.py): the version an edit form is checked against, and
+"""Write guards (core/concurrency.py): the version an edit form is checked against, and
 the token that makes a create idempotent.
 
 On SQLite adding these columns rebuilds the table, and a rebuild refuses while ruptures 0003's

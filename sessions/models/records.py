@@ -13,10 +13,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.concurrency import request_token_field, version_field
+from core.concurrency import request_token_field, version_field
+from core.fields import FlagSetField, LabelledFlag
 from cycles.models import EFTStep
 from people.access import readable_couples, writable_couples
-from ruptures.fields import FlagSetField, LabelledFlag
 from sessions.encryption import EncryptedTextField
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from flags.runs import run_now
 from people.models import Supervision
 from ruptures.codes import ConfrontationMarker, RuptureType
 from ruptures.models import FlagAcknowledgement
-from ruptures.nightly.runs import run_now
 from sessions.models import Attendance, LeftBy
 from tests.browser.conftest import assert_accessible, login
 from tests.factories import make_couple, make_practice, make_rupture, make_session, make_user

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cycles.consultation import dashboard, suppress
+from consultation.groups import dashboard, suppress
 from cycles.models import CaseShare, CyclePattern, EmotionKind, StepKind
 from cycles.services import StepDraft, cycle_map_save
 from people.models import ConsultationGroup, GroupMembership
@@ -213,7 +213,7 @@ SIZES = [1, 30]
 # Whole requests by a signed-in member who has made one request before. Six queries of each
 # count are the middleware's (session, user, authenticator, and the session's save in a
 # savepoint); the dashboard view runs 6 (group, case list, access event, 3 for the counts) and
-# the shared case 11 (group, share, then cycles.deidentify's 8, and the access event).
+# the shared case 11 (group, share, then consultation.deidentify's 8, and the access event).
 DASHBOARD_QUERIES = 8
 CASE_QUERIES = 13
 

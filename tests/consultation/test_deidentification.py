@@ -23,9 +23,10 @@ from django.test import Client, TestCase
 from django.urls import reverse
 
 from config.celery import app as celery_app
-from cycles.deidentify import shared_case
+from consultation.deidentify import shared_case
 from cycles.models import CaseShare, CyclePattern, CyclePosition, EFTStep, EmotionKind, StepKind
 from cycles.services import PartnerDetails, StepDraft, cycle_map_save
+from flags.runs import day_just_ended, start_run
 from ruptures.codes import (
     ConfrontationMarker,
     ResolutionStage,
@@ -37,7 +38,6 @@ from ruptures.codes import (
     WithdrawalMarker,
 )
 from ruptures.models import Flag, FlagAcknowledgement, FlagKind
-from ruptures.nightly.runs import day_just_ended, start_run
 from ruptures.services import rupture_repair, rupture_withdraw
 from sessions.models import (
     AllianceRating,

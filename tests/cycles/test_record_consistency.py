@@ -33,7 +33,7 @@ from cycles.models import (
     StepKind,
 )
 from cycles.services import PartnerDetails
-from people.demo import COUPLES
+from demo.practice import COUPLES
 from ruptures.codes import Toward, WhoMoved
 from sessions.services import session_withdraw
 from tests.factories import World, make_couple, make_emotion, make_rupture, make_session, version_of

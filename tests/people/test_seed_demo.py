@@ -23,7 +23,8 @@ from cycles.models import (
     CycleStep,
     EmotionTerm,
 )
-from people.demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_PRACTICE_NAME
+from demo.practice import DEMO_LOGINS, DEMO_PASSWORD, DEMO_PRACTICE_NAME
+from flags.measure_signals import CoupleSignals, load_satisfaction, signals_for, split_gaps
 from people.models import ConsultationGroup, Practice, SignalThresholds, Supervision, User
 from ruptures.codes import (
     ConfrontationMarker,
@@ -35,7 +36,6 @@ from ruptures.codes import (
 )
 from ruptures.models import Flag, FlagKind, NightlyRun, RunStatus, Rupture, RuptureSummary
 from sessions.measure_forms import absence_reason
-from sessions.measures import CoupleSignals, load_satisfaction, signals_for, split_gaps
 from sessions.models import (
     AllianceRating,
     Attendance,

@@ -40,8 +40,8 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 
 from config.celery import app as celery_app
+from flags import runs
 from ruptures.models import NightlyRun, RunStatus
-from ruptures.nightly import runs
 from tests.processes import RedisServer, create_cache_table, running
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The nine supervisor flags, on crafted records, exactly as ruptures/nightly/flags.py defines them.
+"""The nine supervisor flags, on crafted records, exactly as flags/rules.py defines them.
 
 Each flag is checked where it should open, one step short of that (a session early, a day early,
 the threshold minus one) where it must not, where it closes (closed_on set on that run's date,

@@ -22,8 +22,8 @@ from django.core import mail
 from django.db import connections
 
 from cycles.models import Couple
+from flags import runs, tasks
 from people.models import ChangeEvent, Practice, SignalThresholds, Supervision
-from ruptures import tasks
 from ruptures.codes import RuptureStatus, RuptureType
 from ruptures.models import (
     CaseloadSummary,
@@ -33,7 +33,6 @@ from ruptures.models import (
     RunStatus,
     RuptureSummary,
 )
-from ruptures.nightly import runs
 from ruptures.services import rupture_repair
 from sessions.models import AllianceRating
 from tests.factories import make_couple, make_practice, make_rupture, make_session, make_user
@@ -482,6 +481,6 @@ def test_a_failed_run_is_resumed_by_the_next_tick(
 
 def test_beat_schedule_ticks_start_due_runs_every_quarter_hour():
     entry = django_settings.CELERY_BEAT_SCHEDULE["nightly-summaries"]
-    assert entry["task"] == "ruptures.tasks.start_due_runs"
+    assert entry["task"] == "flags.tasks.start_due_runs"
     assert entry["schedule"].minute == {0, 15, 30, 45}
     assert entry["schedule"].hour == set(range(24))

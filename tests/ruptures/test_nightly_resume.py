@@ -17,8 +17,8 @@ import pytest
 from django.urls import reverse
 
 from config import settings as configured
+from flags import runs
 from ruptures.models import CaseloadSummary, DigestLog, Flag, NightlyRun, RunStatus, RuptureSummary
-from ruptures.nightly import runs
 from tests.ruptures.test_nightly_worker import F, current, finished, practice_with, results
 
 if TYPE_CHECKING:

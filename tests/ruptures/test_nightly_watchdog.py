@@ -25,8 +25,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.celery import app as celery_app
+from flags import runs
 from ruptures.models import CaseloadSummary, DigestLog, NightlyRun, RunStatus
-from ruptures.nightly import runs
 from tests.factories import make_practice, make_user
 from tests.processes import free_port
 from tests.ruptures.conftest import celery_conf

@@ -18,8 +18,8 @@ import pytest
 from django.core import mail
 
 from cycles.models import Couple
+from flags import runs, tasks
 from people.models import SignalThresholds, Supervision
-from ruptures import tasks
 from ruptures.codes import ConfrontationMarker, RuptureStatus, RuptureType, WhoMoved
 from ruptures.models import (
     CaseloadSummary,
@@ -30,7 +30,6 @@ from ruptures.models import (
     RunStatus,
     RuptureSummary,
 )
-from ruptures.nightly import runs
 from ruptures.services import rupture_repair
 from sessions.models import AllianceRating, PostSessionReport
 from tests.factories import make_couple, make_practice, make_rupture, make_session, make_user
@@ -208,9 +207,9 @@ def test_worker_runs_the_nightly_summaries_end_to_end(start_worker, celery_broke
     assert nightly.couples_done == 6
     assert RuptureSummary.objects.filter(on_date=nightly.for_date).count() == 6 * 3
     log = worker.log()
-    assert "Task ruptures.tasks.start_due_runs[" in log
-    assert "Task ruptures.tasks.send_digests[" in log
-    assert log.count("Task ruptures.tasks.process_run_chunk[") >= 2 * (4 + 4)  # received, done
+    assert "Task flags.tasks.start_due_runs[" in log
+    assert "Task flags.tasks.send_digests[" in log
+    assert log.count("Task flags.tasks.process_run_chunk[") >= 2 * (4 + 4)  # received, done
 
 
 def test_killed_worker_leaves_the_run_at_its_cursor_and_a_new_one_finishes_it_identically(

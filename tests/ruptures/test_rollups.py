@@ -1,4 +1,4 @@
-"""Therapists' and supervisors' roll-ups (ruptures.nightly.rollups), from a real nightly run.
+"""Therapists' and supervisors' roll-ups (flags.rollups), from a real nightly run.
 
 A therapist's contribution is "rising" when their mean rated contribution over the last four
 weeks is at least the practice's `contribution_rise` above the same figure four weeks earlier,
@@ -149,8 +149,8 @@ def _treatment(split_widening_findings: int) -> dict[str, Any]:
 
 
 def test_split_alliances_widening_counts_couples_widening_now_not_once_in_treatment() -> None:
+    from flags.rollups import roll_up
     from ruptures.models import FlagKind
-    from ruptures.nightly.rollups import roll_up
 
     couples = [
         (1, "active", "C-100001", _treatment(2), {}),  # widened earlier, narrowed since

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cycles.models import Couple
+from flags import runs
 from ruptures.codes import (
     ConfrontationMarker,
     ResolutionStrategy,
@@ -37,7 +38,6 @@ from ruptures.codes import (
     WithdrawalMarker,
 )
 from ruptures.models import Flag, NightlyRun, Rupture, RuptureSummary
-from ruptures.nightly import runs
 from ruptures.services import rupture_repair, rupture_withdraw
 from sessions.models import (
     AllianceRating,

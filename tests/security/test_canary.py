@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from config.logging import RedactingFormatter
 from cycles.models import CaseShare
+from flags import digests
+from flags.runs import run_now
 from ruptures.codes import RuptureStatus, RuptureType, Toward, WhoMoved
 from ruptures.models import CaseloadSummary, Flag, Rupture, RuptureSummary
-from ruptures.nightly import digests
-from ruptures.nightly.runs import run_now
 from sessions.models import PrivateNote, TherapySession
 from tests.factories import World, make_session
 

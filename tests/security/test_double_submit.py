@@ -207,8 +207,8 @@ def test_mark_repaired_clicked_twice_repairs_once(therapist: Any, live_server: L
 
 
 def test_acknowledge_clicked_twice_acknowledges_once(live_server: LiveServer) -> None:
-    from cycles import supervision
     from ruptures.models import FlagAcknowledgement, FlagKind
+    from supervision import review as supervision
     from tests.factories import World
     from tests.supervision import make_flag
 

@@ -1,4 +1,4 @@
-"""A stale form never overwrites newer work (config/concurrency.py).
+"""A stale form never overwrites newer work (core/concurrency.py).
 
 Each edit form of a clinical record is opened twice (two tabs, or a laptop and a tablet), both
 are changed and saved: the first save wins, the second is refused with the user's text kept in

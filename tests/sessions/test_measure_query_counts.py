@@ -1,5 +1,5 @@
 """The couple page and the measures page read the measures in a fixed number of queries,
-whatever the length of the treatment (sessions/measures.py load_points, load_satisfaction)."""
+whatever the length of the treatment (flags/measure_signals.py load_points, load_satisfaction)."""
 
 from __future__ import annotations
 

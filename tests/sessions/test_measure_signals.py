@@ -1,4 +1,4 @@
-"""The derived alliance and satisfaction signals, exactly as sessions/measures.py defines them.
+"""The derived alliance and satisfaction signals, exactly as flags/measure_signals.py defines them.
 
 First the pure functions on crafted series of `SessionPoint`s, then the same signals end to end:
 rows in the database, read by the set-based loaders, judged with the practice's thresholds and
@@ -16,10 +16,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from cycles.views import couple_signals
-from people.models import SignalThresholds
-from ruptures.codes import RuptureStatus
-from ruptures.services import rupture_repair, rupture_withdraw
-from sessions.measures import (
+from flags.measure_signals import (
     Finding,
     Satisfaction,
     Score,
@@ -31,6 +28,9 @@ from sessions.measures import (
     report_mismatches,
     split_widening,
 )
+from people.models import SignalThresholds
+from ruptures.codes import RuptureStatus
+from ruptures.services import rupture_repair, rupture_withdraw
 from sessions.models import (
     AllianceRating,
     Attendance,

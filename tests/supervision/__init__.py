@@ -42,7 +42,7 @@ def make_flag(
     closed_on: datetime.date | None = None,
     key: str = "",
 ) -> Flag:
-    """A flag as the nightly job writes it (ruptures.nightly.flags)."""
+    """A flag as the nightly job writes it (flags.rules)."""
     return Flag.objects.create(
         couple=couple,
         kind=kind,

@@ -17,12 +17,12 @@ from django.utils.html import escape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cycles import supervision
-from cycles.supervision_forms import AcknowledgeForm
+from flags.runs import day_just_ended, start_run
 from people.models import AccessEvent, Supervision
 from ruptures.codes import RuptureStatus
 from ruptures.models import Flag, FlagAcknowledgement, FlagKind, Rupture
-from ruptures.nightly.runs import day_just_ended, start_run
+from supervision import review as supervision
+from supervision.forms import AcknowledgeForm
 from tests.factories import World, make_couple, make_user
 from tests.supervision import make_flag, sign_in
 

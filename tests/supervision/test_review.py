@@ -16,11 +16,11 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cycles import supervision
 from cycles.models import Couple, CoupleStatus
-from cycles.supervision_views import REVIEW_PAGE_SIZE
 from people.models import Supervision
 from ruptures.models import FlagAcknowledgement, FlagKind
+from supervision import review as supervision
+from supervision.views import REVIEW_PAGE_SIZE
 from tests.factories import World, make_couple, make_practice, make_rupture, make_session, make_user
 from tests.supervision import make_flag, request_overhead, sign_in
 
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 
 # After sign-in: the therapist filter's options, the paginator's count, the access event
-# written (one for the page) and the page of rows (cycles.supervision.for_review), whatever
+# written (one for the page) and the page of rows (supervision.review.for_review), whatever
 # the number of couples or flags. The practice's date comes from the request's active zone.
 REVIEW_QUERIES = 4
 

@@ -12,7 +12,6 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from cycles import supervision
 from cycles.models import Couple, CyclePosition
 from cycles.services import PartnerDetails
 from people.models import AccessEvent, Supervision
@@ -27,6 +26,7 @@ from ruptures.codes import (
 )
 from ruptures.models import Rupture
 from ruptures.services import rupture_repair, rupture_withdraw
+from supervision import review as supervision
 from tests.factories import World, make_couple, make_practice, make_rupture, make_session, make_user
 from tests.supervision import request_overhead, sign_in
 

@@ -11,10 +11,10 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from cycles import supervision
+from flags.runs import day_just_ended, start_run
 from people.models import Supervision
 from ruptures.models import CaseloadSummary, FlagKind
-from ruptures.nightly.runs import day_just_ended, start_run
+from supervision import review as supervision
 from tests.factories import World, make_couple, make_practice, make_session, make_user
 from tests.supervision import request_overhead, sign_in
 
@@ -26,7 +26,7 @@ OVERVIEW_QUERIES = 3
 
 
 def roll_up(**changes: Any) -> dict[str, Any]:
-    """A therapist's roll-up as ruptures.nightly.rollups writes it."""
+    """A therapist's roll-up as flags.rollups writes it."""
     data: dict[str, Any] = {
         "couples": 4,
         "sessions_held": 40,

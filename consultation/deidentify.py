@@ -1,0 +1,252 @@
+"""The one de-identification layer every consultation-group view and export goes through.
+
+It lists what it lets through (HIPAA Safe Harbor's spirit, DOMAIN.md section 6), rather than
+what it removes: each value below is read from an allowed column with `values_list`, and only
+controlled vocabulary, codes, ordinals and numbers leave this module. No model instance, name,
+date (session ordinals instead), free text, place or contact detail is ever handed on, so a
+template cannot reach one by accident.
+
+Let through:
+- the share's own random code (not the couple's case code or id), cycle pattern, EFT stage and
+  step, each partner's position as "Partner A"/"Partner B";
+- the latest cycle map's steps as kind + vocabulary term + move direction (free text dropped;
+  a step with only free text shows as its kind alone);
+- sessions by ordinal with format, attendance and the EFT change events and Four Horsemen
+  observed (checklist labels); ruptures by session ordinal with type, who
+  moved, toward whom, markers, strategies, significance, contribution, stage reached, status and
+  the repairing session's ordinal;
+- alliance totals and questionnaire totals by session ordinal; open flags by kind and ordinals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from core.fields import LabelledFlag
+from cycles.models import CyclePattern, CyclePosition, EFTStep, MoveDirection, StepKind
+from ruptures.codes import (
+    ConfrontationMarker,
+    ResolutionStage,
+    ResolutionStrategy,
+    RuptureStatus,
+    RuptureType,
+    Toward,
+    WhoMoved,
+    WithdrawalMarker,
+)
+
+if TYPE_CHECKING:
+    from cycles.models import CaseShare
+
+SESSION_FORMATS = {
+    "conjoint": "Conjoint",
+    "individual_a": "Individual (A)",
+    "individual_b": "Individual (B)",
+}
+ATTENDANCE = {
+    "attended": "Attended",
+    "cancelled": "Cancelled",
+    "no_show": "No-show",
+    "ended_early": "Ended early",
+}
+
+
+@dataclass(frozen=True)
+class SharedStep:
+    kind: str  # the StepKind code
+    kind_label: str
+    term: str = ""
+    move: str = ""
+
+
+@dataclass(frozen=True)
+class SharedRupture:
+    ordinal: int
+    rupture_type: str
+    who_moved: str
+    toward: str
+    markers: tuple[str, ...]
+    strategies: tuple[str, ...]
+    significance: int
+    contribution: int | None
+    stage: str
+    status: str
+    repaired_in: int | None
+
+
+@dataclass
+class SharedCase:
+    code: str
+    pattern: str
+    stage: int
+    step: str
+    positions: dict[str, str]
+    chains: dict[str, list[SharedStep]] = field(default_factory=dict)
+    # (ordinal, format, attendance, the change events and horsemen observed)
+    sessions: list[tuple[int, str, str, tuple[str, ...]]] = field(default_factory=list)
+    ruptures: list[SharedRupture] = field(default_factory=list)
+    alliance: list[tuple[int, int | None, int | None]] = field(default_factory=list)
+    questionnaires: list[tuple[str, int, str, float]] = field(default_factory=list)
+    flags: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+
+
+def _labels(value: int, flag: type[LabelledFlag]) -> tuple[str, ...]:
+    return tuple(member.label for member in flag if value & int(member))
+
+
+def shared_case(share: CaseShare) -> SharedCase:
+    """The de-identified presentation of one active share (a fixed number of queries)."""
+    from cycles.models import Couple
+
+    couple_id = share.couple_id
+    pattern, stage, step = (
+        Couple.objects.filter(pk=couple_id)
+        .values_list("cycle_pattern", "eft_stage", "eft_step")
+        .get()
+    )
+    case = SharedCase(
+        code=share.code,
+        pattern=CyclePattern(pattern).label,
+        stage=stage,
+        step=EFTStep(step).label,
+        positions=_positions(couple_id),
+    )
+    case.chains = _chains(couple_id)
+    ordinals = _sessions(case, couple_id)
+    _ruptures(case, couple_id, ordinals)
+    _measures(case, couple_id, ordinals)
+    _flags(case, couple_id)
+    return case
+
+
+def _positions(couple_id: int) -> dict[str, str]:
+    from cycles.models import Partner
+
+    rows = Partner.objects.filter(couple_id=couple_id).values_list("label", "position")
+    return {label: CyclePosition(position).label for label, position in rows}
+
+
+def _chains(couple_id: int) -> dict[str, list[SharedStep]]:
+    from cycles.models import CycleMap, CycleStep
+
+    latest = CycleMap.objects.filter(couple_id=couple_id).order_by("-revision").values("pk")[:1]
+    rows = (
+        CycleStep.objects.filter(cycle_map_id__in=latest)
+        .order_by("partner__label", "position")
+        .values_list("partner__label", "kind", "emotion__name", "move")
+    )
+    chains: dict[str, list[SharedStep]] = {"A": [], "B": []}
+    for label, kind, term, move in rows:
+        chains[label].append(
+            SharedStep(
+                kind=kind,
+                kind_label=StepKind(kind).label,
+                term=term or "",  # a vocabulary term only; the step's free text never leaves
+                move=MoveDirection(move).label if move else "",
+            )
+        )
+    return chains
+
+
+def _sessions(case: SharedCase, couple_id: int) -> dict[int, int]:
+    from sessions.models import EFTChangeEvent, Horseman, TherapySession
+
+    rows = (
+        TherapySession.objects.current()
+        .filter(couple_id=couple_id)
+        .order_by("ordinal")
+        .values_list("pk", "ordinal", "format", "attendance", "change_events", "horsemen")
+    )
+    ordinals = {}
+    for pk, ordinal, session_format, attendance, events, horsemen in rows:
+        ordinals[pk] = ordinal
+        observed = _labels(events, EFTChangeEvent) + _labels(horsemen, Horseman)
+        case.sessions.append(
+            (ordinal, SESSION_FORMATS[session_format], ATTENDANCE[attendance], observed)
+        )
+    return ordinals
+
+
+def _ruptures(case: SharedCase, couple_id: int, ordinals: dict[int, int]) -> None:
+    from ruptures.models import Rupture
+
+    rows = (
+        Rupture.objects.current()
+        .filter(couple_id=couple_id)
+        .values_list(
+            "session_id",
+            "rupture_type",
+            "who_moved",
+            "toward",
+            "withdrawal_markers",
+            "confrontation_markers",
+            "strategies",
+            "significance",
+            "therapist_contribution",
+            "resolution_stage",
+            "status",
+            "repaired_in_id",
+        )
+    )
+    for (
+        session_id,
+        kind,
+        moved,
+        toward,
+        w_markers,
+        c_markers,
+        strategies,
+        significance,
+        contribution,
+        stage,
+        status,
+        repaired_in,
+    ) in rows:
+        withdrawal = kind == RuptureType.WITHDRAWAL
+        case.ruptures.append(
+            SharedRupture(
+                ordinal=ordinals[session_id],
+                rupture_type=RuptureType(kind).label,
+                who_moved=WhoMoved(moved).label,
+                toward=Toward(toward).label,
+                markers=_labels(w_markers, WithdrawalMarker)
+                if withdrawal
+                else _labels(c_markers, ConfrontationMarker),
+                strategies=_labels(strategies, ResolutionStrategy),
+                significance=significance,
+                contribution=contribution,
+                stage=ResolutionStage(stage).label,
+                status=RuptureStatus(status).label,
+                repaired_in=ordinals.get(repaired_in) if repaired_in else None,
+            )
+        )
+    case.ruptures.sort(key=lambda r: r.ordinal)
+
+
+def _measures(case: SharedCase, couple_id: int, ordinals: dict[int, int]) -> None:
+    from sessions.models import AllianceRating, MeasureResponse
+
+    totals: dict[int, dict[str, int]] = {}
+    for session_id, partner, bond, goals, tasks, fit in AllianceRating.objects.filter(
+        session_id__in=list(ordinals)
+    ).values_list("session_id", "partner", "bond", "goals", "tasks", "fit"):
+        totals.setdefault(ordinals[session_id], {})[partner] = bond + goals + tasks + fit
+    case.alliance = [(n, t.get("A"), t.get("B")) for n, t in sorted(totals.items())]
+    rows = MeasureResponse.objects.filter(session_id__in=list(ordinals)).values_list(
+        "definition__name", "session_id", "partner", "total"
+    )
+    case.questionnaires = sorted(
+        (name, ordinals[session_id], partner, float(total))
+        for name, session_id, partner, total in rows
+    )
+
+
+def _flags(case: SharedCase, couple_id: int) -> None:
+    from ruptures.models import Flag, FlagKind
+
+    rows = Flag.objects.open().filter(couple_id=couple_id).values_list("kind", "evidence")
+    case.flags = sorted(
+        (FlagKind(kind).label, tuple(int(n) for n in (evidence or {}).get("sessions", [])))
+        for kind, evidence in rows
+    )

@@ -1,0 +1,619 @@
+"""Reads for the supervisor's screens: the caseload review, a supervisee's overview over time,
+and the rupture-code export.
+
+Every read starts from `Couple.objects.visible_to(user)` (people.access) and narrows it to the
+couples of the therapists the user supervises, so a supervisor who also has couples of their
+own reviews only their supervisees' here, and a therapist never reaches their own flags to
+acknowledge them.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    Min,
+    OrderBy,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    StringAgg,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from core.concurrency import create_once
+from cycles.models import Couple, CoupleQuerySet
+from people.models import Supervision, User
+from ruptures.codes import (
+    ConfrontationMarker,
+    ResolutionStrategy,
+    RuptureStatus,
+    RuptureType,
+    Toward,
+    WhoMoved,
+    WithdrawalMarker,
+)
+from ruptures.models import CaseloadSummary, Flag, FlagAcknowledgement, FlagKind, Rupture
+from sessions.models import TherapySession
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from core.fields import LabelledFlag
+
+REVIEW_WINDOW_DAYS = 7
+SUMMARY_HISTORY = 180  # nightly roll-ups drawn on a supervisee's overview (about six months)
+
+
+# --- who --------------------------------------------------------------------------------------
+
+
+def is_supervisor(user: User | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and getattr(user, "is_supervisor", False))
+
+
+def supervisee_ids(user: User) -> QuerySet[Supervision, Any]:
+    """The therapists the user supervises, as a subquery (never a Python list)."""
+    if not is_supervisor(user):
+        return Supervision.objects.none().values("therapist_id")
+    return Supervision.objects.filter(supervisor=user).values("therapist_id")
+
+
+def supervisees(user: User) -> QuerySet[User]:
+    """The user's supervisees in their own practice, by name: the review's therapist filter."""
+    if not is_supervisor(user):
+        return User.objects.none()
+    return (
+        User.objects.visible_to(user)
+        .filter(pk__in=supervisee_ids(user))
+        .order_by("display_name", "username")
+    )
+
+
+def with_contribution_trend(therapists: QuerySet[User]) -> QuerySet[User]:
+    """Each supervisee with `contribution_rising` from their latest nightly roll-up
+    ({"from": 2.1, "to": 3.4} or None; flags.rollups): a subquery, no query more."""
+    latest = CaseloadSummary.objects.filter(person=OuterRef("pk"), role="therapist").order_by(
+        "-on_date"
+    )
+    return therapists.annotate(
+        contribution_rising=Subquery(latest.values("data__contribution_rising")[:1])
+    )
+
+
+def supervised_couples(user: User) -> CoupleQuerySet:
+    """Couples the user reads as a supervisor: visible to them, and of a supervisee."""
+    if not is_supervisor(user):
+        return Couple.objects.none()
+    return Couple.objects.visible_to(user).filter(therapist_id__in=supervisee_ids(user))
+
+
+def acknowledgeable_flags(user: User) -> QuerySet[Flag]:
+    """Flags the user may acknowledge: readable, and on a couple of a therapist they supervise
+    (so never their own couples' flags, even when they are a therapist too)."""
+    if not is_supervisor(user):
+        return Flag.objects.none()
+    return Flag.objects.visible_to(user).filter(couple__therapist_id__in=supervisee_ids(user))
+
+
+def can_acknowledge(user: User, couple: Couple) -> bool:
+    """For the couple page: whether to offer the acknowledgement form (one query)."""
+    if not is_supervisor(user) or couple.practice_id != user.practice_id:
+        return False
+    return Supervision.objects.filter(supervisor=user, therapist_id=couple.therapist_id).exists()
+
+
+@transaction.atomic
+def flag_acknowledge(
+    *,
+    flag: Flag,
+    by: User,
+    comment: str,
+    follow_up_on: datetime.date | None,
+    request_token: uuid.UUID | None = None,
+) -> FlagAcknowledgement:
+    """A supervisor's acknowledgement of a flag; a form sent twice with the same
+    `request_token` acknowledges once (core/concurrency.py)."""
+
+    def acknowledge(token: uuid.UUID | None) -> FlagAcknowledgement:
+        return FlagAcknowledgement.objects.create(
+            flag=flag, by=by, comment=comment, follow_up_on=follow_up_on, request_token=token
+        )
+
+    acknowledgement, _ = create_once(
+        FlagAcknowledgement.objects.filter(flag=flag, by=by),
+        token=request_token,
+        parent=flag,
+        create=acknowledge,
+    )
+    return acknowledgement
+
+
+def acknowledgements_prefetch() -> Prefetch:
+    """For the couple page's flags: each flag's acknowledgements, oldest first, with who."""
+    return Prefetch(
+        "acknowledgements",
+        queryset=FlagAcknowledgement.objects.select_related("by").order_by("at", "pk"),
+    )
+
+
+def practice_today(user: User) -> datetime.date:
+    """Today in the user's practice's time zone, where nightly flags are dated: the request's
+    active zone (people.middleware.PracticeTimeZoneMiddleware), no query."""
+    return timezone.localdate()
+
+
+# --- the caseload review ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenFlag:
+    """One open flag as the review row carries it (parsed from `open_flag_list`)."""
+
+    pk: int
+    kind: str
+    opened_on: datetime.date
+    acknowledged: bool
+
+    def get_kind_display(self) -> str:
+        """As Flag's, so the acknowledgement templates take either."""
+        return flag_kind_label(self.kind)
+
+
+def flag_kind_label(kind: str) -> str:
+    try:
+        return str(FlagKind(kind).label)
+    except ValueError:
+        return kind
+
+
+def parse_open_flags(packed: str | None) -> list[OpenFlag]:
+    """`open_flag_list` is "pk|kind|opened_on|acknowledged" entries joined by ";" (for_review);
+    kinds are codes and dates ISO, so neither separator can occur inside an entry. Returned
+    oldest first (then by kind): the aggregate is unordered, as SQLite before 3.44 (the
+    embedded demo's) cannot order inside an aggregate."""
+    flags = []
+    for entry in (packed or "").split(";"):
+        parts = entry.split("|")
+        if len(parts) != 4:
+            continue
+        pk, kind, opened_on, acknowledged = parts
+        flags.append(
+            OpenFlag(
+                pk=int(pk),
+                kind=kind,
+                opened_on=datetime.date.fromisoformat(opened_on[:10]),
+                acknowledged=acknowledged == "1",
+            )
+        )
+    return sorted(flags, key=lambda flag: (flag.opened_on, flag.kind, flag.pk))
+
+
+def for_review(couples: CoupleQuerySet) -> CoupleQuerySet:
+    """The caseload row (CoupleQuerySet.for_caseload) plus each couple's open flags and the
+    day the oldest of them opened, all as subqueries of the one row query.
+
+    The open flags come packed in one string per couple (StringAgg), so a page of rows is one
+    query whatever the number of flags; `parse_open_flags` unpacks it.
+    """
+    # order_by(): Flag's default ordering would join the couple into every subquery.
+    open_flags = Flag.objects.open().filter(couple=OuterRef("pk")).order_by()
+    acknowledged = FlagAcknowledgement.objects.filter(flag=OuterRef("pk"))
+    entry = Concat(
+        Cast("pk", CharField()),
+        Value("|"),
+        "kind",
+        Value("|"),
+        Cast("opened_on", CharField()),
+        Value("|"),
+        Case(When(Exists(acknowledged), then=Value("1")), default=Value("0")),
+        output_field=CharField(),
+    )
+    packed = (
+        open_flags.values("couple").annotate(packed=StringAgg(entry, Value(";"))).values("packed")
+    )
+    oldest = open_flags.values("couple").annotate(first=Min("opened_on")).values("first")
+    return couples.for_caseload().annotate(
+        open_flag_list=Subquery(packed, output_field=CharField()),
+        oldest_flag_opened_on=Subquery(oldest),
+    )
+
+
+def review_rows(couples: Iterable[Couple], today: datetime.date) -> list[Couple]:
+    """The page's couples, each given `review_flags` (its open flags, oldest first) and
+    `flag_age` (days since the oldest of them opened; None without one) for the template."""
+    rows = list(couples)
+    for couple in rows:
+        opened = getattr(couple, "oldest_flag_opened_on", None)
+        packed = getattr(couple, "open_flag_list", "")
+        couple.review_flags = parse_open_flags(packed)  # type: ignore[attr-defined]
+        couple.flag_age = (today - opened).days if opened else None  # type: ignore[attr-defined]
+    return rows
+
+
+@dataclass(frozen=True)
+class ReviewFilters:
+    """The review's query string, validated: anything unknown falls back to the default."""
+
+    therapist: int | None = None
+    kind: str = ""
+    status: str = "all"
+    period: str = "week"
+    acknowledgement: str = ""
+    sort: str = "therapist"
+
+    def query(self, **changes: Any) -> dict[str, str]:
+        """The query-string parameters of these filters (with `changes`), defaults left out."""
+        values = {
+            "therapist": self.therapist or "",
+            "kind": self.kind,
+            "status": "" if self.status == "all" else self.status,
+            "period": "" if self.period == "week" else self.period,
+            "ack": self.acknowledgement,
+            "sort": "" if self.sort == "therapist" else self.sort,
+        } | changes
+        return {key: str(value) for key, value in values.items() if value not in ("", None)}
+
+
+# Sort keys of the review: the columns each orders by ("-" in front: descending within the key).
+SORTS: dict[str, tuple[str, ...]] = {
+    "therapist": ("therapist__display_name", "therapist__username", "case_code"),
+    "case": ("case_code",),
+    "last_session": ("last_session_at", "case_code"),
+    "ruptures": ("open_rupture_count", "case_code"),
+    "flags": ("open_flag_count", "case_code"),
+    # Flag age grows as the oldest open flag's date goes back: ascending age is newest first.
+    "flag_age": ("-oldest_flag_opened_on", "case_code"),
+}
+
+
+def ordering(sort: str) -> list[OrderBy]:
+    """`sort` is a key of SORTS, with "-" in front for descending. Couples without a value
+    (no session yet, no open flag) go last either way; ties go by case code, then id."""
+    descending = sort.startswith("-")
+    result = []
+    for name in SORTS[sort.removeprefix("-")]:
+        column = F(name.lstrip("-"))
+        if name.startswith("-") != descending:
+            result.append(column.desc(nulls_last=True))
+        else:
+            result.append(column.asc(nulls_last=True))
+    return [*result, F("pk").asc()]
+
+
+def review_queryset(
+    user: User, filters: ReviewFilters, *, today: datetime.date, now: datetime.datetime
+) -> CoupleQuerySet:
+    """The review's rows for the filters, sorted: one query (plus the paginator's count)."""
+    couples = supervised_couples(user)
+    if filters.therapist:
+        couples = couples.filter(therapist_id=filters.therapist)
+    if filters.status != "all":
+        couples = couples.filter(status=filters.status)
+    if filters.kind:
+        couples = couples.filter(
+            Exists(Flag.objects.open().filter(couple=OuterRef("pk"), kind=filters.kind))
+        )
+    if filters.acknowledgement:
+        unacknowledged = Exists(
+            Flag.objects.open().filter(
+                ~Exists(FlagAcknowledgement.objects.filter(flag=OuterRef("pk"))),
+                couple=OuterRef("pk"),
+            )
+        )
+        couples = couples.filter(
+            unacknowledged
+            if filters.acknowledgement == "pending"
+            else Exists(Flag.objects.open().filter(couple=OuterRef("pk"))) & ~unacknowledged
+        )
+    if filters.period == "week":
+        couples = couples.filter(this_week(today=today, now=now))
+    return for_review(couples).order_by(*ordering(filters.sort))
+
+
+def this_week(*, today: datetime.date, now: datetime.datetime) -> Q:
+    """A session in the last seven days, or a flag (open or since closed) opened in them."""
+    since = now - datetime.timedelta(days=REVIEW_WINDOW_DAYS)
+    recent_session = TherapySession.objects.current().filter(
+        couple=OuterRef("pk"), starts_at__gte=since, starts_at__lte=now
+    )
+    recent_flag = Flag.objects.filter(
+        couple=OuterRef("pk"), opened_on__gte=today - datetime.timedelta(days=REVIEW_WINDOW_DAYS)
+    )
+    return Q(Exists(recent_session)) | Q(Exists(recent_flag))
+
+
+# --- a supervisee's overview over time --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number of the nightly roll-up (flags.rollups) drawn over time."""
+
+    key: str
+    title: str
+    unit: str  # how the value reads: "rate", "percent", "number"
+    description: str
+    cases: dict[str, str]  # the review's filters that list the cases behind the number
+
+    def value(self, data: dict[str, Any]) -> float | None:
+        raw = data.get(self.key)
+        if raw is None:
+            return None
+        return float(raw) * 100 if self.unit == "percent" else float(raw)
+
+    def show(self, value: float | None) -> str:
+        if value is None:
+            return "—"
+        if self.unit == "percent":
+            return f"{value:.0f}%"
+        return f"{value:g}" if self.unit == "number" else f"{value:.2f}"
+
+
+METRICS = [
+    Metric(
+        "ruptures_per_session",
+        "Ruptures per session",
+        "rate",
+        "Ruptures recorded per session held, over the whole treatment of every couple.",
+        {"sort": "-ruptures"},
+    ),
+    Metric(
+        "resolution_rate",
+        "Resolution rate",
+        "percent",
+        "Share of ruptures resolved.",
+        {"kind": FlagKind.UNRESOLVED_RUPTURE},
+    ),
+    Metric(
+        "median_sessions_to_resolution",
+        "Median sessions to resolution",
+        "number",
+        "Sessions from a rupture to the session that resolved it (pooled median).",
+        {"kind": FlagKind.UNRESOLVED_RUPTURE},
+    ),
+    Metric(
+        "mean_contribution",
+        "Mean therapist contribution",
+        "rate",
+        "The therapist's rated contribution to ruptures (1–5), on average.",
+        {"kind": FlagKind.HIGH_THERAPIST_CONTRIBUTION},
+    ),
+    Metric(
+        "recent_mean_contribution",
+        "Therapist contribution, last four weeks",
+        "rate",
+        "The rated contribution to ruptures (1–5) in the four weeks ending that day: a rise "
+        "is worth talking over in supervision.",
+        {"kind": FlagKind.HIGH_THERAPIST_CONTRIBUTION},
+    ),
+    Metric(
+        "split_widening_couples",
+        "Split alliances widening",
+        "number",
+        "Couples whose partners' alliance gap is growing.",
+        {"kind": FlagKind.SPLIT_ALLIANCE_WIDENING},
+    ),
+    Metric(
+        "dropouts",
+        "Dropouts",
+        "number",
+        "Couples who dropped out of treatment.",
+        {"status": "dropped_out"},
+    ),
+]
+
+
+def therapist_summaries(user: User, therapist: User) -> list[CaseloadSummary]:
+    """The supervisee's nightly roll-ups (role therapist), oldest first: one query."""
+    latest = (
+        CaseloadSummary.objects.visible_to(user)
+        .filter(person=therapist, role="therapist")
+        .order_by("-on_date")[:SUMMARY_HISTORY]
+    )
+    return sorted(latest, key=lambda row: row.on_date)
+
+
+# Small line charts, laid out here for templates/supervision/_line_chart.html: geometry and
+# presentation attributes only (the CSP forbids style attributes), like sessions/charts.py.
+CHART_WIDTH, CHART_HEIGHT = 360, 150
+CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 40, 12, 12, 34
+
+
+@dataclass
+class LineChart:
+    key: str
+    title: str
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+    path: str = ""
+    points: list[tuple[float, float, datetime.date, str]] = field(default_factory=list)
+    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+    x_ticks: list[tuple[float, str, str]] = field(default_factory=list)  # x, anchor, label
+    left: float = CHART_LEFT
+    right: float = CHART_WIDTH - CHART_RIGHT
+    bottom: float = CHART_HEIGHT - CHART_BOTTOM
+    # Where the axis labels sit (computed here: template arithmetic on floats is clumsy).
+    y_label_x: float = CHART_LEFT - 6
+    x_label_y: float = CHART_HEIGHT - CHART_BOTTOM + 18
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.points
+
+
+def _nice_top(highest: float, unit: str) -> float:
+    if unit == "percent":
+        return 100.0
+    if highest <= 0:
+        return 1.0
+    for top in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
+        if highest <= top:
+            return float(top)
+    return float(highest)
+
+
+def line_chart(metric: Metric, series: list[tuple[datetime.date, float | None]]) -> LineChart:
+    """One metric over the dates; a missing value breaks the line rather than inventing one."""
+    chart = LineChart(key=metric.key, title=metric.title)
+    known = [(day, value) for day, value in series if value is not None]
+    if not known:
+        return chart
+    first, last = series[0][0], series[-1][0]
+    span = max((last - first).days, 1)
+    top = _nice_top(max(value for _, value in known), metric.unit)
+    plot_width = chart.right - chart.left
+
+    def x(day: datetime.date) -> float:
+        if first == last:
+            return chart.left + plot_width / 2
+        return chart.left + (day - first).days * plot_width / span
+
+    def y(value: float) -> float:
+        return CHART_TOP + (1 - value / top) * (chart.bottom - CHART_TOP)
+
+    commands, pen_down = [], False
+    for day, value in series:
+        if value is None:
+            pen_down = False
+            continue
+        commands.append(f"{'L' if pen_down else 'M'}{x(day):.1f},{y(value):.1f}")
+        pen_down = True
+        chart.points.append((round(x(day), 1), round(y(value), 1), day, metric.show(value)))
+    chart.path = " ".join(commands)
+    chart.y_ticks = [
+        (round(y(v), 1), metric.show(v) if metric.unit != "rate" else f"{v:g}")
+        for v in (0.0, top / 2, top)
+    ]
+    chart.x_ticks = [(chart.left, "start", first.strftime("%-d %b"))]
+    if last != first:
+        chart.x_ticks.append((chart.right, "end", last.strftime("%-d %b")))
+    return chart
+
+
+# --- the rupture-code export ------------------------------------------------------------------
+
+CSV_HEADER = [
+    "therapist",
+    "case_code",
+    "session_number",
+    "session_date",
+    "type",
+    "who_moved",
+    "toward",
+    "markers",
+    "significance",
+    "therapist_contribution",
+    "strategies",
+    "stage_reached",
+    "status",
+    "repaired_in_session",
+]
+
+# Coded columns only: never `note`, the private reflection (sessions.PrivateNote) or names.
+CSV_FIELDS = [
+    "couple__therapist__username",
+    "couple__case_code",
+    "couple__practice__time_zone",
+    "session__ordinal",
+    "session__starts_at",
+    "rupture_type",
+    "who_moved",
+    "toward",
+    "withdrawal_markers",
+    "confrontation_markers",
+    "significance",
+    "therapist_contribution",
+    "strategies",
+    "resolution_stage",
+    "status",
+    "repaired_in__ordinal",
+]
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """A cell a spreadsheet won't run as a formula: one starting with = + - @, a tab or a
+    carriage return gets a leading single quote (OWASP's advice on CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def export_ruptures(user: User) -> QuerySet[Rupture, dict[str, Any]]:
+    """Every current rupture of the supervisees' couples, as coded values: one query."""
+    if not is_supervisor(user):
+        return Rupture.objects.none().values(*CSV_FIELDS)
+    return (
+        Rupture.objects.current()
+        .filter(couple__in=supervised_couples(user))
+        .order_by("couple__therapist__username", "couple__case_code", "session__ordinal", "pk")
+        .values(*CSV_FIELDS)
+    )
+
+
+def _label(choices: Any, code: str) -> str:
+    try:
+        return str(choices(code).label)
+    except ValueError:
+        return code
+
+
+def _labels(kind: type[LabelledFlag], flags: int | None) -> str:
+    return "; ".join(kind(int(flags or 0)).labels())
+
+
+def csv_row(row: dict[str, Any]) -> list[str]:
+    if row["rupture_type"] == RuptureType.WITHDRAWAL:
+        markers = _labels(WithdrawalMarker, row["withdrawal_markers"])
+    else:
+        markers = _labels(ConfrontationMarker, row["confrontation_markers"])
+    zone = ZoneInfo(row["couple__practice__time_zone"])
+    started = timezone.localtime(row["session__starts_at"], zone)
+    values = [
+        row["couple__therapist__username"],
+        row["couple__case_code"],
+        row["session__ordinal"],
+        started.date().isoformat(),
+        _label(RuptureType, row["rupture_type"]),
+        _label(WhoMoved, row["who_moved"]),
+        _label(Toward, row["toward"]),
+        markers,
+        row["significance"],
+        row["therapist_contribution"],
+        _labels(ResolutionStrategy, row["strategies"]),
+        row["resolution_stage"],
+        _label(RuptureStatus, row["status"]),
+        row["repaired_in__ordinal"],
+    ]
+    return [csv_safe(value) for value in values]
+
+
+class _Echo:
+    """A file-like object whose write hands the line back: csv.writer into a generator."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    for row in rows:
+        yield writer.writerow(csv_row(row))
