@@ -8,7 +8,6 @@ content, may see them. Anyone else gets a 404.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import heapq
 from collections.abc import Iterable, Iterator
@@ -25,10 +24,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from core.csv import streamed_lines
 from people.audit import record
 from people.forms import AuditFilters
 from people.models import AccessEvent, ChangeEvent, User
-from supervision.review import csv_safe
 
 PAGE_SIZE = 50
 # The deepest page asked of the database: its OFFSET must fit a bigint (a longer number in
@@ -190,25 +189,15 @@ def _change_row(event: ChangeEvent) -> tuple[datetime.datetime, int, list[Any]]:
     )
 
 
-class _Echo:
-    """A file-like object whose write hands the line back: csv.writer into a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def csv_lines(accesses: Iterable[AccessEvent], changes: Iterable[ChangeEvent]) -> Iterator[str]:
     """Both kinds of event, merged newest first, every cell formula-safe."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
     merged = heapq.merge(
         (_access_row(e) for e in accesses),
         (_change_row(e) for e in changes),
         key=lambda row: (row[0], row[1]),
         reverse=True,
     )
-    for _at, _pk, cells in merged:
-        yield writer.writerow([csv_safe(cell) for cell in cells])
+    return streamed_lines(CSV_HEADER, (cells for _at, _pk, cells in merged))
 
 
 @require_GET

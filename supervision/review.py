@@ -9,7 +9,6 @@ acknowledge them.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import uuid
 from collections.abc import Iterable, Iterator
@@ -38,6 +37,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from core.concurrency import create_once
+from core.csv import streamed_lines
 from cycles.models import Couple, CoupleQuerySet
 from people.models import Supervision, User
 from ruptures.codes import (
@@ -546,15 +546,6 @@ CSV_FIELDS = [
     "repaired_in__ordinal",
 ]
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: object) -> str:
-    """A cell a spreadsheet won't run as a formula: one starting with = + - @, a tab or a
-    carriage return gets a leading single quote (OWASP's advice on CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
 
 def export_ruptures(user: User) -> QuerySet[Rupture, dict[str, Any]]:
     """Every current rupture of the supervisees' couples, as coded values: one query."""
@@ -579,14 +570,15 @@ def _labels(kind: type[LabelledFlag], flags: int | None) -> str:
     return "; ".join(kind(int(flags or 0)).labels())
 
 
-def csv_row(row: dict[str, Any]) -> list[str]:
+def csv_row(row: dict[str, Any]) -> list[object]:
+    """One rupture's cells, labelled; core.csv makes them formula-safe on the way out."""
     if row["rupture_type"] == RuptureType.WITHDRAWAL:
         markers = _labels(WithdrawalMarker, row["withdrawal_markers"])
     else:
         markers = _labels(ConfrontationMarker, row["confrontation_markers"])
     zone = ZoneInfo(row["couple__practice__time_zone"])
     started = timezone.localtime(row["session__starts_at"], zone)
-    values = [
+    return [
         row["couple__therapist__username"],
         row["couple__case_code"],
         row["session__ordinal"],
@@ -602,18 +594,7 @@ def csv_row(row: dict[str, Any]) -> list[str]:
         _label(RuptureStatus, row["status"]),
         row["repaired_in__ordinal"],
     ]
-    return [csv_safe(value) for value in values]
-
-
-class _Echo:
-    """A file-like object whose write hands the line back: csv.writer into a generator."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
-    for row in rows:
-        yield writer.writerow(csv_row(row))
+    return streamed_lines(CSV_HEADER, (csv_row(row) for row in rows))
