@@ -5,6 +5,11 @@ psycopg's COPY, the handful of people and couples with bulk_create. The data sti
 every check constraint and the repair-integrity triggers (they fire on COPY too): repairs are
 in later sessions of the same couple, markers are of the rupture's type, and so on.
 
+Each COPY row is a dict from model field name to value; `copy_rows` takes the columns from the
+model, so nothing here depends on the order of a model's fields. The order of a row's keys is
+still the order its values are drawn from the seeded generator: reordering them changes the
+data, not the columns.
+
 Everything is drawn from one seeded generator, so a given size and seed always gives the same
 practice. Dates are laid out around `for_date`, the night the benchmark summarises: active
 couples are seen weekly up to around that date (a few have sessions after it, and repairs
@@ -17,10 +22,12 @@ import datetime
 import json
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,6 +55,8 @@ from sessions.models import (
 PRACTICE_NAME = "Bench practice (generated)"
 TIME_ZONE = "Europe/London"
 PATTERNS = [("pursue_withdraw", 0.7), ("pursue_pursue", 0.15), ("withdraw_withdraw", 0.15)]
+
+type Row = dict[str, Any]  # one COPY row: model field name -> value
 
 
 @dataclass(frozen=True)
@@ -98,38 +107,75 @@ def some_bits(rng: random.Random, flag: Iterable[int], low: int, high: int) -> i
     return value
 
 
-def copy_rows(model: type[models.Model], names: list[str], rows: Iterable[Sequence[Any]]) -> int:
-    """COPY rows (values in the order of `names`, primary key included) into the model's table.
+def copy_rows(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) -> int:
+    """COPY rows into the model's table; each row maps field names (a foreign key by its name,
+    `couple`, with the id as value) to values, primary key included, and all give the same names.
 
-    Refuses a column list that leaves out a NOT NULL column: the database has no defaults for
-    Django's Python-side defaults, so a model change must show up here, not as bad data.
+    The columns are the model's concrete fields that the rows give, in the model's order
+    (`copy_columns` refuses what the database couldn't fill); each row's values are taken by
+    name, so a model change can't shift them.
     """
     meta = model._meta
-    fields = [meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    rows = iter(rows)
+    first = next(rows, None)
+    written = 0
+    if first is not None:
+        fields = copy_columns(model, first.keys())
+        names = [f.name for f in fields]
+        # itemgetter (one C call a row, not a Python loop over the names): COPY speed.
+        pick = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+        columns = ", ".join(quote(str(f.column)) for f in fields)
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in chain([first], rows):
+                try:
+                    values = pick(row)
+                except KeyError as error:
+                    raise RuntimeError(
+                        f"{meta.label}: row {written + 1} does not give {error.args[0]!r}"
+                    ) from error
+                if len(row) != len(names):
+                    raise RuntimeError(
+                        f"{meta.label}: row {written + 1} gives {sorted(set(row) - set(names))}"
+                        f" beyond the first row's {names}"
+                    )
+                copy.write_row(values)
+                written += 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence(%s, %s), "
+            f"(SELECT COALESCE(max({quote(str(meta.pk.column))}), 1) FROM {quote(meta.db_table)}))",
+            [meta.db_table, meta.pk.column],
+        )
+    return written
+
+
+def copy_columns(model: type[models.Model], given: Collection[str]) -> list[models.Field[Any, Any]]:
+    """The model's concrete fields named in `given`, in the model's order.
+
+    Refuses a name that is not a concrete field of the model, and leaving out a NOT NULL field
+    that has no `db_default`: the database has no defaults for Django's Python-side defaults,
+    so a model change must show up here, not as bad data. Generated fields can't be written.
+    """
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.generated]
+    unknown = sorted(set(given) - {f.name for f in fields})
+    if unknown:
+        raise RuntimeError(
+            f"{meta.label}: {unknown} are not writable fields of the model"
+            " (a foreign key goes by its field name: `couple`, not `couple_id`)"
+        )
     missing = [
         f.name
-        for f in meta.concrete_fields
-        if not f.null and f.name not in names and f.db_default is models.NOT_PROVIDED
+        for f in fields
+        if not f.null and f.name not in given and f.db_default is models.NOT_PROVIDED
     ]
     if missing:
         raise RuntimeError(f"{meta.label}: the generator does not fill {missing}")
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)  # type: ignore[union-attr]
-    written = 0
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
-            written += 1
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT setval(pg_get_serial_sequence(%s, 'id'), "
-            f"(SELECT COALESCE(max(id), 1) FROM {quote(meta.db_table)}))",
-            [meta.db_table],
-        )
-    return written
+    return [f for f in fields if f.name in given]
 
 
 def session_counts(rng: random.Random, couples: int, total: int) -> list[int]:
@@ -161,24 +207,18 @@ def generate(size: Size, for_date: datetime.date, seed: int = 20261115) -> Gener
             "supervisors": len(supervisors),
             "couples": len(couples),
             "partners": 2 * len(couples),
-            "sessions": copy_rows(TherapySession, SESSION_FIELDS, _session_rows(rng, sessions)),
+            "sessions": copy_rows(TherapySession, _session_rows(rng, sessions)),
         }
-        repair_log: list[tuple[Any, ...]] = []
+        repair_log: list[Row] = []
         counts["ruptures"] = copy_rows(
-            Rupture,
-            RUPTURE_FIELDS,
-            _rupture_rows(rng, sessions, size.ruptures, for_date, repair_log),
+            Rupture, _rupture_rows(rng, sessions, size.ruptures, for_date, repair_log)
         )
-        counts["repairs"] = copy_rows(RuptureRepair, REPAIR_FIELDS, repair_log)
+        counts["repairs"] = copy_rows(RuptureRepair, repair_log)
         held = [s for s in sessions if s.attendance in HELD]
-        counts["alliance_ratings"] = copy_rows(AllianceRating, RATING_FIELDS, _ratings(rng, held))
-        counts["post_session_reports"] = copy_rows(
-            PostSessionReport, REPORT_FIELDS, _reports(rng, held)
-        )
+        counts["alliance_ratings"] = copy_rows(AllianceRating, _ratings(rng, held))
+        counts["post_session_reports"] = copy_rows(PostSessionReport, _reports(rng, held))
         csi = MeasureDefinition.objects.get(practice=None, code="csi4")
-        counts["questionnaires"] = copy_rows(
-            MeasureResponse, RESPONSE_FIELDS, _questionnaires(rng, held, csi)
-        )
+        counts["questionnaires"] = copy_rows(MeasureResponse, _questionnaires(rng, held, csi))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return Generated(practice.pk, counts, time.perf_counter() - started)
@@ -361,82 +401,37 @@ def _sessions(
     return sessions
 
 
-SESSION_FIELDS = [
-    "id",
-    "couple",
-    "therapist",
-    "starts_at",
-    "duration_minutes",
-    "ordinal",
-    "format",
-    "attendance",
-    "cancelled_by",
-    "left_early",
-    "eft_step",
-    "horsemen",
-    "change_events",
-    "progress_note",
-    "created_at",
-    "updated_at",
-    "withdrawn_at",
-    "withdrawn_by",
-    "withdrawal_reason",
-]
-
-
-def _session_rows(rng: random.Random, sessions: list[_Session]) -> Iterator[tuple[Any, ...]]:
+def _session_rows(rng: random.Random, sessions: list[_Session]) -> Iterator[Row]:
     for s in sessions:
-        withdrawn_at = s.starts_at + datetime.timedelta(days=1) if s.withdrawn else None
-        yield (
-            s.pk,
-            s.couple_id,
-            s.therapist_id,
-            s.starts_at,
-            rng.choice((50, 50, 50, 80)),
-            s.ordinal,
-            weighted(rng, [("conjoint", 0.9), ("individual_a", 0.05), ("individual_b", 0.05)]),
-            s.attendance,
-            rng.choice(("partner_a", "partner_b", "both", "therapist"))
+        yield {
+            "id": s.pk,
+            "couple": s.couple_id,
+            "therapist": s.therapist_id,
+            "starts_at": s.starts_at,
+            "duration_minutes": rng.choice((50, 50, 50, 80)),
+            "ordinal": s.ordinal,
+            "format": weighted(
+                rng, [("conjoint", 0.9), ("individual_a", 0.05), ("individual_b", 0.05)]
+            ),
+            "attendance": s.attendance,
+            "cancelled_by": rng.choice(("partner_a", "partner_b", "both", "therapist"))
             if s.attendance == "cancelled"
             else "",
-            rng.choice(("partner_a", "partner_b", "both")) if s.attendance == "ended_early" else "",
-            rng.randint(1, 9) if rng.random() < 0.7 else None,
-            0,  # no Four Horsemen or change events recorded: the nightly job doesn't read them
-            0,
-            "",
-            s.starts_at,
-            s.starts_at,
-            withdrawn_at,
-            s.therapist_id if s.withdrawn else None,
-            "Logged against the wrong couple." if s.withdrawn else "",
-        )
+            "left_early": rng.choice(("partner_a", "partner_b", "both"))
+            if s.attendance == "ended_early"
+            else "",
+            "eft_step": rng.randint(1, 9) if rng.random() < 0.7 else None,
+            # No Four Horsemen or change events recorded: the nightly job doesn't read them.
+            "horsemen": 0,
+            "change_events": 0,
+            "progress_note": "",
+            "created_at": s.starts_at,
+            "updated_at": s.starts_at,
+            "withdrawn_at": s.starts_at + datetime.timedelta(days=1) if s.withdrawn else None,
+            "withdrawn_by": s.therapist_id if s.withdrawn else None,
+            "withdrawal_reason": "Logged against the wrong couple." if s.withdrawn else "",
+        }
 
-
-RUPTURE_FIELDS = [
-    "id",
-    "couple",
-    "session",
-    "minute",
-    "rupture_type",
-    "who_moved",
-    "toward",
-    "withdrawal_markers",
-    "confrontation_markers",
-    "significance",
-    "therapist_contribution",
-    "strategies",
-    "principles",
-    "resolution_stage",
-    "status",
-    "repaired_in",
-    "note",
-    "created_by",
-    "created_at",
-    "updated_at",
-    "withdrawn_at",
-    "withdrawn_by",
-    "withdrawal_reason",
-]
 
 OTHER_PARTNER = {"partner_a": "partner_b", "partner_b": "partner_a"}
 RECENT = [("resolved", 0.3), ("partly_resolved", 0.25), ("unresolved", 0.45)]
@@ -450,7 +445,7 @@ def _repairs(
     status: str,
     strategies: int,
     stage: int,
-    log: list[tuple[Any, ...]],
+    log: list[Row],
 ) -> tuple[int, int]:
     """The repair log (RuptureRepair) as ruptures.services.rupture_repair writes it: each
     repair with the rupture's state just before it. Some resolved ruptures were first partly
@@ -469,42 +464,25 @@ def _repairs(
     for session, new_status in steps:
         used = strategies & ~before_strategies if new_status == status else 0
         log.append(
-            (
-                len(log) + 1,
-                rupture_id,
-                session.pk,
-                new_status,
-                used,
-                stage,
-                before_status,
-                before_strategies,
-                before_stage,
-                before_repaired_in,
-                session.starts_at + datetime.timedelta(minutes=58),
-                session.therapist_id,
-                "",  # not undone
-            )
+            {
+                "id": len(log) + 1,
+                "rupture": rupture_id,
+                "session": session.pk,
+                "status": new_status,
+                "strategies": used,
+                "resolution_stage": stage,
+                "status_before": before_status,
+                "strategies_before": before_strategies,
+                "stage_before": before_stage,
+                "repaired_in_before": before_repaired_in,
+                "recorded_at": session.starts_at + datetime.timedelta(minutes=58),
+                "recorded_by": session.therapist_id,
+                "withdrawal_reason": "",  # not undone
+            }
         )
         before_status, before_strategies = new_status, before_strategies | used
         before_repaired_in = session.pk
     return steps[-1][0].pk, strategies
-
-
-REPAIR_FIELDS = [
-    "id",
-    "rupture",
-    "session",
-    "status",
-    "strategies",
-    "resolution_stage",
-    "status_before",
-    "strategies_before",
-    "stage_before",
-    "repaired_in_before",
-    "recorded_at",
-    "recorded_by",
-    "withdrawal_reason",
-]
 
 
 def _rupture_rows(
@@ -512,8 +490,8 @@ def _rupture_rows(
     sessions: list[_Session],
     count: int,
     for_date: datetime.date,
-    log: list[tuple[Any, ...]],
-) -> Iterator[tuple[Any, ...]]:
+    log: list[Row],
+) -> Iterator[Row]:
     """Ruptures in sessions that took place; a repair, when there is one, is in one of the
     couple's next few held sessions (so later, same couple: the triggers' rule), and is
     logged in `log`. Ruptures of the last three weeks are often still open; older ones
@@ -550,48 +528,34 @@ def _rupture_rows(
             if later:
                 repaired_in, strategies = _repairs(rng, pk, later, status, strategies, stage, log)
         withdrawn = rng.random() < 0.01
-        yield (
-            pk,
-            s.couple_id,
-            s.pk,
-            rng.randint(0, 49) if rng.random() < 0.8 else None,
-            kind,
-            mover,
-            toward,
-            markers if kind == "withdrawal" else 0,
-            markers if kind == "confrontation" else 0,
-            rng.randint(1, 5),
-            rng.randint(1, 5) if rng.random() < 0.6 else None,
-            strategies,
-            some_bits(rng, MetacommunicationPrinciple, 0, 3),
-            stage,
-            status,
-            repaired_in,
-            "",
-            s.therapist_id,
-            s.starts_at,
-            s.starts_at,
-            s.starts_at + datetime.timedelta(days=2) if withdrawn else None,
-            s.therapist_id if withdrawn else None,
-            "Coded twice." if withdrawn else "",
-        )
+        yield {
+            "id": pk,
+            "couple": s.couple_id,
+            "session": s.pk,
+            "minute": rng.randint(0, 49) if rng.random() < 0.8 else None,
+            "rupture_type": kind,
+            "who_moved": mover,
+            "toward": toward,
+            "withdrawal_markers": markers if kind == "withdrawal" else 0,
+            "confrontation_markers": markers if kind == "confrontation" else 0,
+            "significance": rng.randint(1, 5),
+            "therapist_contribution": rng.randint(1, 5) if rng.random() < 0.6 else None,
+            "strategies": strategies,
+            "principles": some_bits(rng, MetacommunicationPrinciple, 0, 3),
+            "resolution_stage": stage,
+            "status": status,
+            "repaired_in": repaired_in,
+            "note": "",
+            "created_by": s.therapist_id,
+            "created_at": s.starts_at,
+            "updated_at": s.starts_at,
+            "withdrawn_at": s.starts_at + datetime.timedelta(days=2) if withdrawn else None,
+            "withdrawn_by": s.therapist_id if withdrawn else None,
+            "withdrawal_reason": "Coded twice." if withdrawn else "",
+        }
 
 
-RATING_FIELDS = [
-    "id",
-    "session",
-    "partner",
-    "bond",
-    "goals",
-    "tasks",
-    "fit",
-    "entered_by",
-    "absent_but_recorded",
-    "recorded_at",
-]
-
-
-def _ratings(rng: random.Random, held: list[_Session]) -> Iterator[tuple[Any, ...]]:
+def _ratings(rng: random.Random, held: list[_Session]) -> Iterator[Row]:
     """Most held sessions rated by both partners; each partner's level drifts, now and then
     dropping sharply (alliance drops), and the two drift apart in some couples (splits)."""
     level: dict[tuple[int, str], float] = {}
@@ -607,32 +571,23 @@ def _ratings(rng: random.Random, held: list[_Session]) -> Iterator[tuple[Any, ..
             current += rng.gauss(0, 0.5) - (rng.uniform(1.5, 3.0) if rng.random() < 0.05 else 0)
             current = min(10.0, max(1.0, current + (0.3 if current < 5 else 0)))
             level[key] = current
-            items = [min(10, max(0, round(current + rng.gauss(0, 0.8)))) for _ in range(4)]
+            items = {
+                item: min(10, max(0, round(current + rng.gauss(0, 0.8))))
+                for item in ("bond", "goals", "tasks", "fit")
+            }
             pk += 1
-            yield (
-                pk,
-                s.pk,
-                partner,
-                *items,
-                rng.choice(("therapist", "partner")),
-                False,
-                s.starts_at + datetime.timedelta(minutes=55),
-            )
+            yield {
+                "id": pk,
+                "session": s.pk,
+                "partner": partner,
+                **items,
+                "entered_by": rng.choice(("therapist", "partner")),
+                "absent_but_recorded": False,
+                "recorded_at": s.starts_at + datetime.timedelta(minutes=55),
+            }
 
 
-REPORT_FIELDS = [
-    "id",
-    "session",
-    "respondent",
-    "tension",
-    "upsetting",
-    "resolved",
-    "entered_by",
-    "recorded_at",
-]
-
-
-def _reports(rng: random.Random, held: list[_Session]) -> Iterator[tuple[Any, ...]]:
+def _reports(rng: random.Random, held: list[_Session]) -> Iterator[Row]:
     pk = 0
     for s in held:
         if rng.random() >= 0.4:
@@ -640,35 +595,23 @@ def _reports(rng: random.Random, held: list[_Session]) -> Iterator[tuple[Any, ..
         for respondent in ("partner_a", "partner_b", "therapist"):
             tension = rng.random() < 0.55
             pk += 1
-            yield (
-                pk,
-                s.pk,
-                respondent,
-                tension,
-                rng.randint(1, 5) if tension else None,
-                rng.randint(1, 5) if tension else None,
-                "therapist" if respondent == "therapist" else rng.choice(("therapist", "partner")),
-                s.starts_at + datetime.timedelta(minutes=56),
-            )
-
-
-RESPONSE_FIELDS = [
-    "id",
-    "definition",
-    "session",
-    "partner",
-    "answers",
-    "total",
-    "entered_by",
-    "absent_but_recorded",
-    "recorded_at",
-    "recorded_by",
-]
+            yield {
+                "id": pk,
+                "session": s.pk,
+                "respondent": respondent,
+                "tension": tension,
+                "upsetting": rng.randint(1, 5) if tension else None,
+                "resolved": rng.randint(1, 5) if tension else None,
+                "entered_by": "therapist"
+                if respondent == "therapist"
+                else rng.choice(("therapist", "partner")),
+                "recorded_at": s.starts_at + datetime.timedelta(minutes=56),
+            }
 
 
 def _questionnaires(
     rng: random.Random, held: list[_Session], csi: MeasureDefinition
-) -> Iterator[tuple[Any, ...]]:
+) -> Iterator[Row]:
     """The CSI-4 from both partners at every fourth session (when it was held)."""
     items = [(str(i["key"]), int(i["min"]), int(i["max"])) for i in csi.items]
     trend: dict[tuple[int, str], float] = {}
@@ -685,15 +628,15 @@ def _questionnaires(
                 for k, lo, hi in items
             }
             pk += 1
-            yield (
-                pk,
-                csi.pk,
-                s.pk,
-                partner,
-                json.dumps(answers),
-                Decimal(sum(answers.values())),
-                "partner",
-                False,
-                s.starts_at + datetime.timedelta(minutes=57),
-                s.therapist_id,
-            )
+            yield {
+                "id": pk,
+                "definition": csi.pk,
+                "session": s.pk,
+                "partner": partner,
+                "answers": json.dumps(answers),
+                "total": Decimal(sum(answers.values())),
+                "entered_by": "partner",
+                "absent_but_recorded": False,
+                "recorded_at": s.starts_at + datetime.timedelta(minutes=57),
+                "recorded_by": s.therapist_id,
+            }
