@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
 import os
-import time
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.signals import worker_init, worker_ready, worker_shutdown
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from config.env import settings_or_exit
 
@@ -31,36 +28,6 @@ def _settings_or_exit(**_: Any) -> None:
 
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-# The newest worker heartbeat (a Unix time), in the database cache so /health/ reads it with
-# Redis down; every worker's watchdog writes it each round (flags.tasks.Watchdog).
-WORKER_HEARTBEAT_KEY = "cycles:worker-heartbeat"
-BROKER_PING_SECONDS = 1.0
-
-
-def record_worker_heartbeat() -> None:
-    from django.core.cache import cache
-
-    cache.set(WORKER_HEARTBEAT_KEY, time.time(), timeout=None)
-
-
-def worker_last_seen() -> datetime.datetime | None:
-    """When a worker last wrote its heartbeat, if one ever did."""
-    from django.core.cache import cache
-
-    seen = cache.get(WORKER_HEARTBEAT_KEY)
-    return None if seen is None else datetime.datetime.fromtimestamp(seen, datetime.UTC)
-
-
-def broker_answers(timeout: float = BROKER_PING_SECONDS) -> bool:
-    """Whether the broker takes a connection now (one attempt, `timeout` seconds at most)."""
-    with app.connection_for_write() as connection:
-        try:
-            connection.ensure_connection(max_retries=0, timeout=timeout)
-        except (KombuOperationalError, OSError, *connection.connection_errors):
-            return False
-        return True
-
 
 _watchdog: list[Watchdog] = []
 

@@ -18,8 +18,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from config.celery import app as celery_app
-from config.celery import broker_answers, worker_last_seen
+from flags.worker import broker_answers, runs_in_process, worker_last_seen
 
 WORKER_STALE = datetime.timedelta(minutes=1)  # six missed watchdog rounds (every 10 s)
 
@@ -75,7 +74,7 @@ def _cache_check() -> tuple[dict[str, Any], datetime.datetime | None]:
 def _background_checks(
     last_seen: datetime.datetime | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    if celery_app.conf.task_always_eager:  # no broker by design: tasks run in-process
+    if runs_in_process():  # no broker by design: tasks run in-process
         return {"status": "not used"}, {"status": "not used"}
     broker = {"status": "ok" if broker_answers() else "down"}
     if last_seen is None:

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import datetime
 import logging
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from celery import Task, current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
@@ -44,6 +46,20 @@ if TYPE_CHECKING:
     from people.models import User
 
 log = logging.getLogger(__name__)
+
+# The tasks that carry a run on (flags/tasks.py), named rather than imported: the tasks call
+# this module, and a module that queued them by import would close a circle.
+PROCESS_RUN_CHUNK = "flags.tasks.process_run_chunk"
+SEND_DIGESTS = "flags.tasks.send_digests"
+
+
+def task(name: str) -> Task:
+    """A registered task by name: `.delay()` runs it in-process when there is no broker, like
+    the task itself. Its module is loaded first, as Celery's autodiscovery would in a worker,
+    for the processes (the web, a script) where autodiscovery hasn't run yet."""
+    import_module(name.rpartition(".")[0])
+    return current_app.tasks[name]
+
 
 # Last night's run should be finished this long after its hour (the admin's overdue warning).
 OVERDUE_AFTER = datetime.timedelta(hours=2)
@@ -99,10 +115,8 @@ def start_run(
 
 def queue_chunk(run_id: int, *, created: bool = False) -> None:
     """Queue the run's next chunk (after the commit that made or found the run)."""
-    from flags.tasks import process_run_chunk
-
     try:
-        process_run_chunk.delay(run_id)
+        task(PROCESS_RUN_CHUNK).delay(run_id)
     except BrokerError as error:
         if created:  # untouched by any worker: as if never started
             NightlyRun.objects.filter(pk=run_id, status=RunStatus.PENDING, chunks=0).delete()
@@ -173,15 +187,13 @@ def finish(run: NightlyRun, *, digests: bool = True) -> None:
     between the two would leave a finished run whose digests never go; queued before, the
     outage raises here, the transaction rolls back, and the watchdog finishes the run again.
     """
-    from flags.tasks import send_digests
-
     rollups.write(run.practice_id, run.for_date)
     run.status = RunStatus.FINISHED
     run.finished_at = run.heartbeat_at = timezone.now()
     run.couples_done = run.couples_total = max(run.couples_done, run.couples_total)
     run.save()
     if digests:
-        send_digests.delay(run.pk)
+        task(SEND_DIGESTS).delay(run.pk)
     log.info(
         "nightly run %s finished: %s couples in %s chunks", run.pk, run.couples_done, run.chunks
     )

@@ -10,8 +10,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from config.celery import broker_answers, record_worker_heartbeat
 from flags import digests, runs
+from flags.worker import broker_answers, record_worker_heartbeat
 from people.audit_db import acting_as
 from ruptures.models import NightlyRun
 

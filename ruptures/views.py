@@ -18,11 +18,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from config.celery import app as celery_app
-from config.celery import broker_answers
 from core.concurrency import StaleEdit
 from core.http import is_htmx
 from flags import runs as nightly
+from flags.worker import broker_answers, runs_in_process
 from people import audit
 from people.access import signed_in
 from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
@@ -314,7 +313,7 @@ def nightly_runs(request: HttpRequest) -> HttpResponse:
         "runs": runs,
         "running": any(r.status in (RunStatus.PENDING, RunStatus.RUNNING) for r in runs),
         "overdue": nightly.overdue(practice),
-        "background_down": not celery_app.conf.task_always_eager and not broker_answers(),
+        "background_down": not runs_in_process() and not broker_answers(),
         "next_date": next_date,
         "already_run": next(
             (r for r in runs if r.for_date == next_date and r.status == RunStatus.FINISHED), None

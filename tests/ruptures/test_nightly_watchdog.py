@@ -223,7 +223,7 @@ def test_health_with_the_broker_down_is_degraded_and_fails_when_strict(client, b
 
 @pytest.mark.django_db
 def test_health_says_when_the_worker_was_last_seen(client, celery_broker):
-    from config.celery import record_worker_heartbeat
+    from flags.worker import record_worker_heartbeat
 
     with time_machine.travel(timezone.now() - datetime.timedelta(minutes=2), tick=False):
         record_worker_heartbeat()

@@ -199,7 +199,7 @@ def test_health_reports_each_dependency_and_the_broker_down(app, users, settings
             "LOCATION": "cycles_cache",
         }
     }
-    from config.celery import record_worker_heartbeat
+    from flags.worker import record_worker_heartbeat
 
     record_worker_heartbeat()
     yesterday = timezone.localdate() - datetime.timedelta(days=1)
