@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery
 from celery.signals import worker_init, worker_ready, worker_shutdown
 
-from config.env import settings_or_exit
+from core.env import settings_or_exit
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 

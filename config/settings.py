@@ -13,7 +13,7 @@ from pathlib import Path
 from celery.schedules import crontab
 from django.utils.csp import CSP
 
-from config.env import (
+from core.env import (
     database_from_url,
     env_bool,
     env_int,

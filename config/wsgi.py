@@ -4,7 +4,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from config.env import settings_or_exit
+from core.env import settings_or_exit
 from people.db_roles import refuse_unsafe_database_role
 
 # gunicorn's arbiter halts on a worker that exits with 3 (WORKER_BOOT_ERROR) at boot; any other

@@ -1,6 +1,7 @@
 """The one de-identification layer every consultation-group view and export goes through.
 
-It lists what it lets through (HIPAA Safe Harbor's spirit, DOMAIN.md section 6), rather than
+It lists what it lets through (HIPAA Safe Harbor's spirit, docs/domain.md#who-sees-what), rather
+than
 what it removes: each value below is read from an allowed column with `values_list`, and only
 controlled vocabulary, codes, ordinals and numbers leave this module. No model instance, name,
 date (session ordinals instead), free text, place or contact detail is ever handed on, so a

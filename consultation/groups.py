@@ -1,7 +1,8 @@
 """Consultation groups: who may see a group, and its de-identified dashboard.
 
 Aggregates count cases (shared couples), and any cell of one to four cases is shown as
-"fewer than 5" (small-cell suppression, DOMAIN.md section 6): with a handful of cases a count
+"fewer than 5" (small-cell suppression, docs/domain.md#who-sees-what): with a handful of cases a
+count
 can point at one couple.
 """
 

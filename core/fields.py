@@ -1,6 +1,7 @@
 """A set of choices stored as one integer of bit flags.
 
-Markers, strategies and principles are short, fixed lists (DOMAIN.md section 3). One integer
+Markers, strategies and principles are short, fixed lists (docs/domain.md#alliance-ruptures-3rs).
+One integer
 column per set keeps a rupture in one row, lets the database check that only markers of the
 rupture's type are present (Rupture.Meta), and lets the nightly job count each marker with
 set-based SQL (`markers & bit`), never a join per rupture.

@@ -18,12 +18,12 @@ from cycles.models import (
     MoveDirection,
     StepKind,
 )
-from sessions.models import TherapySession
 
 if TYPE_CHECKING:
     import datetime
 
-# What each pattern says of the partners' positions (DOMAIN.md section 1). "Varies" (positions
+# What each pattern says of the partners' positions (docs/domain.md#the-negative-cycle). "Varies"
+# (positions
 # can reverse over time) fits any pattern: only a fixed position can contradict one.
 PATTERN_NAMES: dict[str, str] = {
     CyclePattern.PURSUE_WITHDRAW: "pursue–withdraw",
@@ -81,11 +81,7 @@ def pattern_contradiction(pattern: str, positions: dict[str, tuple[str, str]]) -
 def first_session(couple: Couple) -> tuple[datetime.date, int] | None:
     """The date and number of the couple's earliest current (not withdrawn) session."""
     row = (
-        TherapySession.objects.current()
-        .filter(couple=couple)
-        .order_by("starts_at")
-        .values_list("starts_at", "ordinal")
-        .first()
+        couple.sessions.current().order_by("starts_at").values_list("starts_at", "ordinal").first()
     )
     if row is None:
         return None

@@ -1,4 +1,4 @@
-"""The couple, its partners and the negative cycle (DOMAIN.md section 1).
+"""The couple, its partners and the negative cycle (docs/domain.md#the-negative-cycle).
 
 A cycle map is kept as revisions: each `CycleMap` row is one revision of a couple's map,
 numbered from 1, never changed after it is saved, so de-escalation can be read over time.
@@ -7,7 +7,7 @@ numbered from 1, never changed after it is saved, so de-escalation can be read o
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -82,6 +82,15 @@ class CoupleStatus(models.TextChoices):
     DROPPED_OUT = "dropped_out", "Dropped out"
 
 
+# The parts of a couple's record that other apps hold, by the related name of their foreign key.
+RECORD_PARTS = ("sessions", "ruptures", "flags")
+
+
+def reached(model: type[models.Model], related_name: str) -> Any:
+    """The default manager of the model whose foreign key reaches `model` as `related_name`."""
+    return model._meta.get_field(related_name).related_model._default_manager  # type: ignore[union-attr]
+
+
 class CoupleQuerySet(models.QuerySet["Couple"]):
     def visible_to(self, user: User | AnonymousUser) -> CoupleQuerySet:
         return self.filter(readable_couples(user))
@@ -91,9 +100,12 @@ class CoupleQuerySet(models.QuerySet["Couple"]):
 
     def for_caseload(self) -> CoupleQuerySet:
         """Everything a caseload row shows, in one query: partners' names, the last session
-        and the count of open ruptures come in as subqueries, never one query per row."""
-        from ruptures.models import Flag, Rupture
-        from sessions.models import TherapySession
+        and the count of open ruptures come in as subqueries, never one query per row.
+
+        Sessions, ruptures and flags are reached through the foreign keys those apps declare
+        to the couple (`related_model`), not by importing them: they sit above this app
+        (docs/architecture.md)."""
+        sessions, ruptures, flags = (reached(self.model, name) for name in RECORD_PARTS)
 
         def partner(label: str, field: str) -> Subquery:
             return Subquery(
@@ -101,20 +113,20 @@ class CoupleQuerySet(models.QuerySet["Couple"]):
             )
 
         last_session = (
-            TherapySession.objects.current()
+            sessions.current()
             .filter(couple=OuterRef("pk"))
             .order_by("-starts_at")
             .values("starts_at")[:1]
         )
         open_ruptures = (
-            Rupture.objects.open()
+            ruptures.open()
             .filter(couple=OuterRef("pk"))
             .values("couple")
             .annotate(n=Count("pk"))
             .values("n")
         )
         open_flags = (
-            Flag.objects.open()
+            flags.open()
             .filter(couple=OuterRef("pk"))
             .values("couple")
             .annotate(n=Count("pk"))

@@ -34,12 +34,12 @@ from cycles.services import (
     couple_update,
     cycle_map_save,
 )
+from flags.charts import alliance_chart, satisfaction_chart
 from flags.measure_signals import CoupleSignals, derive, load_points, load_satisfaction
 from people import audit
 from people.access import signed_in
 from people.models import SignalThresholds, User
 from ruptures.models import Flag, Rupture, RuptureSummary
-from sessions.charts import alliance_chart, satisfaction_chart
 from sessions.models import TherapySession
 from supervision import review as supervision
 

@@ -64,7 +64,8 @@ SHE, HE, THEY = "she/her", "he/him", "they/them"
 T1, T2, T3 = "therapist1", "therapist2", "therapist3"
 
 # therapist, partner A, partner B, pattern, sessions, EFT step reached, last session (days ago),
-# status, flags: "seed" (DOMAIN.md's case, see scripts.py), "individual" (sessions 2 and 3 with
+# status, flags: "seed" (docs/domain.md's seed case, see scripts.py), "individual" (sessions 2 and
+# 3 with
 # each partner alone), "shared" (into the consultation group), and for the measures (see
 # measures.py): "split" (the partners' alliance gap widens late, with no rupture), "distressed"
 # (satisfaction stays below the CSI-4 cut-off), "unlogged" (a partner reports tension in a

@@ -16,7 +16,7 @@ The building steps (builder.py):
    before today, ruptures in the sessions that took place (some repaired in a later session,
    ruptures.py), cycle map revisions after the assessment and later in the work, then the
    couple's status.
-3. Two couples' runs are partly scripted rather than drawn (scripts.py): DOMAIN.md section 5's
+3. Two couples' runs are partly scripted rather than drawn (scripts.py): docs/domain.md#flags's
    seed case (walk-out, no-show, repair) and the dropout (a confrontation left unrepaired, then
    absence).
 4. Per-partner measures for every couple (measures.py): session alliance, post-session reports

@@ -1,4 +1,4 @@
-"""The two partly scripted runs: DOMAIN.md section 5's seed case, and the dropout."""
+"""The two partly scripted runs: docs/domain.md#flags's seed case, and the dropout."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sessions.models import TherapySession
 
 
-# DOMAIN.md section 5's case, as ordinals of a 12-session run whose last session was 3 days
+# docs/domain.md#flags's case, as ordinals of a 12-session run whose last session was 3 days
 # ago: the walk-out 31 days ago, the no-show a week later, the repair two weeks after the
 # walk-out, then two more sessions of work.
 WALK_OUT, NO_SHOW, REPAIR = 8, 9, 10

@@ -1,4 +1,4 @@
-"""Who may see what, in one place (DOMAIN.md section 6).
+"""Who may see what, in one place (docs/domain.md#who-sees-what).
 
 Every clinical QuerySet's `visible_to(user)` and `editable_by(user)` is built from these two
 functions, so the rule lives here only:

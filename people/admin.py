@@ -31,7 +31,8 @@ ROLE_FIELDS = ["is_therapist", "is_supervisor", "is_practice_admin", "is_staff"]
 
 
 class AuditedReadsAdmin(admin.ModelAdmin):
-    """Records the admin's reads like the app's own pages (people.audit, DOMAIN.md §6): one
+    """Records the admin's reads like the app's own pages (people.audit,
+    docs/domain.md#who-sees-what): one
     event per list page shown (with its row count, no row-by-row events) and one per row
     opened. `detail` says "admin" and counts only, never clinical text."""
 

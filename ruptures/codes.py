@@ -1,4 +1,4 @@
-"""The controlled vocabularies of rupture coding (DOMAIN.md section 3).
+"""The controlled vocabularies of rupture coding (docs/domain.md#alliance-ruptures-3rs).
 
 Markers follow the Rupture Resolution Rating System (3RS; Eubanks, Muran & Safran 2015);
 strategies and resolution stages follow Safran & Muran; the metacommunication principles

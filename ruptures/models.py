@@ -1,4 +1,4 @@
-"""Alliance ruptures (DOMAIN.md section 3) and the nightly summaries' table."""
+"""Alliance ruptures (docs/domain.md#alliance-ruptures-3rs) and the nightly summaries' table."""
 
 from __future__ import annotations
 
@@ -219,7 +219,7 @@ class RuptureSummary(models.Model):
 
 
 class FlagKind(models.TextChoices):
-    """The signals a supervisor wants flagged (DOMAIN.md section 5; docs/signals.md)."""
+    """The signals a supervisor wants flagged (docs/domain.md#flags; docs/signals.md)."""
 
     UNRESOLVED_RUPTURE = "unresolved_rupture", "Unresolved rupture"
     CONFRONTATION_THEN_ABSENCE = "confrontation_then_absence", "Confrontation then absence"

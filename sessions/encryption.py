@@ -24,7 +24,7 @@ from django.core.signals import setting_changed
 from django.db import models
 from django.dispatch import receiver
 
-from config.env import ImproperlyConfiguredEnv
+from core.env import ImproperlyConfiguredEnv
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper

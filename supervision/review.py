@@ -431,7 +431,7 @@ def therapist_summaries(user: User, therapist: User) -> list[CaseloadSummary]:
 
 
 # Small line charts, laid out here for templates/supervision/_line_chart.html: geometry and
-# presentation attributes only (the CSP forbids style attributes), like sessions/charts.py.
+# presentation attributes only (the CSP forbids style attributes), like flags/charts.py.
 CHART_WIDTH, CHART_HEIGHT = 360, 150
 CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 40, 12, 12, 34
 

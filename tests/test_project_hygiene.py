@@ -29,7 +29,7 @@ FIRST_PARTY = (
     "consultation",
     "demo",
 )
-# env_str("NAME", ...) and its siblings from config/env.py, and any direct os.environ read.
+# env_str("NAME", ...) and its siblings from core/env.py, and any direct os.environ read.
 ENV_READ = re.compile(
     r"(?:\benv_(?:str|bool|int|list|required)\(|\bos\.(?:environ\.get|getenv)\(|\bos\.environ\[)"
     r"\s*[\"']([A-Z][A-Z0-9_]*)[\"']"

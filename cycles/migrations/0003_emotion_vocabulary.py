@@ -1,4 +1,4 @@
-"""The shared EFT emotion vocabulary (DOMAIN.md section 1), each term tagged.
+"""The shared EFT emotion vocabulary (docs/domain.md#the-negative-cycle), each term tagged.
 
 Core emotions in EFT: anger, sadness, fear, shame, surprise, joy. Anger shows mostly as a
 reactive (secondary) emotion in the cycle, so it is tagged secondary here; a practice can

@@ -1,4 +1,5 @@
-"""Per-partner measures (DOMAIN.md section 4) and the post-session rupture report (section 3).
+"""Per-partner measures (docs/domain.md#measures) and the post-session rupture report
+(docs/domain.md#alliance-ruptures-3rs).
 
 - Session alliance: our own short form on Bordin's components, each 0–10, rated by each
   partner every session (not a licensed instrument).

@@ -1,4 +1,4 @@
-"""Therapy sessions (DOMAIN.md section 2) and private psychotherapy notes.
+"""Therapy sessions (docs/domain.md#sessions-and-eft-steps) and private psychotherapy notes.
 
 The private note is kept apart from the session record, in its own table, readable by its
 author only: supervisors, summaries, dashboards, exports and digests never reach it.
@@ -56,7 +56,8 @@ class LeftBy(models.TextChoices):
 
 
 class Horseman(LabelledFlag):
-    """Gottman's Four Horsemen, an observation checklist per session (DOMAIN.md section 1)."""
+    """Gottman's Four Horsemen, an observation checklist per session
+    (docs/domain.md#the-negative-cycle)."""
 
     CRITICISM = 1, "Criticism"
     CONTEMPT = 2, "Contempt"
@@ -69,8 +70,8 @@ WARNING_HORSEMEN = Horseman.CONTEMPT | Horseman.STONEWALLING
 
 
 class EFTChangeEvent(LabelledFlag):
-    """EFT's change events worth recording (Johnson 2004; DOMAIN.md section 1), and the
-    attachment injury that can block them."""
+    """EFT's change events worth recording (Johnson 2004; docs/domain.md#the-negative-cycle),
+    and the attachment injury that can block them."""
 
     DE_ESCALATION = 1, "De-escalation"
     WITHDRAWER_REENGAGEMENT = 2, "Withdrawer re-engagement"

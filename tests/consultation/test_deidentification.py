@@ -6,7 +6,8 @@ revisions, change notes, progress notes, private notes, rupture notes, private r
 withdrawal reasons, the nightly job's flag details and a supervisor's acknowledgement). It is
 shared into a group; a group member's group list, dashboard, shared case page and shared case
 PDF must hold none of it, nor the couple's case code, its pk-based URLs or its dates
-(DOMAIN.md section 6), and must still show the controlled vocabulary, ordinals and share code.
+(docs/domain.md#who-sees-what), and must still show the controlled vocabulary, ordinals and share
+code.
 """
 
 from __future__ import annotations

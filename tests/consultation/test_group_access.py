@@ -131,7 +131,7 @@ def test_a_practice_admin_who_added_themselves_to_the_group_still_gets_404(
     client: Client, scene: Scene
 ) -> None:
     """Admins manage group memberships (people.admin.MembershipInline) but read no clinical
-    content (DOMAIN.md section 6), de-identified or not."""
+    content (docs/domain.md#who-sees-what), de-identified or not."""
     admin = scene.world.practice_admin
     GroupMembership.objects.create(group=scene.world.group, user=admin)
     client.force_login(admin)

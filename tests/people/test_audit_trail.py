@@ -1,4 +1,5 @@
-"""The change audit and the trail's protection (STACK.md checklist item 7, DOMAIN.md §6).
+"""The change audit and the trail's protection (STACK.md checklist item 7,
+docs/domain.md#who-sees-what).
 
 Every insert, update and delete of a clinical row makes one people.ChangeEvent, written by
 the database (bulk writes and upserts too), naming columns, never values; the acting person

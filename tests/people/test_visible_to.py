@@ -1,4 +1,5 @@
-"""`visible_to` and `editable_by` hold for every role and every model (DOMAIN.md section 6).
+"""`visible_to` and `editable_by` hold for every role and every model
+(docs/domain.md#who-sees-what).
 
 The named world is built once for the module. Besides the owner's couple it holds a full
 record for the colleague's couple (supervised by the other supervisor) and for the outsider's

@@ -125,7 +125,8 @@ def run(
     return lambda for_date: run_nightly(practice, for_date)
 
 
-# -- the DOMAIN.md seed case ---------------------------------------------------------------------
+# -- the docs/domain.md seed case
+# ---------------------------------------------------------------------
 
 
 def test_seed_case_walk_out_and_no_show_flag_then_the_apology_closes_both(couple, run, therapist):

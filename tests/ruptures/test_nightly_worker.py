@@ -53,7 +53,7 @@ def before(n: int) -> datetime.date:
 
 
 def seed_case(therapist: User) -> Couple:
-    """DOMAIN.md's seed case: a walk-out after a confrontation (contribution 4), a no-show."""
+    """docs/domain.md's seed case: a walk-out after a confrontation (contribution 4), a no-show."""
     couple = make_couple(therapist)
     walked_out = make_session(
         couple, starts_at=at(before(7)), attendance="ended_early", left_early="partner_a"

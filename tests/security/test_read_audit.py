@@ -1,4 +1,5 @@
-"""Every page that shows a clinical record records its read (DOMAIN.md §6, people.audit).
+"""Every page that shows a clinical record records its read (docs/domain.md#who-sees-what,
+people.audit).
 
 Each page writes one event per request, or one per record shown where it shows two (a session
 and its private note, as the session page does); list pages write one event for the page,

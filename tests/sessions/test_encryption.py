@@ -22,7 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from config.env import ImproperlyConfiguredEnv
+from core.env import ImproperlyConfiguredEnv
 from ruptures.services import reflection_write
 from sessions.encryption import (
     DEVELOPMENT_NOTE_KEY_NEVER_IN_PRODUCTION,
