@@ -37,7 +37,7 @@ from cycles.services import (
 from flags.charts import alliance_chart, satisfaction_chart
 from flags.measure_signals import CoupleSignals, derive, load_points, load_satisfaction
 from people import audit
-from people.access import signed_in
+from people.access import may_edit, signed_in
 from people.models import SignalThresholds, User
 from ruptures.models import Flag, Rupture, RuptureSummary
 from sessions.models import TherapySession
@@ -129,7 +129,7 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         "closed_flags": [f for f in flags if not f.is_open],
         "session_ids": {s.ordinal: s.pk for s in sessions},
         **sharing_context(couple, user),
-        "can_edit": couple.therapist_id == user.pk,
+        "can_edit": may_edit(user, couple),
         "can_acknowledge": supervision.can_acknowledge(user, couple),
         "signals": signals,
         "alliance_chart": alliance_chart(signals.points),
@@ -147,7 +147,7 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
 
 def sharing_context(couple: Couple, user: User) -> dict[str, Any]:
     """Where the couple is shared, and the groups its therapist could share it into."""
-    if couple.therapist_id != user.pk:
+    if not may_edit(user, couple):
         return {"shares": [], "share_groups": []}
     shares = list(CaseShare.objects.active().filter(couple=couple).select_related("group"))
     shared_into = {s.group_id for s in shares}
@@ -343,7 +343,7 @@ def cycle_map_history(request: HttpRequest, case_code: str) -> HttpResponse:
         "couple": couple,
         "revisions": revisions,
         "comparison": comparison,
-        "can_edit": couple.therapist_id == user.pk,
+        "can_edit": may_edit(user, couple),
     }
     return render(request, "cycles/cycle_map_history.html", context)
 

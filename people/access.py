@@ -14,7 +14,7 @@ Private notes and reflections are narrower still: their author only (`sessions.P
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Q
 from django.http import HttpRequest
@@ -50,6 +50,18 @@ def writable_couples(user: User | AnonymousUser, path: str = "") -> Q:
     if not user.is_authenticated or user.practice_id is None or not user.is_therapist:
         return NOTHING
     return Q(**{f"{path}practice_id": user.practice_id, f"{path}therapist": user})
+
+
+def may_edit(user: User | AnonymousUser, couple: Any) -> bool:
+    """For a couple already read: whether `user` may change it (writable_couples, in Python,
+    for the pages that offer or hide their edit controls without another query)."""
+    return bool(
+        user.is_authenticated
+        and user.is_therapist
+        and user.practice_id is not None
+        and couple.practice_id == user.practice_id
+        and couple.therapist_id == user.pk
+    )
 
 
 def signed_in(request: HttpRequest) -> User:

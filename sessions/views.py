@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.concurrency import StaleEdit, replayed
 from cycles.models import Couple
 from people import audit
-from people.access import signed_in
+from people.access import may_edit, signed_in
 from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
 from ruptures.models import Rupture
 from sessions.forms import SessionForm, WithdrawForm
@@ -59,7 +59,7 @@ def session_page_context(
         prefix = f"undo{rupture.pk}"
         rupture.undo_form = (undo_forms or {}).get(rupture.pk) or UndoRepairForm(prefix=prefix)  # type: ignore[attr-defined]
     note = PrivateNote.objects.visible_to(user).filter(session=session).first()
-    can_edit = session.couple.therapist_id == user.pk
+    can_edit = may_edit(user, session.couple)
     return {
         "alliance": list(AllianceRating.objects.filter(session=session)),
         "reports": list(PostSessionReport.objects.filter(session=session)),
