@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.concurrency import request_token_field, version_field
 from core.fields import FlagSetField, LabelledFlag
+from core.records import Withdrawable
 from people.access import readable_couples, writable_couples
 from ruptures.codes import (
     ConfrontationMarker,
@@ -47,7 +48,7 @@ class RuptureQuerySet(models.QuerySet["Rupture"]):
         return self.current().exclude(status=RuptureStatus.RESOLVED)
 
 
-class Rupture(models.Model):
+class Rupture(Withdrawable):
     """A strain or breakdown in the collaboration, seen in one session.
 
     The database also refuses (migration 0002's triggers) a session of another couple, and a
@@ -94,16 +95,6 @@ class Rupture(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    withdrawn_at = models.DateTimeField(null=True, blank=True, editable=False)
-    withdrawn_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        editable=False,
-    )
-    withdrawal_reason = models.CharField(max_length=300, blank=True, editable=False)
     # The correction and repair forms are checked against this (core/concurrency.py).
     version = version_field()
     request_token = request_token_field()
@@ -436,7 +427,7 @@ class RuptureRepairQuerySet(models.QuerySet["RuptureRepair"]):
         return self.filter(withdrawn_at__isnull=True)
 
 
-class RuptureRepair(models.Model):
+class RuptureRepair(Withdrawable):
     """One repair of a rupture in a later session, with the rupture's state just before it.
 
     The rupture row holds its current state; this log lets the nightly summaries see how a
@@ -467,16 +458,6 @@ class RuptureRepair(models.Model):
     )
     # A repair recorded by mistake is undone, never deleted: the rupture goes back to its
     # state before (the fields above) and this row stays, withdrawn.
-    withdrawn_at = models.DateTimeField(null=True, blank=True, editable=False)
-    withdrawn_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-    )
-    withdrawal_reason = models.CharField(max_length=300, blank=True, editable=False)
     request_token = request_token_field()
 
     objects = RuptureRepairQuerySet.as_manager()

@@ -6,7 +6,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from core.concurrency import claim_version, create_once
 from ruptures.models import Rupture, RuptureRepair
@@ -123,10 +122,7 @@ def rupture_repair(
 
 @transaction.atomic
 def rupture_withdraw(*, rupture: Rupture, by: User, reason: str) -> Rupture:
-    rupture.withdrawn_at = timezone.now()
-    rupture.withdrawn_by = by
-    rupture.withdrawal_reason = reason
-    rupture.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason", "updated_at"])
+    rupture.withdraw(by=by, reason=reason)
     return rupture
 
 
@@ -151,8 +147,5 @@ def repair_withdraw(
     rupture.resolution_stage = repair.stage_before
     rupture.repaired_in_id = repair.repaired_in_before_id
     rupture.save()
-    repair.withdrawn_at = timezone.now()
-    repair.withdrawn_by = by
-    repair.withdrawal_reason = reason
-    repair.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+    repair.withdraw(by=by, reason=reason)
     return repair

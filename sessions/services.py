@@ -144,10 +144,7 @@ def note_write(*, author: User, kind: str, text: str, **on: Any) -> PrivateNote 
 @transaction.atomic
 def session_withdraw(*, session: TherapySession, by: User, reason: str) -> TherapySession:
     """Withdraw a session logged by mistake: hidden from views and summaries, kept on record."""
-    session.withdrawn_at = timezone.now()
-    session.withdrawn_by = by
-    session.withdrawal_reason = reason
-    session.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason", "updated_at"])
+    session.withdraw(by=by, reason=reason)
     renumber(session.couple)
     return session
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.concurrency import request_token_field, version_field
 from core.fields import FlagSetField, LabelledFlag
+from core.records import Withdrawable
 from cycles.models import EFTStep
 from people.access import readable_couples, writable_couples
 from sessions.encryption import EncryptedTextField
@@ -91,7 +92,7 @@ class TherapySessionQuerySet(models.QuerySet["TherapySession"]):
         return self.filter(withdrawn_at__isnull=True)
 
 
-class TherapySession(models.Model):
+class TherapySession(Withdrawable):
     """One session of one couple with one therapist."""
 
     couple = models.ForeignKey("cycles.Couple", on_delete=models.PROTECT, related_name="sessions")
@@ -121,16 +122,6 @@ class TherapySession(models.Model):
     progress_note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    withdrawn_at = models.DateTimeField(null=True, blank=True, editable=False)
-    withdrawn_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        editable=False,
-    )
-    withdrawal_reason = models.CharField(max_length=300, blank=True, editable=False)
     # The session form (with the author's private note) is checked against this.
     version = version_field()
     request_token = request_token_field()
@@ -200,10 +191,6 @@ class TherapySession(models.Model):
             (h.label, "warn" if h & WARNING_HORSEMEN else "") for h in Horseman if h in horsemen
         ]
         return found
-
-    @property
-    def is_withdrawn(self) -> bool:
-        return self.withdrawn_at is not None
 
     @property
     def took_place(self) -> bool:
