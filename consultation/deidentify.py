@@ -22,35 +22,45 @@ Let through:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from core.fields import LabelledFlag
+from django.db.models import Field, Model
+
+from core.fields import FlagSetField, LabelledFlag
 from cycles.models import CyclePattern, CyclePosition, EFTStep, MoveDirection, StepKind
-from ruptures.codes import (
-    ConfrontationMarker,
-    ResolutionStage,
-    ResolutionStrategy,
-    RuptureStatus,
-    RuptureType,
-    Toward,
-    WhoMoved,
-    WithdrawalMarker,
-)
+from ruptures.codes import RuptureType
 
 if TYPE_CHECKING:
     from cycles.models import CaseShare
 
-SESSION_FORMATS = {
-    "conjoint": "Conjoint",
-    "individual_a": "Individual (A)",
-    "individual_b": "Individual (B)",
-}
-ATTENDANCE = {
-    "attended": "Attended",
-    "cancelled": "Cancelled",
-    "no_show": "No-show",
-    "ended_early": "Ended early",
-}
+# What of a rupture a group may see: its coded columns, by name. A column not named here never
+# leaves this module; each is shown by its label from the model (choices or flag-set labels).
+RUPTURE_COLUMNS = (
+    "session_id",
+    "rupture_type",
+    "who_moved",
+    "toward",
+    "withdrawal_markers",
+    "confrontation_markers",
+    "strategies",
+    "significance",
+    "therapist_contribution",
+    "resolution_stage",
+    "status",
+    "repaired_in_id",
+)
+SESSION_COLUMNS = ("pk", "ordinal", "format", "attendance", "change_events", "horsemen")
+
+
+def label(model: type[Model], name: str, value: Any) -> Any:
+    """A coded value as the model names it: a choice's label, a flag set's labels (a tuple);
+    other values (numbers) as they are."""
+    column = model._meta.get_field(name)
+    if isinstance(column, FlagSetField):
+        return _labels(value, column.flag)
+    if isinstance(column, Field) and column.choices:
+        return dict(column.flatchoices).get(value, value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -151,74 +161,44 @@ def _chains(couple_id: int) -> dict[str, list[SharedStep]]:
 
 
 def _sessions(case: SharedCase, couple_id: int) -> dict[int, int]:
-    from sessions.models import EFTChangeEvent, Horseman, TherapySession
+    from sessions.models import Attendance, TherapySession
 
     rows = (
         TherapySession.objects.current()
         .filter(couple_id=couple_id)
         .order_by("ordinal")
-        .values_list("pk", "ordinal", "format", "attendance", "change_events", "horsemen")
+        .values(*SESSION_COLUMNS)
     )
     ordinals = {}
-    for pk, ordinal, session_format, attendance, events, horsemen in rows:
-        ordinals[pk] = ordinal
-        observed = _labels(events, EFTChangeEvent) + _labels(horsemen, Horseman)
-        case.sessions.append(
-            (ordinal, SESSION_FORMATS[session_format], ATTENDANCE[attendance], observed)
-        )
+    for row in rows:
+        ordinals[row["pk"]] = row["ordinal"]
+        shown = {name: label(TherapySession, name, row[name]) for name in SESSION_COLUMNS[2:]}
+        observed = shown["change_events"] + shown["horsemen"]
+        attendance = Attendance(row["attendance"]).brief
+        case.sessions.append((row["ordinal"], shown["format"], attendance, observed))
     return ordinals
 
 
 def _ruptures(case: SharedCase, couple_id: int, ordinals: dict[int, int]) -> None:
     from ruptures.models import Rupture
 
-    rows = (
-        Rupture.objects.current()
-        .filter(couple_id=couple_id)
-        .values_list(
-            "session_id",
-            "rupture_type",
-            "who_moved",
-            "toward",
-            "withdrawal_markers",
-            "confrontation_markers",
-            "strategies",
-            "significance",
-            "therapist_contribution",
-            "resolution_stage",
-            "status",
-            "repaired_in_id",
-        )
-    )
-    for (
-        session_id,
-        kind,
-        moved,
-        toward,
-        w_markers,
-        c_markers,
-        strategies,
-        significance,
-        contribution,
-        stage,
-        status,
-        repaired_in,
-    ) in rows:
-        withdrawal = kind == RuptureType.WITHDRAWAL
+    rows = Rupture.objects.current().filter(couple_id=couple_id).values(*RUPTURE_COLUMNS)
+    for row in rows:
+        shown = {name: label(Rupture, name, row[name]) for name in RUPTURE_COLUMNS}
+        withdrawal = row["rupture_type"] == RuptureType.WITHDRAWAL
+        repaired_in = row["repaired_in_id"]
         case.ruptures.append(
             SharedRupture(
-                ordinal=ordinals[session_id],
-                rupture_type=RuptureType(kind).label,
-                who_moved=WhoMoved(moved).label,
-                toward=Toward(toward).label,
-                markers=_labels(w_markers, WithdrawalMarker)
-                if withdrawal
-                else _labels(c_markers, ConfrontationMarker),
-                strategies=_labels(strategies, ResolutionStrategy),
-                significance=significance,
-                contribution=contribution,
-                stage=ResolutionStage(stage).label,
-                status=RuptureStatus(status).label,
+                ordinal=ordinals[row["session_id"]],
+                rupture_type=shown["rupture_type"],
+                who_moved=shown["who_moved"],
+                toward=shown["toward"],
+                markers=shown["withdrawal_markers" if withdrawal else "confrontation_markers"],
+                strategies=shown["strategies"],
+                significance=shown["significance"],
+                contribution=shown["therapist_contribution"],
+                stage=shown["resolution_stage"],
+                status=shown["status"],
                 repaired_in=ordinals.get(repaired_in) if repaired_in else None,
             )
         )

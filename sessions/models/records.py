@@ -38,6 +38,11 @@ class Attendance(models.TextChoices):
     NO_SHOW = "no_show", "No-show"
     ENDED_EARLY = "ended_early", "Ended early / walked out"
 
+    @property
+    def brief(self) -> str:
+        """The label without its gloss ("Ended early"), where room is short: the shared case."""
+        return str(self.label).split(" / ")[0]
+
 
 # The attendances of a session that took place: what is "held" in counts and signals.
 TOOK_PLACE = (Attendance.ATTENDED, Attendance.ENDED_EARLY)

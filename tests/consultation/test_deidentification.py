@@ -486,3 +486,18 @@ def test_the_pdf_is_named_by_the_share_code(client: Client, scene: Scene) -> Non
     response = client.get(url)
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == f'attachment; filename="{scene.share.code}.pdf"'
+
+
+def test_labels_come_from_the_models_so_a_new_choice_can_not_break_the_shared_case() -> None:
+    from consultation.deidentify import RUPTURE_COLUMNS, SESSION_COLUMNS, label
+    from ruptures.models import Rupture
+    from sessions.models import SessionFormat, TherapySession
+
+    for value, text in SessionFormat.choices:
+        assert label(TherapySession, "format", value) == text
+    # A value the code doesn't know yet (added to the model later) shows as itself.
+    assert label(TherapySession, "attendance", "rescheduled") == "rescheduled"
+    # The allow-lists name real columns: a renamed or dropped field fails here, not in a view.
+    for model, columns in ((Rupture, RUPTURE_COLUMNS), (TherapySession, SESSION_COLUMNS)):
+        names = {f.attname for f in model._meta.concrete_fields} | {"pk"}
+        assert set(columns) <= names, set(columns) - names
