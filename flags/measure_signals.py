@@ -29,6 +29,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
+from django.db import models
 from django.db.models import Count, Q
 
 if TYPE_CHECKING:
@@ -68,14 +69,27 @@ class SessionPoint:
         return None
 
 
+class SignalKind(models.TextChoices):
+    """What a couple's measures say between the nightly runs (docs/domain.md#signals); each
+    opens the flag of the same name (flags.rules)."""
+
+    SPLIT_WIDENING = "split_widening", "Split alliance widening"
+    ALLIANCE_DROP = "alliance_drop", "Alliance drop"
+    REPORT_MISMATCH = "report_mismatch", "Report mismatch"
+
+
 @dataclass(frozen=True)
 class Finding:
-    kind: str
+    kind: SignalKind
     session_id: int
     ordinal: int
     detail: str
     partner: str = ""
     values: tuple[float, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return str(SignalKind(self.kind).label)
 
 
 @dataclass(frozen=True)
@@ -145,7 +159,7 @@ def split_widening(points: list[SessionPoint], *, window: int, min_increase: int
             point = run[-1][0]
             findings.append(
                 Finding(
-                    kind="split_widening",
+                    kind=SignalKind.SPLIT_WIDENING,
                     session_id=point.session_id,
                     ordinal=point.ordinal,
                     detail=f"The partners' alliance gap grew from {values[0]} to {values[-1]} "
@@ -165,7 +179,7 @@ def alliance_drops(points: list[SessionPoint], *, threshold: int) -> list[Findin
             if fall >= threshold:
                 findings.append(
                     Finding(
-                        kind="alliance_drop",
+                        kind=SignalKind.ALLIANCE_DROP,
                         session_id=after.session_id,
                         ordinal=after.ordinal,
                         partner=partner,
@@ -186,7 +200,7 @@ def report_mismatches(points: list[SessionPoint]) -> list[Finding]:
                 continue
             findings.append(
                 Finding(
-                    kind="report_mismatch",
+                    kind=SignalKind.REPORT_MISMATCH,
                     session_id=point.session_id,
                     ordinal=point.ordinal,
                     partner=partner,

@@ -16,7 +16,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from people.models import SignalThresholds, Supervision
 from ruptures.codes import SummaryPeriod
@@ -140,7 +140,41 @@ def rising(before: dict[str, Any], now: dict[str, Any], rise: Decimal) -> dict[s
     return {"from": then, "to": current}
 
 
-def roll_up(couples: list[CoupleRow], flags_by_couple: dict[int, list[str]]) -> dict[str, Any]:
+class RollUp(TypedDict):
+    """The figures of one person's caseload on one night, as stored in CaseloadSummary.figures:
+    the contract between this module, which writes them, and the supervisor's overview and the
+    digests, which read them (supervision.review.Metric names its figure by `ChartedFigure`)."""
+
+    couples: int
+    sessions_held: int
+    ruptures: int
+    by_type: dict[str, int]
+    by_status: dict[str, int]
+    resolution_rate: float | None
+    ruptures_per_session: float | None
+    median_sessions_to_resolution: float | None
+    mean_contribution: float | None
+    recent_mean_contribution: float | None
+    recent_contribution_rated: int
+    split_widening_couples: int
+    dropouts: int
+    open_flags: dict[str, int]
+    flagged_couples: list[str]
+
+
+# The figures that are one number a night, so a chart can draw them over time.
+ChartedFigure = Literal[
+    "resolution_rate",
+    "ruptures_per_session",
+    "median_sessions_to_resolution",
+    "mean_contribution",
+    "recent_mean_contribution",
+    "split_widening_couples",
+    "dropouts",
+]
+
+
+def roll_up(couples: list[CoupleRow], flags_by_couple: dict[int, list[str]]) -> RollUp:
     totals: Counter[str] = Counter()
     by_type: Counter[str] = Counter()
     by_status: Counter[str] = Counter()

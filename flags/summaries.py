@@ -16,7 +16,7 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from flags.measure_signals import CoupleSignals
+from flags.measure_signals import CoupleSignals, SignalKind
 from flags.snapshot import CoupleData, RuptureRow
 from ruptures.codes import (
     ConfrontationMarker,
@@ -114,9 +114,9 @@ def _summary(
         "contribution_rated": len(contributions),
         "signals": {
             "latest_gap": signals.latest_gap,
-            "split_widening": sum(1 for f in findings if f.kind == "split_widening"),
-            "alliance_drops": sum(1 for f in findings if f.kind == "alliance_drop"),
-            "report_mismatches": sum(1 for f in findings if f.kind == "report_mismatch"),
+            "split_widening": sum(1 for f in findings if f.kind == SignalKind.SPLIT_WIDENING),
+            "alliance_drops": sum(1 for f in findings if f.kind == SignalKind.ALLIANCE_DROP),
+            "report_mismatches": sum(1 for f in findings if f.kind == SignalKind.REPORT_MISMATCH),
             "below_cutoff": sorted(f"{s.code}:{s.partner}" for s in signals.distressed),
             "reliable_change": {
                 f"{s.code}:{s.partner}": s.reliable for s in signals.satisfaction if s.reliable

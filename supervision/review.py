@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -35,10 +35,13 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
+from django.utils.formats import date_format
 
+from core import charts
 from core.concurrency import create_once
 from core.csv import streamed_lines
 from cycles.models import Couple, CoupleQuerySet
+from flags.rollups import ChartedFigure, RollUp
 from people.models import Supervision, User
 from ruptures.codes import (
     ConfrontationMarker,
@@ -346,13 +349,13 @@ def this_week(*, today: datetime.date, now: datetime.datetime) -> Q:
 class Metric:
     """One number of the nightly roll-up (flags.rollups) drawn over time."""
 
-    key: str
+    key: ChartedFigure  # a figure of flags.rollups.RollUp, checked by the type checker
     title: str
     unit: str  # how the value reads: "rate", "percent", "number"
     description: str
     cases: dict[str, str]  # the review's filters that list the cases behind the number
 
-    def value(self, data: dict[str, Any]) -> float | None:
+    def value(self, data: RollUp) -> float | None:
         raw = data.get(self.key)
         if raw is None:
             return None
@@ -430,80 +433,47 @@ def therapist_summaries(user: User, therapist: User) -> list[CaseloadSummary]:
     return sorted(latest, key=lambda row: row.on_date)
 
 
-# Small line charts, laid out here for templates/supervision/_line_chart.html: geometry and
-# presentation attributes only (the CSP forbids style attributes), like flags/charts.py.
-CHART_WIDTH, CHART_HEIGHT = 360, 150
-CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 40, 12, 12, 34
+# The overview's small line charts, built on core.charts (the couple page's charts' engine)
+# and drawn by templates/supervision/_line_chart.html.
+LINE_DESCRIPTION = (
+    "One point per nightly summary; a gap where there was no value. "
+    "The numbers are in the table below."
+)
 
 
-@dataclass
-class LineChart:
-    key: str
-    title: str
-    width: int = CHART_WIDTH
-    height: int = CHART_HEIGHT
-    path: str = ""
-    points: list[tuple[float, float, datetime.date, str]] = field(default_factory=list)
-    y_ticks: list[tuple[float, str]] = field(default_factory=list)
-    x_ticks: list[tuple[float, str, str]] = field(default_factory=list)  # x, anchor, label
-    left: float = CHART_LEFT
-    right: float = CHART_WIDTH - CHART_RIGHT
-    bottom: float = CHART_HEIGHT - CHART_BOTTOM
-    # Where the axis labels sit (computed here: template arithmetic on floats is clumsy).
-    y_label_x: float = CHART_LEFT - 6
-    x_label_y: float = CHART_HEIGHT - CHART_BOTTOM + 18
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.points
-
-
-def _nice_top(highest: float, unit: str) -> float:
-    if unit == "percent":
-        return 100.0
-    if highest <= 0:
-        return 1.0
-    for top in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
-        if highest <= top:
-            return float(top)
-    return float(highest)
-
-
-def line_chart(metric: Metric, series: list[tuple[datetime.date, float | None]]) -> LineChart:
+def line_chart(metric: Metric, series: list[tuple[datetime.date, float | None]]) -> charts.Chart:
     """One metric over the dates; a missing value breaks the line rather than inventing one."""
-    chart = LineChart(key=metric.key, title=metric.title)
-    known = [(day, value) for day, value in series if value is not None]
+    chart = charts.Chart(
+        id=f"chart-{metric.key}",
+        title=f"{metric.title} over time",
+        description=LINE_DESCRIPTION,
+        frame=charts.SMALL,
+    )
+    known = [value for _, value in series if value is not None]
     if not known:
         return chart
     first, last = series[0][0], series[-1][0]
-    span = max((last - first).days, 1)
-    top = _nice_top(max(value for _, value in known), metric.unit)
-    plot_width = chart.right - chart.left
+    x = chart.frame.x_scale(first.toordinal(), last.toordinal())
+    top = 100.0 if metric.unit == "percent" else charts.nice_top(max(known))
+    y = chart.frame.y_scale(0, top)
 
-    def x(day: datetime.date) -> float:
-        if first == last:
-            return chart.left + plot_width / 2
-        return chart.left + (day - first).days * plot_width / span
+    def point(day: datetime.date, value: float) -> charts.Point:
+        shown = metric.show(value)
+        title = f"{date_format(day, 'j M Y')}: {shown}"
+        return charts.Point(x(day.toordinal()), y(value), day, shown, title)
 
-    def y(value: float) -> float:
-        return CHART_TOP + (1 - value / top) * (chart.bottom - CHART_TOP)
-
-    commands, pen_down = [], False
-    for day, value in series:
-        if value is None:
-            pen_down = False
-            continue
-        commands.append(f"{'L' if pen_down else 'M'}{x(day):.1f},{y(value):.1f}")
-        pen_down = True
-        chart.points.append((round(x(day), 1), round(y(value), 1), day, metric.show(value)))
-    chart.path = " ".join(commands)
+    chart.series.append(
+        charts.series(
+            metric.key, (None if value is None else point(day, value) for day, value in series)
+        )
+    )
     chart.y_ticks = [
-        (round(y(v), 1), metric.show(v) if metric.unit != "rate" else f"{v:g}")
-        for v in (0.0, top / 2, top)
+        charts.Tick(y(v), f"{v:g}" if metric.unit == "rate" else metric.show(v))
+        for v in charts.evenly(top, 2)
     ]
-    chart.x_ticks = [(chart.left, "start", first.strftime("%-d %b"))]
+    chart.x_ticks = [charts.Tick(chart.left, first.strftime("%-d %b"), "start")]
     if last != first:
-        chart.x_ticks.append((chart.right, "end", last.strftime("%-d %b")))
+        chart.x_ticks.append(charts.Tick(chart.right, last.strftime("%-d %b"), "end"))
     return chart
 
 

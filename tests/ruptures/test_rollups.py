@@ -161,3 +161,16 @@ def test_split_alliances_widening_counts_couples_widening_now_not_once_in_treatm
     figures = roll_up(couples, flags)
     assert figures["split_widening_couples"] == 1
     assert figures["flagged_couples"] == ["C-100002", "C-100003"]
+
+
+def test_the_roll_up_figures_are_the_typed_contract_the_overview_reads() -> None:
+    """flags.rollups writes exactly RollUp's figures, and every chart of the supervisor's
+    overview draws one of them: renaming a figure on either side fails here."""
+    from typing import get_args
+
+    from flags.rollups import ChartedFigure, RollUp, roll_up
+    from supervision.review import METRICS
+
+    assert set(roll_up([], {})) == set(RollUp.__annotations__)
+    assert set(get_args(ChartedFigure)) <= set(RollUp.__annotations__)
+    assert {metric.key for metric in METRICS} <= set(get_args(ChartedFigure))
