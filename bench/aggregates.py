@@ -217,10 +217,11 @@ def _figures(
 def stored_core(practice_id: int, for_date: datetime.date) -> Core:
     """The core figures as the nightly run stored them."""
     core: Core = {}
-    for couple_id, period, data in RuptureSummary.objects.filter(
+    for row in RuptureSummary.objects.filter(
         couple__practice_id=practice_id, on_date=for_date
-    ).values_list("couple_id", "period", "data"):
-        core.setdefault(couple_id, {})[period] = _figures(
+    ).values("couple_id", "period", "data"):
+        data = row["data"]
+        core.setdefault(row["couple_id"], {})[row["period"]] = _figures(
             sessions=data["sessions"],
             held=data["sessions_held"],
             ruptures=data["ruptures"],

@@ -611,11 +611,13 @@ def one_nightly_run(practice: Any, worker: Any, for_date: datetime.date) -> dict
     started = time.perf_counter()
     run = start_run(practice=practice, for_date=for_date)  # queues the first chunk on commit
     while True:
-        status, finished_at, run_started, chunks = (
+        state = (
             NightlyRun.objects.filter(pk=run.pk)
-            .values_list("status", "finished_at", "started_at", "chunks")
+            .values("status", "finished_at", "started_at", "chunks")
             .get()
         )
+        status, finished_at = state["status"], state["finished_at"]
+        run_started, chunks = state["started_at"], state["chunks"]
         if status == RunStatus.FINISHED:
             seconds = time.perf_counter() - started
             break
