@@ -70,7 +70,7 @@ def session_log(
     """Record a session of the couple, numbered by its place in the treatment.
 
     A form sent twice with the same `request_token` logs one session and returns it to both
-    (their turns taken on the couple's row, config/concurrency.create_once).
+    (their turns taken on the couple's row, core/concurrency.create_once).
     """
 
     def log(token: uuid.UUID | None) -> TherapySession:

@@ -1,6 +1,6 @@
 // A courtesy, not the guard: a form's submit button waits while its request is in flight, so a
 // double click sends one request. The server makes a second one harmless anyway: creates carry
-// a request token and edits a version (config/concurrency.py).
+// a request token and edits a version (core/concurrency.py).
 (function () {
   "use strict";
 
