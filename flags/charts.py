@@ -1,4 +1,5 @@
-"""Alliance and satisfaction charts, laid out on the server for SVG templates.
+"""The couple page's alliance and satisfaction charts, built on core.charts and drawn by
+templates/sessions/_alliance_chart.html and _satisfaction_chart.html.
 
 Partner A is a solid line with round points and partner B a dashed line with square points,
 so the chart reads in greyscale print; the gap between them is shaded, and sessions with a
@@ -7,110 +8,135 @@ rupture are marked on the axis. Every number drawn is also in a table beside the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from decimal import Decimal
 
+from django.utils.text import slugify
+
+from core.charts import (
+    WIDE,
+    Chart,
+    Mark,
+    Point,
+    Rule,
+    Scale,
+    Series,
+    Tick,
+    band,
+    evenly,
+    series,
+    thin,
+)
 from flags.measure_signals import Satisfaction, SessionPoint
 
-WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 16, 16, 40
+ALLIANCE_MAX = 40
+ALLIANCE_DESCRIPTION = (
+    "Each partner's alliance total (0–40) by session; the shaded band is the gap between them; "
+    "triangles mark sessions with a rupture. The numbers are in the table below."
+)
 
 
-@dataclass
-class Series:
-    label: str
-    points: list[tuple[float, float, int, float]] = field(default_factory=list)  # x, y, ord, v
-
-    @property
-    def path(self) -> str:
-        return " ".join(
-            f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y, _, _) in enumerate(self.points)
-        )
+def partner_series(partner: str, points: Iterable[Point]) -> Series:
+    """A partner's line: A solid with round points, B dashed with square ones."""
+    if partner == "A":
+        return series(partner, points, stroke="solid", shape="circle", size=4.5)
+    return series(partner, points, stroke="dashed", shape="square", size=4)
 
 
-@dataclass
-class Chart:
-    width: int = WIDTH
-    height: int = HEIGHT
-    series: list[Series] = field(default_factory=list)
-    gap_area: str = ""
-    y_ticks: list[tuple[float, str]] = field(default_factory=list)
-    x_ticks: list[tuple[float, int]] = field(default_factory=list)
-    rupture_marks: list[tuple[float, int]] = field(default_factory=list)
-    cutoff: tuple[float, str] | None = None
-    bottom: float = HEIGHT - BOTTOM
-    left: float = LEFT
-    right: float = WIDTH - RIGHT
-
-    @property
-    def is_empty(self) -> bool:
-        return not any(s.points for s in self.series)
+def session_scale(ordinals: list[int]) -> Scale:
+    """Sessions across the frame, the first on the left edge (a lone one too)."""
+    first, last = min(ordinals), max(ordinals)
+    return WIDE.x_scale(first, max(last, first + 1))
 
 
-class Scale:
-    def __init__(self, ordinals: list[int], y_max: float) -> None:
-        self.first, self.last = (min(ordinals), max(ordinals)) if ordinals else (1, 1)
-        self.y_max = y_max
-
-    def x(self, ordinal: int) -> float:
-        span = max(self.last - self.first, 1)
-        return LEFT + (ordinal - self.first) * (WIDTH - LEFT - RIGHT) / span
-
-    def y(self, value: float) -> float:
-        return TOP + (1 - value / self.y_max) * (HEIGHT - TOP - BOTTOM)
-
-
-def _x_ticks(scale: Scale, ordinals: list[int]) -> list[tuple[float, int]]:
-    step = max(1, len(ordinals) // 12 + (1 if len(ordinals) % 12 else 0))
-    return [(scale.x(n), n) for n in ordinals[::step]]
+def session_ticks(x: Scale, ordinals: list[int]) -> list[Tick]:
+    return [Tick(x(n), str(n)) for n in thin(ordinals)]
 
 
 def alliance_chart(points: list[SessionPoint]) -> Chart:
+    """Each partner's alliance total by session, from the sessions with a rating; the
+    template names the partners (each point's title is "session N: total")."""
+    chart = Chart(
+        id="alliance",
+        title="Session alliance of both partners",
+        description=ALLIANCE_DESCRIPTION,
+        x_title="session",
+    )
     rated = [p for p in points if p.alliance]
-    chart = Chart()
     if not rated:
         return chart
-    ordinals = [p.ordinal for p in points]
-    scale = Scale([p.ordinal for p in rated], 40)
-    for label in ("A", "B"):
-        series = Series(label=label)
-        for p in rated:
-            if label in p.alliance:
-                value = p.alliance[label]
-                series.points.append((scale.x(p.ordinal), scale.y(value), p.ordinal, value))
-        chart.series.append(series)
+    x = session_scale([p.ordinal for p in rated])
+    y = WIDE.y_scale(0, ALLIANCE_MAX)
+    first, last = min(p.ordinal for p in rated), max(p.ordinal for p in rated)
+    for partner in ("A", "B"):
+        chart.series.append(
+            partner_series(
+                partner,
+                (
+                    Point(
+                        x(p.ordinal),
+                        y(p.alliance[partner]),
+                        p.ordinal,
+                        str(p.alliance[partner]),
+                        f"session {p.ordinal}: {p.alliance[partner]}",
+                    )
+                    for p in rated
+                    if partner in p.alliance
+                ),
+            )
+        )
     both = [p for p in rated if "A" in p.alliance and "B" in p.alliance]
     if len(both) >= 2:
-        top = [f"{scale.x(p.ordinal):.1f},{scale.y(p.alliance['A']):.1f}" for p in both]
-        under = [f"{scale.x(p.ordinal):.1f},{scale.y(p.alliance['B']):.1f}" for p in reversed(both)]
-        chart.gap_area = " ".join(top + under)
-    chart.y_ticks = [(scale.y(v), str(v)) for v in (0, 10, 20, 30, 40)]
-    shown = [n for n in ordinals if scale.first <= n <= scale.last]
-    chart.x_ticks = _x_ticks(scale, shown)
-    chart.rupture_marks = [
-        (scale.x(p.ordinal), p.ordinal)
+        chart.bands.append(
+            band(
+                [(x(p.ordinal), y(p.alliance["A"])) for p in both],
+                [(x(p.ordinal), y(p.alliance["B"])) for p in both],
+            )
+        )
+    chart.y_ticks = [Tick(y(v), f"{v:g}") for v in evenly(ALLIANCE_MAX, 4)]
+    chart.x_ticks = session_ticks(x, [p.ordinal for p in points if first <= p.ordinal <= last])
+    chart.marks = [
+        Mark(x(p.ordinal), f"Rupture in session {p.ordinal}")
         for p in points
-        if p.rupture_count and scale.first <= p.ordinal <= scale.last
+        if p.rupture_count and first <= p.ordinal <= last
     ]
     return chart
 
 
 def satisfaction_chart(series_list: list[Satisfaction], maximum: float = 21) -> Chart:
-    chart = Chart()
-    ordinals = sorted({s.ordinal for series in series_list for s in series.scores})
+    """One measure's totals by session, a line for each partner, with its distress cut-off
+    (the lowest of the partners' cut-offs, when they differ)."""
+    name = series_list[0].name if series_list else "Satisfaction"
+    code = series_list[0].code if series_list else "measure"
+    cutoffs = {s.cutoff for s in series_list if s.cutoff is not None}
+    cutoff = float(min(cutoffs, key=Decimal)) if cutoffs else None
+    chart = Chart(
+        id=f"satisfaction-{slugify(code)}",
+        title=f"{name} of both partners by session",
+        description=(
+            f"With the distress cut-off at {cutoff:g}, a dashed line across. "
+            if cutoff is not None
+            else ""
+        )
+        + "The numbers are in the table below.",
+    )
+    ordinals = sorted({score.ordinal for s in series_list for score in s.scores})
     if not ordinals:
         return chart
-    scale = Scale(ordinals, maximum)
+    x = session_scale(ordinals)
+    y = WIDE.y_scale(0, maximum)
     for satisfaction in series_list:
-        series = Series(label=satisfaction.partner)
-        for score in satisfaction.scores:
-            value = float(score.total)
-            series.points.append((scale.x(score.ordinal), scale.y(value), score.ordinal, value))
-        chart.series.append(series)
-    cutoffs = {s.cutoff for s in series_list if s.cutoff is not None}
-    if cutoffs:
-        cutoff = float(min(cutoffs, key=Decimal))
-        chart.cutoff = (scale.y(cutoff), f"{cutoff:g}")
-    chart.y_ticks = [(scale.y(v), f"{v:g}") for v in (0, maximum / 3, 2 * maximum / 3, maximum)]
-    chart.x_ticks = _x_ticks(scale, ordinals)
+        chart.series.append(
+            partner_series(
+                satisfaction.partner,
+                (
+                    Point(x(score.ordinal), y(float(score.total)), score.ordinal, f"{score.total}")
+                    for score in satisfaction.scores
+                ),
+            )
+        )
+    if cutoff is not None:
+        chart.rules.append(Rule(y(cutoff), f"distress cut-off {cutoff:g}"))
+    chart.y_ticks = [Tick(y(v), f"{v:g}") for v in evenly(maximum, 3)]
+    chart.x_ticks = session_ticks(x, ordinals)
     return chart
