@@ -5,23 +5,28 @@ step posts the whole draft with an `action`, and the server answers with the dra
 It works the same without JavaScript (a full page) and with htmx (the editor region only),
 and nothing typed is lost between round trips. `save` validates every step and writes a new
 revision through `cycles.services.cycle_map_save`.
+
+Each partner's chain is a Django formset (`cycles.forms.StepFormSet`, prefixed "A" or "B").
+A post is read through the formset into rows, plain dicts of what was typed; the buttons
+change the rows (a formset has no "move up"), and the rows become a formset again: unbound,
+to show the changed draft, or bound, to validate it for saving.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cycles.forms import StepForm
+from cycles.forms import MAX_STEPS_PER_CHAIN, BaseStepFormSet, StepForm, StepFormSet
 from cycles.models import CycleMap, CyclePosition, EmotionTerm, Partner, StepKind
 from cycles.services import StepDraft
 
 if TYPE_CHECKING:
+    from django.forms.utils import ErrorList
     from django.http import QueryDict
 
-STEP_FIELDS = ("kind", "term", "text", "move", "starter")
-MAX_STEPS_PER_CHAIN = 20
+STEP_FIELDS = tuple(StepForm.base_fields)
 LABELS = ("A", "B")
 
 # A new map starts from EFT's chain, so the therapist fills in rather than builds.
@@ -37,17 +42,16 @@ STARTER_KINDS = [
 Row = dict[str, str]
 
 
+def blank_row() -> Row:
+    return dict.fromkeys(STEP_FIELDS, "")
+
+
 def starter_rows(partner: Partner) -> list[Row]:
     """EFT's chain as slots to fill; a slot left without an emotion or words is not saved."""
     move = "withdrawing" if partner.position == CyclePosition.WITHDRAWER else "pursuing"
     return [
-        {
-            "kind": kind,
-            "term": "",
-            "text": "",
-            "move": move if kind == StepKind.ACTION else "",
-            "starter": "1",
-        }
+        blank_row()
+        | {"kind": kind, "move": move if kind == StepKind.ACTION else "", "starter": "1"}
         for kind in STARTER_KINDS
     ]
 
@@ -59,12 +63,12 @@ def rows_from_map(cycle_map: CycleMap | None, partners: dict[str, Partner]) -> d
     for step in cycle_map.steps.all():
         label = "A" if step.partner_id == partners["A"].pk else "B"
         rows[label].append(
-            {
+            blank_row()
+            | {
                 "kind": step.kind,
                 "term": step.emotion.name if step.emotion_id else "",  # type: ignore[union-attr]
                 "text": step.text,
                 "move": step.move,
-                "starter": "",
             }
         )
     return rows
@@ -75,20 +79,28 @@ def rows_from_map(cycle_map: CycleMap | None, partners: dict[str, Partner]) -> d
 MAX_POSTED = 1000
 
 
-def rows_from_post(data: QueryDict) -> dict[str, list[Row]]:
-    rows: dict[str, list[Row]] = {}
-    for label in LABELS:
-        try:
-            total = min(int(data.get(f"{label}-TOTAL", "0")), MAX_STEPS_PER_CHAIN)
-        except ValueError:
-            total = 0
-        rows[label] = [
-            {name: data.get(f"{label}-{index}-{name}", "")[:MAX_POSTED] for name in STEP_FIELDS}
-            for index in range(max(total, 0))
-        ]
-        for row in rows[label]:
-            row["starter"] = "1" if row["starter"] == "1" else ""
+def rows_of(formset: BaseStepFormSet) -> list[Row]:
+    """The formset's rows as typed, valid or not; at most MAX_STEPS_PER_CHAIN of them
+    (the formset's absolute_max), none if its management form is missing or garbled."""
+    rows = []
+    for form in formset.forms:
+        row = {name: str(form[name].data or "")[:MAX_POSTED] for name in STEP_FIELDS}
+        row["starter"] = "1" if row["starter"] == "1" else ""
+        rows.append(row)
     return rows
+
+
+def rows_from_post(
+    data: QueryDict, vocabulary: dict[str, EmotionTerm]
+) -> tuple[dict[str, list[Row]], dict[str, ErrorList]]:
+    """Each chain's rows as posted, and what, if anything, made a chain's post unreadable as
+    a whole (its management form missing or garbled, or more steps than a chain holds)."""
+    rows, refusals = {}, {}
+    for label in LABELS:
+        posted = StepFormSet(data, prefix=label, vocabulary=vocabulary)
+        rows[label] = rows_of(posted)
+        refusals[label] = posted.non_form_errors()
+    return rows, refusals
 
 
 def apply_action(rows: dict[str, list[Row]], action: str) -> str | None:
@@ -99,7 +111,7 @@ def apply_action(rows: dict[str, list[Row]], action: str) -> str | None:
         return None
     chain = rows[label]
     if verb == "add" and len(chain) < MAX_STEPS_PER_CHAIN:
-        chain.append({"kind": "", "term": "", "text": "", "move": "", "starter": ""})
+        chain.append(blank_row())
         return f"id_{label}-{len(chain) - 1}-kind"
     if not position.isdigit() or int(position) >= len(chain):
         return None
@@ -119,7 +131,9 @@ def apply_action(rows: dict[str, list[Row]], action: str) -> str | None:
 @dataclass
 class Chain:
     partner: Partner
-    forms: list[StepForm] = field(default_factory=list)
+    formset: BaseStepFormSet
+    # Why the chain's post could not be read as a whole (rows_from_post); shown above it.
+    refusals: ErrorList | None = None
 
     @property
     def label(self) -> str:
@@ -129,6 +143,23 @@ class Chain:
     def add_button_id(self) -> str:
         return f"add-{self.label}"
 
+    @property
+    def forms(self) -> list[StepForm]:
+        return self.formset.forms
+
+    def valid(self) -> bool:
+        return not self.refusals and self.formset.is_valid()
+
+
+def as_posted(formset: BaseStepFormSet) -> dict[str, Any]:
+    """What the browser posts for an unbound formset: its management form and every form's
+    values, under the names the formset gives them."""
+    management = formset.management_form
+    data = {management.add_prefix(name): value for name, value in management.initial.items()}
+    for form in formset.forms:
+        data |= {form.add_prefix(name): value for name, value in form.initial.items()}
+    return data
+
 
 def build_chains(
     rows: dict[str, list[Row]],
@@ -136,18 +167,17 @@ def build_chains(
     vocabulary: dict[str, EmotionTerm],
     *,
     bound: bool,
+    refusals: dict[str, ErrorList] | None = None,
 ) -> list[Chain]:
+    """Each partner's rows as a formset: unbound to show them, or bound (to the rows as the
+    page would post them, so a refused row's errors sit beside its fields) to save them."""
     chains = []
     for label in LABELS:
-        forms = []
-        for index, row in enumerate(rows[label]):
-            prefix = f"{label}-{index}"
-            if bound:
-                data = {f"{prefix}-{name}": value for name, value in row.items()}
-                forms.append(StepForm(data, prefix=prefix, vocabulary=vocabulary))
-            else:
-                forms.append(StepForm(initial=row, prefix=prefix, vocabulary=vocabulary))
-        chains.append(Chain(partner=partners[label], forms=forms))
+        formset = StepFormSet(prefix=label, initial=rows[label], vocabulary=vocabulary)
+        if bound:
+            formset = StepFormSet(as_posted(formset), prefix=label, vocabulary=vocabulary)
+        refused = (refusals or {}).get(label)
+        chains.append(Chain(partner=partners[label], formset=formset, refusals=refused))
     return chains
 
 
@@ -196,7 +226,7 @@ def saved_message(cycle_map: CycleMap, unused_starters: int) -> str:
 
 
 def chains_valid(chains: list[Chain]) -> bool:
-    return all(form.is_valid() for chain in chains for form in chain.forms)
+    return all([chain.valid() for chain in chains])
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.utils import dateformat, timezone
@@ -21,6 +21,11 @@ from cycles.models import (
 
 if TYPE_CHECKING:
     import datetime
+
+    # BaseFormSet is generic only in django-stubs: subscripted for mypy, bare at run time.
+    _StepFormSetBase = forms.BaseFormSet["StepForm"]
+else:
+    _StepFormSetBase = forms.BaseFormSet
 
 # What each pattern says of the partners' positions (docs/domain.md#the-negative-cycle). "Varies"
 # (positions
@@ -200,8 +205,8 @@ class StepForm(forms.Form):
     text = forms.CharField(label="In their words", max_length=STEP_WORDS_MAX, required=False)
     move = forms.ChoiceField(label="Move", choices=MOVE_CHOICES, required=False)
     # One of EFT's chain slots a new map opens with: dropped on saving if left unsaid.
-    # Always "1" or "" by the time a form is bound (editor.rows_from_post), so never an error
-    # beside a field the therapist cannot see.
+    # Always "1" or "" in a form that is shown or saved (editor.rows_of reads it so), so never
+    # an error beside a field the therapist cannot see.
     starter = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, vocabulary: dict[str, EmotionTerm], **kwargs: Any) -> None:
@@ -243,6 +248,53 @@ class StepForm(forms.Form):
                 f"{length} characters, {over} {characters} over the {STEP_WORDS_MAX} a step "
                 "can hold. Shorten the words, or choose an emotion from the vocabulary.",
             )
+
+
+# How many steps one partner's chain may hold: "Add a step" stops there, and a post claiming
+# more is read as this many (the formset's absolute_max, so a forged count can't make the
+# server build thousands of forms).
+MAX_STEPS_PER_CHAIN = 20
+
+
+class BaseStepFormSet(_StepFormSetBase):
+    """One partner's chain in the editor: a StepForm per step, prefixed with the partner's
+    label, so partner A's fields post as "A-0-kind" beside the management form's
+    "A-TOTAL_FORMS" and "A-INITIAL_FORMS"."""
+
+    # What the editor shows beside the chain when a post can't be read as one (a page opened
+    # before an upgrade, or a forged post); the editor saves nothing then (editor.Chain.valid).
+    default_error_messages = {
+        "missing_management_form": (
+            "This partner's steps could not be read from the form, so nothing was saved. "
+            "Open the editor again to go on."
+        ),
+        "too_many_forms": f"A chain holds at most {MAX_STEPS_PER_CHAIN} steps.",
+    }
+
+    def __init__(self, *args: Any, vocabulary: dict[str, EmotionTerm], **kwargs: Any) -> None:
+        self.vocabulary = vocabulary
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        kwargs = {**super().get_form_kwargs(index), "vocabulary": self.vocabulary}
+        if index is not None:  # None is `empty_form`, which sets these itself
+            # Every row is a step of the draft, never an optional extra form (the editor drops
+            # blank rows itself: editor.drop_blank_rows), so its kind stays `required`.
+            kwargs |= {"empty_permitted": False, "use_required_attribute": True}
+        return kwargs
+
+
+# The factory's annotation forgets the subclass (and its `vocabulary` argument): cast back.
+StepFormSet = cast(
+    "type[BaseStepFormSet]",
+    forms.formset_factory(
+        StepForm,
+        formset=BaseStepFormSet,
+        extra=0,
+        max_num=MAX_STEPS_PER_CHAIN,
+        absolute_max=MAX_STEPS_PER_CHAIN,
+    ),
+)
 
 
 class CycleMapMetaForm(forms.Form):

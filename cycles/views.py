@@ -284,15 +284,15 @@ def cycle_map_edit(request: HttpRequest, case_code: str) -> HttpResponse:
         meta = CycleMapMetaForm(initial={"base_revision": current.revision if current else 0})
         chains = editor.build_chains(rows, partners, vocabulary, bound=False)
     else:
-        rows = editor.rows_from_post(request.POST)
+        rows, refusals = editor.rows_from_post(request.POST, vocabulary)
         meta = CycleMapMetaForm(request.POST)
         action = request.POST.get("action", "save")
         if action != "save":
             focus_id = editor.apply_action(rows, action)
-            chains = editor.build_chains(rows, partners, vocabulary, bound=False)
+            chains = editor.build_chains(rows, partners, vocabulary, bound=False, refusals=refusals)
         else:
             rows, unused_starters = editor.drop_blank_rows(rows)
-            chains = editor.build_chains(rows, partners, vocabulary, bound=True)
+            chains = editor.build_chains(rows, partners, vocabulary, bound=True, refusals=refusals)
             if meta.is_valid() and editor.chains_valid(chains):
                 try:
                     cycle_map = cycle_map_save(

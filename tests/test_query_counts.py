@@ -180,7 +180,7 @@ def editor_post(scene: Scene, action: str, base: int | None = None) -> dict[str,
         "action": action,
     }
     for label, rows in map_rows(scene.size).items():
-        data[f"{label}-TOTAL"] = str(len(rows))
+        data[f"{label}-TOTAL_FORMS"] = data[f"{label}-INITIAL_FORMS"] = str(len(rows))
         for n, (kind, term, text, move) in enumerate(rows):
             data |= {
                 f"{label}-{n}-kind": kind,

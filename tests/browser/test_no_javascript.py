@@ -159,7 +159,7 @@ def test_cycle_map_editor_adds_a_step_with_a_full_page_submit(
         page.get_by_role("button", name=f"Add a step for {partner_a}").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Map the cycle")
-    expect(page.locator("input[name=A-TOTAL]")).to_have_value("6")
+    expect(page.locator("input[name=A-TOTAL_FORMS]")).to_have_value("6")
     new_kind = page.locator("#id_A-5-kind")
     expect(new_kind).to_have_value("")
     expect(new_kind).to_be_focused()  # the autofocus attribute, honoured on page load

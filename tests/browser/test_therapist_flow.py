@@ -214,7 +214,7 @@ def test_therapist_opens_a_record_and_maps_the_cycle_with_htmx(
             "button", name="Remove"
         ).click()
     expect(page.get_by_role("button", name="Add a step for Tom")).to_be_focused()
-    expect(page.locator("input[name=B-TOTAL]")).to_have_value("5")
+    expect(page.locator("input[name=B-TOTAL_FORMS]")).to_have_value("5")
     expect(step(page, "B", 1, "term")).to_have_value("frustration")
     expect(step(page, "B", 0, "text")).to_have_value("her criticism")
     assert page.evaluate("window.__sameDocument") is True, "the editor reloaded the page"

@@ -63,11 +63,12 @@ def draft(
     note: str = "",
     starters: bool = False,
 ) -> dict[str, str]:
-    """The editor's POST: both chains, the revision they were based on, and the button;
-    `starters` marks every row as one of the starter slots a new map opens with."""
+    """The editor's POST: both chains (a formset each, with its management form), the
+    revision they were based on, and the button; `starters` marks every row as one of the
+    starter slots a new map opens with."""
     data = {"base_revision": str(base), "change_note": note, "action": action}
     for label, rows in (("A", a), ("B", b)):
-        data[f"{label}-TOTAL"] = str(len(rows))
+        data[f"{label}-TOTAL_FORMS"] = data[f"{label}-INITIAL_FORMS"] = str(len(rows))
         for index, (kind, term, text, move) in enumerate(rows):
             prefix = f"{label}-{index}"
             data |= {
@@ -155,8 +156,8 @@ class OpeningTheEditorTests(EditorTestCase):
         assert "<html" in response.text
         assert shown(response) == {"A": CHAIN_A, "B": CHAIN_B}
         assert base_revision_in(response) == 1
-        assert 'name="A-TOTAL" value="5"' in response.text
-        assert 'name="B-TOTAL" value="3"' in response.text
+        assert 'name="A-TOTAL_FORMS" value="5"' in response.text
+        assert 'name="B-TOTAL_FORMS" value="3"' in response.text
         assert 'value="partner goes quiet"' in response.text
         assert "now at revision 1" in response.text
 
@@ -231,7 +232,7 @@ class EditingTheDraftTests(EditorTestCase):
                 typed = [*CHAIN_A[:4], (StepKind.ACTION, "", "nags, then nags louder", "pursuing")]
                 response = self.post_action("add:A", htmx, a=typed)
                 assert shown(response) == {"A": [*typed, ("", "", "", "")], "B": CHAIN_B}
-                assert 'name="A-TOTAL" value="6"' in response.text
+                assert 'name="A-TOTAL_FORMS" value="6"' in response.text
                 assert 'value="nags, then nags louder"' in response.text
                 assert response.context["focus_id"] == "id_A-5-kind"
                 assert response.text.count("autofocus") == 1
@@ -271,7 +272,7 @@ class EditingTheDraftTests(EditorTestCase):
         twenty = [(StepKind.PERCEPTION, "", f"thought {n}", "") for n in range(20)]
         response = self.post_action("add:A", htmx=True, a=twenty)
         assert shown(response)["A"] == twenty
-        assert 'name="A-TOTAL" value="20"' in response.text
+        assert 'name="A-TOTAL_FORMS" value="20"' in response.text
 
     def test_unknown_actions_give_the_draft_back_unchanged(self) -> None:
         for action in (
@@ -293,7 +294,7 @@ class EditingTheDraftTests(EditorTestCase):
     def test_garbage_totals_never_give_a_500(self) -> None:
         for total, rows in (("abc", 0), ("-5", 0), ("9999", 20), ("", 0), ("1e3", 0)):
             with self.subTest(total=total):
-                data = draft(action="down:B:0") | {"A-TOTAL": total}
+                data = draft(action="down:B:0") | {"A-TOTAL_FORMS": total}
                 response = self.client.post(self.url, data, headers=HTMX)
                 assert response.status_code == 200
                 assert len(shown(response)["A"]) == rows
@@ -302,7 +303,7 @@ class EditingTheDraftTests(EditorTestCase):
     def test_a_garbage_total_on_save_never_gives_a_500(self) -> None:
         for total in ("abc", "-5", "9999"):
             with self.subTest(total=total):
-                data = draft() | {"A-TOTAL": total}
+                data = draft() | {"A-TOTAL_FORMS": total}
                 response = self.client.post(self.url, data, headers=HTMX)
                 assert response.status_code == 200
 
@@ -477,6 +478,20 @@ class InvalidStepTests(EditorTestCase):
         assert response.status_code == 200
         assert "at most 300 characters" in response.content.decode()
         assert self.snapshot() == before
+
+    def test_a_post_without_the_chains_management_forms_saves_nothing_and_says_so(self) -> None:
+        """A page opened before the rows became formsets posts "A-TOTAL": its chains can't be
+        read, and saving them as read (empty) would wipe the map."""
+        data = {name: value for name, value in draft().items() if not name.endswith("_FORMS")}
+        data |= {"A-TOTAL": "5", "B-TOTAL": "3"}
+        for htmx in (False, True):
+            with self.subTest(htmx=htmx):
+                before = self.snapshot()
+                response = self.client.post(self.url, data, headers=HTMX if htmx else {})
+                assert response.status_code == 200
+                assert is_editor_region(response) is htmx
+                assert response.text.count("steps could not be read from the form") == 2
+                assert self.snapshot() == before
 
     def test_a_garbage_base_revision_saves_nothing(self) -> None:
         for base in ("abc", "-1", "", "1.5"):

@@ -101,7 +101,7 @@ def editor_post(rows_a: list[tuple[str, str, str, str]]) -> dict[str, str]:
     ]
     data = {"base_revision": "1", "change_note": "", "action": "save"}
     for label, rows in (("A", rows_a), ("B", rows_b)):
-        data[f"{label}-TOTAL"] = str(len(rows))
+        data[f"{label}-TOTAL_FORMS"] = data[f"{label}-INITIAL_FORMS"] = str(len(rows))
         for index, (kind, term, text, move) in enumerate(rows):
             data |= {
                 f"{label}-{index}-kind": kind,

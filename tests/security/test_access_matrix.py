@@ -132,7 +132,13 @@ ROUTES: dict[str, Route] = {
         couple,
         get=roles(NOT_FOUND, owner=OK),
         post=roles(NOT_FOUND, owner=OK),
-        data=lambda s: {"action": "add:A", "A-TOTAL": "0", "B-TOTAL": "0"},
+        data=lambda s: {
+            "action": "add:A",
+            "A-TOTAL_FORMS": "0",
+            "A-INITIAL_FORMS": "0",
+            "B-TOTAL_FORMS": "0",
+            "B-INITIAL_FORMS": "0",
+        },
         htmx=("get", "post"),
     ),
     "cycles:cycle_history": Route(

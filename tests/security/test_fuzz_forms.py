@@ -143,7 +143,10 @@ def chain(label: str) -> st.SearchStrategy[dict[str, Any]]:
     rows = st.lists(st.fixed_dictionaries(step), max_size=4)
     return rows.flatmap(
         lambda found: st.fixed_dictionaries(
-            {f"{label}-TOTAL": field(len(found), 25, -3)}
+            {
+                f"{label}-TOTAL_FORMS": field(len(found), 25, -3),
+                f"{label}-INITIAL_FORMS": field(len(found), 0, -3),
+            }
             | {
                 f"{label}-{i}-{name}": st.just(value)
                 for i, row in enumerate(found)

@@ -197,8 +197,10 @@ def owns_all(scene: Scene) -> bool:
 
 def map_data(scene: Scene, v: Victims) -> dict[str, Any]:
     revision = scene.world.couple.cycle_maps.count()
-    rows = {"A-TOTAL": "1", "A-0-kind": "trigger", "A-0-text": "goes quiet"}
-    rows |= {"B-TOTAL": "1", "B-0-kind": "trigger", "B-0-text": "criticism"}
+    rows = {"A-TOTAL_FORMS": "1", "A-INITIAL_FORMS": "1"}
+    rows |= {"A-0-kind": "trigger", "A-0-text": "goes quiet"}
+    rows |= {"B-TOTAL_FORMS": "1", "B-INITIAL_FORMS": "1"}
+    rows |= {"B-0-kind": "trigger", "B-0-text": "criticism"}
     return {"action": "save", "base_revision": revision, "change_note": "", **rows}
 
 
