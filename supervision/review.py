@@ -164,6 +164,13 @@ def practice_today(user: User) -> datetime.date:
 
 # --- the caseload review ----------------------------------------------------------------------
 
+# Open flags a review row lists, most recent first; the row counts the rest and links to the
+# couple page, which lists them all. A couple's open flags grow with its unresolved ruptures
+# (one flag each), so without a cap the page grew with them: 1.6 MB for 25 couples of 40 flags
+# (issue 17). Three keep a page of 25 rows near 60 KB, with room under the 100 KB that
+# tests/supervision/test_review_weight.py pins for long names and every filter in `next`.
+REVIEW_FLAGS_SHOWN = 3
+
 
 @dataclass(frozen=True)
 class OpenFlag:
@@ -189,8 +196,8 @@ def flag_kind_label(kind: str) -> str:
 def parse_open_flags(packed: str | None) -> list[OpenFlag]:
     """`open_flag_list` is "pk|kind|opened_on|acknowledged" entries joined by ";" (for_review);
     kinds are codes and dates ISO, so neither separator can occur inside an entry. Returned
-    oldest first (then by kind): the aggregate is unordered, as SQLite before 3.44 (the
-    embedded demo's) cannot order inside an aggregate."""
+    most recent first (then by kind), as for_review picks them: the aggregate is unordered, as
+    SQLite before 3.44 (the embedded demo's) cannot order inside an aggregate."""
     flags = []
     for entry in (packed or "").split(";"):
         parts = entry.split("|")
@@ -205,18 +212,28 @@ def parse_open_flags(packed: str | None) -> list[OpenFlag]:
                 acknowledged=acknowledged == "1",
             )
         )
-    return sorted(flags, key=lambda flag: (flag.opened_on, flag.kind, flag.pk))
+    return sorted(flags, key=lambda flag: (-flag.opened_on.toordinal(), flag.kind, flag.pk))
 
 
 def for_review(couples: CoupleQuerySet) -> CoupleQuerySet:
-    """The caseload row (CoupleQuerySet.for_caseload) plus each couple's open flags and the
-    day the oldest of them opened, all as subqueries of the one row query.
+    """The caseload row (CoupleQuerySet.for_caseload, with `open_flag_count`) plus each
+    couple's REVIEW_FLAGS_SHOWN most recent open flags and the day the oldest of all its open
+    flags opened, all as subqueries of the one row query.
 
-    The open flags come packed in one string per couple (StringAgg), so a page of rows is one
-    query whatever the number of flags; `parse_open_flags` unpacks it.
+    The listed flags come packed in one string per couple (StringAgg), so a page of rows is
+    one query, and its size bounded, whatever the number of flags; `parse_open_flags` unpacks
+    it.
     """
     # order_by(): Flag's default ordering would join the couple into every subquery.
     open_flags = Flag.objects.open().filter(couple=OuterRef("pk")).order_by()
+    # The most recent few, in the order parse_open_flags sorts them (a LIMIT inside IN: the
+    # aggregate itself can't be limited, nor ordered on SQLite before 3.44).
+    shown = (
+        Flag.objects.open()
+        .filter(couple=OuterRef(OuterRef("pk")))
+        .order_by("-opened_on", "kind", "pk")
+        .values("pk")[:REVIEW_FLAGS_SHOWN]
+    )
     acknowledged = FlagAcknowledgement.objects.filter(flag=OuterRef("pk"))
     entry = Concat(
         Cast("pk", CharField()),
@@ -229,7 +246,10 @@ def for_review(couples: CoupleQuerySet) -> CoupleQuerySet:
         output_field=CharField(),
     )
     packed = (
-        open_flags.values("couple").annotate(packed=StringAgg(entry, Value(";"))).values("packed")
+        open_flags.filter(pk__in=shown)
+        .values("couple")
+        .annotate(packed=StringAgg(entry, Value(";")))
+        .values("packed")
     )
     oldest = open_flags.values("couple").annotate(first=Min("opened_on")).values("first")
     return couples.for_caseload().annotate(
@@ -239,13 +259,17 @@ def for_review(couples: CoupleQuerySet) -> CoupleQuerySet:
 
 
 def review_rows(couples: Iterable[Couple], today: datetime.date) -> list[Couple]:
-    """The page's couples, each given `review_flags` (its open flags, oldest first) and
-    `flag_age` (days since the oldest of them opened; None without one) for the template."""
+    """The page's couples, each given `review_flags` (its REVIEW_FLAGS_SHOWN most recent open
+    flags, most recent first), `more_flag_count` (its open flags not listed) and `flag_age`
+    (days since the oldest open flag opened; None without one) for the template."""
     rows = list(couples)
     for couple in rows:
         opened = getattr(couple, "oldest_flag_opened_on", None)
         packed = getattr(couple, "open_flag_list", "")
-        couple.review_flags = parse_open_flags(packed)  # type: ignore[attr-defined]
+        flags = parse_open_flags(packed)
+        couple.review_flags = flags  # type: ignore[attr-defined]
+        more = getattr(couple, "open_flag_count", 0) - len(flags)
+        couple.more_flag_count = max(more, 0)  # type: ignore[attr-defined]
         couple.flag_age = (today - opened).days if opened else None  # type: ignore[attr-defined]
     return rows
 

@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
@@ -126,26 +126,59 @@ def review(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, _template(request, "supervision/review.html", "table"), context)
 
 
-def _next_url(request: HttpRequest) -> str:
-    target = request.POST.get("next", "")
-    # A path on this site only: anything else (a view name, a bare word) goes to the review.
+def _safe_path(request: HttpRequest, target: str) -> str:
+    """`target` if it is a path on this site, else "" (a view name, a bare word, elsewhere)."""
     if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
-    return reverse("supervision:review")
+    return ""
 
 
-@require_POST
+def _next_url(request: HttpRequest) -> str:
+    """Where the acknowledgement returns to: the posted `next`, else the review."""
+    return _safe_path(request, request.POST.get("next", "")) or reverse("supervision:review")
+
+
+def _form_next_url(request: HtmxHttpRequest) -> str:
+    """The `next` a fetched acknowledgement form carries: the page the form was asked from.
+    The review's plain link names it (`?next=`, so it keeps the filters without JavaScript);
+    its htmx request leaves it out (fewer bytes a flag) and htmx sends the page's address,
+    which the review's filters keep current (hx-push-url)."""
+    target = request.GET.get("next", "")
+    if not target and request.htmx and request.htmx.current_url_abs_path:
+        target = request.htmx.current_url_abs_path
+    return _safe_path(request, target) or reverse("supervision:review")
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
 def acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A supervisor acknowledges a flag on a supervisee's couple, with a comment the therapist
     reads on the couple page. Each acknowledgement belongs to its flag row: a flag that closes
-    and opens again later is a new row, so it shows as new."""
+    and opens again later is a new row, so it shows as new.
+
+    GET is the form, asked for when wanted: the review lists flags with a link here, which
+    htmx turns into the form's region in place (the partial) and which is this one form's page
+    without JavaScript. The review so renders no form per flag (issue 17). Two queries: the
+    flag and the read's access event."""
     user = _supervisor(request)
     flag = get_object_or_404(
         supervision.acknowledgeable_flags(user).select_related("couple__practice"), pk=pk
     )
     today = timezone.localdate(timezone=ZoneInfo(flag.couple.practice.time_zone))
+    if request.method == "GET":
+        # As every form, its read is recorded on GET (tests/security/test_read_audit.py).
+        record(request, "read flag", flag, detail="acknowledge form")
+        context = {
+            "flag": flag,
+            "ack_next": _form_next_url(request),
+            "today": today,
+            "ack_focus": bool(request.htmx),
+        }
+        if request.htmx:
+            return render(request, "supervision/_acknowledge_form.html", context)
+        return render(request, "supervision/acknowledge.html", context)
     form = AcknowledgeForm(request.POST, today=today)
     next_url = _next_url(request)
     if not form.is_valid():

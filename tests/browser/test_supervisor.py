@@ -53,10 +53,14 @@ def test_a_supervisor_acknowledges_a_flag_and_the_therapist_sees_it(
     assert_accessible(page)
 
     flag = row.locator("li", has_text="Confrontation then absence")
-    flag.locator("summary").click()
-    flag.get_by_label("Comment for the therapist").fill(
-        "Let's look at the walk-out together on Thursday."
-    )
+    # The review renders no form until asked: the link fetches this flag's form in place,
+    # and the comment takes the focus.
+    expect(flag.locator("textarea")).to_have_count(0)
+    flag.get_by_role("link", name="Acknowledge").click()
+    comment = flag.get_by_label("Comment for the therapist")
+    expect(comment).to_be_focused()
+    assert_accessible(page)
+    comment.fill("Let's look at the walk-out together on Thursday.")
     follow_up = (timezone.localdate() + datetime.timedelta(days=4)).isoformat()
     flag.get_by_label("Follow up on").fill(follow_up)
     flag.get_by_role("button", name="Acknowledge").click()

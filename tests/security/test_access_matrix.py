@@ -167,12 +167,13 @@ ROUTES: dict[str, Route] = {
         post=POST_REFUSED,
         htmx=("get",),
     ),
+    # GET is the flag's form, asked for from the review (its page, or its region with htmx).
     "supervision:acknowledge": Route(
         lambda s: {"pk": s.flag.pk},
-        get=GET_REFUSED,
+        get=roles(NOT_FOUND, supervisor=OK),
         post=roles(NOT_FOUND, supervisor="302 supervision:review"),
         data=lambda s: {"comment": "Seen; let's talk on Thursday."},
-        htmx=("post",),
+        htmx=("get", "post"),
         htmx_post=roles(NOT_FOUND, supervisor=OK),  # the acknowledged flag's region
     ),
     "supervision:therapist": Route(

@@ -191,10 +191,44 @@ def test_a_therapist_who_also_supervises_cannot_acknowledge_their_own_couples_fl
     assert not FlagAcknowledgement.objects.exists()
 
 
-def test_acknowledging_takes_a_post(client, world, flag):
+def test_get_is_the_form_asked_for_from_the_review(client, world, flag):
+    """The review links each flag here (tests/supervision/test_review_weight.py): the page
+    without JavaScript, the form's region with htmx; its read is recorded, nothing saved."""
     sign_in(client, world.supervisor)
     url = reverse("supervision:acknowledge", args=[flag.pk])
-    assert client.get(url).status_code == 405
+    page = client.get(url, {"next": "/supervision/?period=all"})
+    assert page.status_code == 200
+    assert "<html" in page.text
+    assert f'action="{url}"' in page.text
+    assert 'name="next" value="/supervision/?period=all"' in page.text
+    region = client.get(url, headers=HTMX)
+    assert region.text.lstrip().startswith(f'<div id="ack-{flag.pk}"')
+    assert "<html" not in region.text
+    assert 'name="request_token"' in region.text
+    assert "HX-Request" in region["Vary"]
+    assert [e.action for e in AccessEvent.objects.filter(object_id=str(flag.pk))] == [
+        "read flag",
+        "read flag",
+    ]
+    assert not FlagAcknowledgement.objects.exists()
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "review"])
+def test_the_form_returns_only_to_a_page_of_this_site(client, world, flag, target):
+    sign_in(client, world.supervisor)
+    url = reverse("supervision:acknowledge", args=[flag.pk])
+    page = client.get(url, {"next": target})
+    assert f'name="next" value="{reverse("supervision:review")}"' in page.text
+
+
+@pytest.mark.parametrize(
+    "role", ["owner", "colleague", "other_supervisor", "group_member", "practice_admin", "outsider"]
+)
+def test_nobody_else_gets_the_form(client, world, flag, role):
+    sign_in(client, getattr(world, role))
+    url = reverse("supervision:acknowledge", args=[flag.pk])
+    assert client.get(url).status_code == 404
+    assert client.get(url, headers=HTMX).status_code == 404
 
 
 def test_the_couple_page_helpers_know_who_may_acknowledge(world):

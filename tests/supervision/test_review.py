@@ -203,22 +203,28 @@ def test_a_row_shows_therapist_partners_pattern_stage_session_ruptures_and_flags
     assert str(scene.world.owner) in response.text
 
     dropped = rows[scene.dropped.case_code]
+    # Most recent first (supervision.review.REVIEW_FLAGS_SHOWN of them at most).
     assert [(f.kind, f.acknowledged) for f in dropped.review_flags] == [
-        (FlagKind.ALLIANCE_DROP, True),
         (FlagKind.SPLIT_ALLIANCE_WIDENING, False),
+        (FlagKind.ALLIANCE_DROP, True),
     ]
+    assert dropped.more_flag_count == 0
     assert dropped.flag_age == 5  # the oldest open flag's age
     assert rows[scene.closed.case_code].review_flags == []  # its flag has closed
     assert rows[scene.closed.case_code].flag_age is None
     assert rows[scene.quiet.case_code].review_flags[0].acknowledged is True
 
 
-def test_each_open_flag_offers_an_acknowledgement_form(client, scene):
+def test_each_open_flag_offers_its_acknowledgement_form_when_asked(client, scene):
+    """A link to the flag's form (htmx swaps it in; without JavaScript, its page), not the
+    form itself: tests/supervision/test_review_weight.py fetches and posts it."""
     response = review(client, scene.world.supervisor)
     flag = scene.flagged.flags.get()
-    assert reverse("supervision:acknowledge", args=[flag.pk]) in response.text
+    url = reverse("supervision:acknowledge", args=[flag.pk])
+    assert f'href="{url}?next=/supervision/"' in response.text
+    assert f'hx-get="{url}"' in response.text
     assert f'id="ack-state-{flag.pk}"' in response.text
-    assert f'for="ack-{flag.pk}-comment"' in response.text
+    assert f'for="ack-{flag.pk}-comment"' not in response.text
 
 
 # --- this week, filters, sorting ----------------------------------------------------------------
