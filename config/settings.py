@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "flags",
     "supervision",
     "consultation",
+    "exports",
     "demo",
 ]
 

@@ -35,6 +35,7 @@ urlpatterns = [
     path("supervision/", include("supervision.urls")),
     path("groups/", include("consultation.urls")),
     path("practice/", include("people.urls")),
+    path("exports/", include("exports.urls")),
     path("", include("sessions.urls")),
     path("", include("ruptures.urls")),
     path("admin/", admin.site.urls),

@@ -26,7 +26,6 @@ from cycles import editor
 from cycles.diagram import layout
 from cycles.forms import CoupleForm, CycleMapMetaForm
 from cycles.models import CaseShare, Couple, CoupleStatus, CycleMap, CycleStep, Partner
-from cycles.pdf import render_pdf
 from cycles.services import (
     PartnerDetails,
     StaleRevision,
@@ -34,6 +33,8 @@ from cycles.services import (
     couple_update,
     cycle_map_save,
 )
+from exports import jobs as export_jobs
+from exports.models import ExportKind
 from flags.charts import alliance_chart, satisfaction_chart
 from flags.measure_signals import CoupleSignals, derive, load_points, load_satisfaction
 from people import audit
@@ -155,28 +156,31 @@ def sharing_context(couple: Couple, user: User) -> dict[str, Any]:
     return {"shares": shares, "share_groups": groups}
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @reauthentication_required
 def couple_pdf(request: HttpRequest, case_code: str) -> HttpResponse:
-    """The full case formulation for its own therapist (never the private notes)."""
+    """The full case formulation for its own therapist (never the private notes), built in
+    the background (exports.build_views.couple_pdf): a POST starts it and leads to its status
+    page; a GET shows the button."""
     user = signed_in(request)
-    couple = get_object_or_404(
-        Couple.objects.editable_by(user).select_related("therapist"), case_code=case_code
-    )
-    partners = list(couple.partners.all())
-    cycle_map = latest_map(couple)
-    sessions = timeline(couple)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    if request.method == "GET":
+        context = {
+            "title": f"Case formulation of {couple.case_code} (PDF)",
+            "description": "The couple's cycle map, sessions and measures; never the private "
+            "notes.",
+            "action": request.path,
+        }
+        return render(request, "exports/start.html", context)
     audit.record(request, "export couple pdf", couple)
-    context = {
-        "couple": couple,
-        "partners": partners,
-        "cycle_map": cycle_map,
-        "diagram": layout(cycle_map, partners),
-        "sessions": sessions,
-        "signals": couple_signals(couple),
-        "today": timezone.localdate(),
-    }
-    return render_pdf(request, "cycles/couple_pdf.html", context, f"{couple.case_code}.pdf")
+    job = export_jobs.start(
+        user=user,
+        kind=ExportKind.COUPLE_PDF,
+        filename=f"{couple.case_code}.pdf",
+        content_type="application/pdf",
+        params={"case_code": couple.case_code, "today": timezone.localdate().isoformat()},
+    )
+    return redirect("exports:status", token=job.token)
 
 
 def latest_summaries(couple: Couple) -> dict[str, RuptureSummary]:

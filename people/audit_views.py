@@ -18,14 +18,13 @@ from zoneinfo import ZoneInfo
 from allauth.account.decorators import reauthentication_required
 from django.db import connection
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.csv import streamed_lines
-from people.audit import record
 from people.forms import AuditFilters
 from people.models import AccessEvent, ChangeEvent, User
 
@@ -200,33 +199,20 @@ def csv_lines(accesses: Iterable[AccessEvent], changes: Iterable[ChangeEvent]) -
     return streamed_lines(CSV_HEADER, (cells for _at, _pk, cells in merged))
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @reauthentication_required
-def audit_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    """The filtered events as CSV, streamed; the export is itself recorded before any row."""
+def audit_csv(request: HttpRequest) -> HttpResponse:
+    """The export of the search: its date range is asked for, the export recorded and the CSV
+    built in the background by the exports app (`exports:audit`, reached by its URL's name:
+    this floor imports no app above it). A bad search goes back to it; nothing is exported.
+
+    The rows come from `filtered_events` and `csv_lines` below, in the exports' worker."""
     admin = _practice_admin(request)
+    query = request.GET.urlencode()
     form = AuditFilters(request.GET or None, admin=admin)
     if form.is_bound and not form.is_valid():
         # Back to the search, which shows each message beside its field; nothing exported.
-        return redirect(f"{reverse('people:audit')}?{request.GET.urlencode()}")
-    filters = form.cleaned_data if form.is_bound else {}
-    zone = _zone()
-    described = [
-        f"{name}={filters[name] if name != 'person' else filters[name].pk}"
-        for name in ("person", "case_code", "date_from", "date_to")
-        if filters.get(name)
-    ]
-    record(
-        request,
-        "export audit",
-        case_code=(filters.get("case_code") or "").strip()[:12],
-        detail=" ".join(["audit.csv", *described]),
-    )
-    accesses, changes = filtered_events(admin, filters, zone)
-    response = StreamingHttpResponse(
-        csv_lines(accesses.iterator(chunk_size=500), changes.iterator(chunk_size=500)),
-        content_type="text/csv; charset=utf-8",
-    )
-    filename = f"audit-{timezone.localdate().isoformat()}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+        return redirect(f"{reverse('people:audit')}?{query}")
+    url = reverse("exports:audit") + (f"?{query}" if query else "")
+    # A POST (a form that still posts here) keeps its method and fields: 307.
+    return redirect(url) if request.method == "GET" else HttpResponseRedirect(url, status=307)

@@ -1,4 +1,4 @@
-"""Forms of the people app: the practice admin's search of the audit trail.
+"""Forms of the people app: the practice admin's search of the audit trail, and its export.
 
 Its dates come from the query string, so anything can arrive: a bad one is a message next to
 its field (with what was typed kept), never a 500. Before these bounds
@@ -14,6 +14,8 @@ from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
+from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
 from people.models import User
@@ -69,3 +71,47 @@ class AuditFilters(forms.Form):
         if start and end and start > end:
             self.add_error("date_to", "The end date is before the start date.")
         return data
+
+
+class AuditExportFilters(AuditFilters):
+    """The audit export's filters (exports.views.audit_start): the search's, with a date range
+    always set, so an export never runs over the whole trail by accident. A missing end is
+    today, a missing start the EXPORT_DAYS up to the end, both ends included."""
+
+    EXPORT_DAYS = 30
+
+    @classmethod
+    def default_range(cls, end: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+        end = end or timezone.localdate()
+        return end - datetime.timedelta(days=cls.EXPORT_DAYS - 1), end
+
+    @classmethod
+    def initial_from(cls, query: QueryDict) -> dict[str, Any]:
+        """What the form starts with: the search's filters where they are good dates, the
+        default range otherwise (a bad one was sent back to the search before this page)."""
+        initial: dict[str, Any] = {
+            name: query[name] for name in ("person", "case_code") if query.get(name)
+        }
+        start, end = cls.default_range()
+        initial["date_from"] = _day(query.get("date_from")) or start
+        initial["date_to"] = _day(query.get("date_to")) or end
+        return initial
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.has_error("date_from") or self.has_error("date_to"):
+            return data
+        start, end = self.default_range(data.get("date_to"))
+        data["date_to"] = data.get("date_to") or end
+        data["date_from"] = data.get("date_from") or start
+        if data["date_from"] > data["date_to"] and not self.has_error("date_to"):
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
+
+
+def _day(value: str | None) -> datetime.date | None:
+    try:
+        day = datetime.date.fromisoformat(value or "")
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None

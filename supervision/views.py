@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +25,8 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from cycles.models import CoupleStatus
+from exports import jobs as export_jobs
+from exports.models import ExportKind
 from people.access import signed_in
 from people.audit import record
 from people.models import User
@@ -256,23 +258,32 @@ def therapist_overview(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "supervision/therapist.html", context)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @reauthentication_required
-def ruptures_csv(request: HttpRequest) -> StreamingHttpResponse:
-    """The rupture codes of every current rupture of the supervisees' couples, streamed.
+def ruptures_csv(request: HttpRequest) -> HttpResponse:
+    """The rupture codes of every current rupture of the supervisees' couples, as a CSV built
+    in the background (exports): a POST starts it and leads to its status page; a GET shows
+    the button.
 
     Coded values only (supervision.review.CSV_FIELDS): no names, notes or reflections. Like
     every export, it asks for a recent sign-in or check (people.adapters), and it is recorded,
-    with its row count, before the first row is sent.
+    with its row count, when it starts.
     """
     user = _supervisor(request)
-    rows = supervision.export_ruptures(user)
-    count = rows.count()
+    if request.method == "GET":
+        context = {
+            "title": "Rupture codes (CSV)",
+            "description": "Every current rupture of your supervisees' couples, coded values "
+            "only: no names, notes or reflections.",
+            "action": reverse("supervision:ruptures_csv"),
+        }
+        return render(request, "exports/start.html", context)
+    count = supervision.export_ruptures(user).count()
     record(request, "export csv", detail=f"ruptures.csv rows={count}")
-    response = StreamingHttpResponse(
-        supervision.csv_lines(rows.iterator(chunk_size=500)),
+    job = export_jobs.start(
+        user=user,
+        kind=ExportKind.RUPTURES_CSV,
+        filename=f"rupture-codes-{timezone.localdate().isoformat()}.csv",
         content_type="text/csv; charset=utf-8",
     )
-    filename = f"rupture-codes-{timezone.localdate().isoformat()}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return redirect("exports:status", token=job.token)

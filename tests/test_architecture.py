@@ -31,8 +31,9 @@ FLOORS: dict[str, int] = {
     "flags": 5,
     "supervision": 6,
     "consultation": 6,
-    "demo": 7,
-    "config": 8,
+    "exports": 7,
+    "demo": 8,
+    "config": 9,
 }
 SCREEN_MODULES = ("views", "urls", "admin", "pdf")
 

@@ -51,6 +51,7 @@ from sessions.models import (
 )
 from sessions.services import session_withdraw
 from tests.consultation import found_in, page_text, pdf_text
+from tests.exports import exported
 from tests.factories import World, make_couple, make_emotion, make_rupture, make_session
 
 if TYPE_CHECKING:
@@ -401,7 +402,7 @@ def test_the_couples_own_pdf_shows_the_names_so_the_pdf_check_can_see_them(
 ) -> None:
     """The text extraction finds a name where one is printed: the checks below aren't blind."""
     client.force_login(scene.world.owner)
-    response = client.get(reverse("cycles:pdf", args=[scene.couple.case_code]))
+    response = exported(client, reverse("cycles:pdf", args=[scene.couple.case_code]))
     assert response.status_code == 200
     assert found_in(pdf_text(response.content), [NAME_A, NAME_B]) == [NAME_A, NAME_B]
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from people.forms import FIRST_DAY, LAST_DAY
 from people.models import AccessEvent
+from tests.exports import exported
 from tests.factories import World, make_cycle_map, make_practice, make_user
 
 pytestmark = pytest.mark.django_db
@@ -128,9 +129,9 @@ def test_the_first_and_last_days_search_in_any_time_zone(world, zone):
     response = client.get(reverse("people:audit"), bounds)
     assert response.status_code == 200
     assert response.context["form"].errors == {}
-    export = client.get(reverse("people:audit_csv"), bounds)
+    export = exported(client, reverse("exports:audit"), bounds)
     assert export.status_code == 200
-    b"".join(export.streaming_content)
+    assert export.content.startswith(b"kind,")
 
 
 def test_the_widget_offers_only_the_days_the_search_takes(admin_client):

@@ -47,6 +47,7 @@ from sessions.models import (
     TherapySession,
 )
 from sessions.services import private_note_write, session_update
+from tests.exports import exported
 from tests.factories import World, make_couple, make_session
 
 pytestmark = pytest.mark.django_db
@@ -638,16 +639,25 @@ def test_anyone_but_a_practice_admin_gets_404(client, world, who):
 
 
 def csv_rows(response: Any) -> list[list[str]]:
-    body = b"".join(response.streaming_content).decode()
-    return list(csv.reader(io.StringIO(body)))
+    return list(csv.reader(io.StringIO(response.content.decode())))
 
 
-def test_the_export_streams_the_filtered_events_formula_safe_and_is_recorded(client, world, trail):
+def test_the_export_leads_to_the_date_range_form_with_the_search_kept(client, world):
     client.force_login(world.practice_admin)
     code = world.couple.case_code
     response = client.get(reverse("people:audit_csv"), {"case_code": code})
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('exports:audit')}?case_code={code}"
+    form = client.get(response["Location"]).context["form"]
+    assert form["case_code"].value() == code
+
+
+def test_the_export_builds_the_filtered_events_formula_safe_and_is_recorded(client, world, trail):
+    """Built in the background (exports), over the last 30 days unless asked otherwise."""
+    client.force_login(world.practice_admin)
+    code = world.couple.case_code
+    response = exported(client, reverse("exports:audit"), {"case_code": code})
     assert response.status_code == 200
-    assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="audit-')
     rows = csv_rows(response)
@@ -670,7 +680,11 @@ def test_the_export_asks_for_a_recent_check(client, world, trail):
     for method in session["account_authentication_methods"]:
         method["at"] -= 3600
     session.save()
-    response = client.get(reverse("people:audit_csv"))
+    for url in (reverse("people:audit_csv"), reverse("exports:audit")):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert reverse("account_reauthenticate") in response["Location"]
+    response = client.post(reverse("exports:audit"))
     assert response.status_code == 302
     assert reverse("account_reauthenticate") in response["Location"]
     assert not AccessEvent.objects.filter(action="export audit").exists()

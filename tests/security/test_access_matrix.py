@@ -10,6 +10,7 @@ Outcomes are "200", "404", "405", or "302 <url name>" for a redirect (where it l
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
+from exports.models import ExportJob, ExportKind, ExportStatus
 from tests.factories import make_couple, make_rupture, make_session
 from tests.security import HTMX, ROLES, Scene, build_scene, fingerprint, outcome, url_patterns
 
@@ -59,6 +62,23 @@ def rupture(scene: Scene) -> dict[str, Any]:
     return {"pk": scene.world.rupture.pk}
 
 
+def export_job(scene: Scene) -> dict[str, Any]:
+    """The supervisor's finished export, made once in the module's scene (rolled back)."""
+    job, _ = ExportJob.objects.get_or_create(
+        token="matrix-export-job",
+        defaults={
+            "requested_by": scene.world.supervisor,
+            "kind": ExportKind.RUPTURES_CSV,
+            "status": ExportStatus.DONE,
+            "content": b"therapist\r\n",
+            "filename": "rupture-codes.csv",
+            "content_type": "text/csv; charset=utf-8",
+            "expires_at": timezone.now() + datetime.timedelta(hours=1),
+        },
+    )
+    return {"token": job.token}
+
+
 @dataclass(frozen=True)
 class Route:
     kwargs: Kwargs
@@ -74,6 +94,8 @@ ACCOUNT_GET = roles(OK)
 # Read-only views: anything but GET is refused before anything else happens.
 POST_REFUSED = roles(NOT_ALLOWED)
 GET_REFUSED = roles(NOT_ALLOWED)
+# An export started: its job's status page.
+STARTED = "302 exports:status"
 # The admin: staff only (the practice admin); everyone else is sent to its login.
 ADMIN = roles(ADMIN_LOGIN, practice_admin=OK)
 
@@ -144,7 +166,10 @@ ROUTES: dict[str, Route] = {
     "cycles:cycle_history": Route(
         couple, get=roles(NOT_FOUND, owner=OK, supervisor=OK), post=POST_REFUSED
     ),
-    "cycles:pdf": Route(couple, get=roles(NOT_FOUND, owner=OK), post=POST_REFUSED),
+    # Exports: the GET shows the button, the POST starts a job and leads to its page.
+    "cycles:pdf": Route(
+        couple, get=roles(NOT_FOUND, owner=OK), post=roles(NOT_FOUND, owner=STARTED)
+    ),
     "cycles:share": Route(
         couple,
         get=GET_REFUSED,
@@ -183,7 +208,9 @@ ROUTES: dict[str, Route] = {
     ),
     # The other supervisor's export has their own supervisees' rows only.
     "supervision:ruptures_csv": Route(
-        no_kwargs, get=roles(NOT_FOUND, supervisor=OK, other_supervisor=OK), post=POST_REFUSED
+        no_kwargs,
+        get=roles(NOT_FOUND, supervisor=OK, other_supervisor=OK),
+        post=roles(NOT_FOUND, supervisor=STARTED, other_supervisor=STARTED),
     ),
     # Consultation groups: members only, de-identified.
     "consultation:groups": Route(no_kwargs, get=ACCOUNT_GET, post=POST_REFUSED),
@@ -205,8 +232,20 @@ ROUTES: dict[str, Route] = {
     # The practice admin's audit trail: nobody else's, exported only after a recent check.
     "people:audit": Route(no_kwargs, get=roles(NOT_FOUND, practice_admin=OK), post=POST_REFUSED),
     "people:audit_csv": Route(
-        no_kwargs, get=roles(NOT_FOUND, practice_admin=OK), post=POST_REFUSED
+        no_kwargs,
+        get=roles(NOT_FOUND, practice_admin="302 exports:audit"),
+        post=roles(NOT_FOUND, practice_admin="307 exports:audit"),
     ),
+    "exports:audit": Route(
+        no_kwargs,
+        get=roles(NOT_FOUND, practice_admin=OK),
+        post=roles(NOT_FOUND, practice_admin=STARTED),
+    ),
+    # An export's page and file: the person who asked for it only.
+    "exports:status": Route(
+        export_job, get=roles(NOT_FOUND, supervisor=OK), post=POST_REFUSED, htmx=("get",)
+    ),
+    "exports:download": Route(export_job, get=roles(NOT_FOUND, supervisor=OK), post=POST_REFUSED),
     # The people of one's own practice and their roles: no clinical content.
     "people:practice": Route(no_kwargs, get=ACCOUNT_GET, post=roles(NOT_ALLOWED, anonymous=LOGIN)),
     # Sessions.

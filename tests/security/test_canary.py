@@ -30,6 +30,7 @@ from flags.runs import run_now
 from ruptures.codes import RuptureStatus, RuptureType, Toward, WhoMoved
 from ruptures.models import CaseloadSummary, Flag, Rupture, RuptureSummary
 from sessions.models import PrivateNote, TherapySession
+from tests.exports import exported
 from tests.factories import World, make_session
 
 pytestmark = pytest.mark.django_db
@@ -144,9 +145,9 @@ def outputs(django_db_setup: None, django_db_blocker: Any) -> Any:
             out["summaries"] = [str(s.data) for s in RuptureSummary.objects.all()]
             out["flags"] = [f"{f.detail} {f.evidence}" for f in Flag.objects.all()]
             out["caseload summaries"] = [str(c.data) for c in CaseloadSummary.objects.all()]
-            csv = supervisor.get(reverse("supervision:ruptures_csv"))
-            out["csv"] = b"".join(csv.streaming_content).decode()
-            pdf = owner.get(reverse("cycles:pdf", args=[world.couple.case_code]))
+            csv = exported(supervisor, reverse("supervision:ruptures_csv"))
+            out["csv"] = csv.content.decode()
+            pdf = exported(owner, reverse("cycles:pdf", args=[world.couple.case_code]))
             assert pdf["Content-Type"] == "application/pdf"
             out["couple pdf"] = pdf_text(pdf.content)
             member = signed_in(world.group_member)

@@ -1,0 +1,101 @@
+"""An export's status page (polled while it is built), its download, and the audit export's
+date-range form. The other two exports start from their own pages' URLs
+(`supervision:ruptures_csv`, `cycles:pdf`); all three through exports.jobs.start.
+
+A job is only ever its requester's: anyone else, and everyone after the download expired,
+gets a 404 (ExportJob.objects.visible_to).
+"""
+
+from __future__ import annotations
+
+from allauth.account.decorators import reauthentication_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from core.http import is_htmx
+from exports import jobs
+from exports.models import ExportJob, ExportKind
+from people.access import signed_in
+from people.audit import record
+from people.forms import AuditExportFilters
+from people.models import User
+
+AUDIT_FILTERS = ("person", "case_code", "date_from", "date_to")
+
+
+def _job(request: HttpRequest, token: str) -> ExportJob:
+    jobs.purge_expired()
+    return get_object_or_404(ExportJob.objects.visible_to(request.user), token=token)
+
+
+@require_GET
+def status(request: HttpRequest, token: str) -> HttpResponse:
+    """The job's state; while it is built the region polls itself every second, marked as
+    background polling so it keeps no session alive (people.middleware)."""
+    job = _job(request, token)
+    context = {"job": job, "downloadable": job.downloadable()}
+    template = "exports/status.html#status" if is_htmx(request) else "exports/status.html"
+    return render(request, template, context)
+
+
+@require_GET
+def download(request: HttpRequest, token: str) -> HttpResponse:
+    job = _job(request, token)
+    if not job.downloadable():
+        raise Http404("This download has expired or is not ready.")
+    response = HttpResponse(bytes(job.content or b""), content_type=job.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{job.filename}"'
+    return response
+
+
+def _practice_admin(request: HttpRequest) -> User:
+    user = signed_in(request)
+    if not user.is_practice_admin or user.practice_id is None:
+        raise Http404
+    return user
+
+
+@require_http_methods(["GET", "POST"])
+@reauthentication_required
+def audit_start(request: HttpRequest) -> HttpResponse:
+    """The audit trail's export: the search's filters and a date range (the last 30 days
+    unless changed, people.forms.AuditExportFilters), checked, recorded, then built in the
+    background. The export is recorded as it was when it streamed: before any row."""
+    admin = _practice_admin(request)
+    if request.method == "GET":
+        form = AuditExportFilters(initial=AuditExportFilters.initial_from(request.GET), admin=admin)
+        return render(request, "exports/audit.html", {"form": form})
+    form = AuditExportFilters(request.POST, admin=admin)
+    if not form.is_valid():
+        return render(request, "exports/audit.html", {"form": form})
+    filters = form.cleaned_data
+    described = [
+        f"{name}={filters[name] if name != 'person' else filters[name].pk}"
+        for name in AUDIT_FILTERS
+        if filters.get(name)
+    ]
+    case_code = (filters.get("case_code") or "").strip()
+    record(
+        request,
+        "export audit",
+        case_code=case_code[:12],
+        detail=" ".join(["audit.csv", *described]),
+    )
+    person = filters.get("person")
+    job = jobs.start(
+        user=admin,
+        kind=ExportKind.AUDIT_CSV,
+        filename=f"audit-{timezone.localdate().isoformat()}.csv",
+        content_type="text/csv; charset=utf-8",
+        params={
+            "person": person.pk if person else None,
+            "case_code": case_code,
+            "date_from": filters["date_from"].isoformat(),
+            "date_to": filters["date_to"].isoformat(),
+            # The practice's days, as the search page reads them (people.audit_views._zone).
+            "zone": timezone.get_current_timezone_name(),
+        },
+    )
+    return redirect("exports:status", token=job.token)
