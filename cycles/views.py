@@ -6,12 +6,13 @@ Reads start from `Couple.objects.visible_to(user)` (therapist and supervisor), w
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, QuerySet, Window
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -88,28 +89,109 @@ def latest_map(couple: Couple) -> CycleMap | None:
 
 def timeline(couple: Couple) -> list[TherapySession]:
     """Every current session with its ruptures and the repairs it made, in three queries."""
+    return list(_timeline_rows(couple).order_by("ordinal"))
+
+
+def _timeline_rows(couple: Couple) -> QuerySet[TherapySession]:
     ruptures = Rupture.objects.current().select_related("repaired_in").order_by("minute", "pk")
-    return list(
+    return (
         TherapySession.objects.current()
         .filter(couple=couple)
         .prefetch_related(
             Prefetch("ruptures", queryset=ruptures),
             Prefetch("repairs", queryset=Rupture.objects.current().select_related("session")),
         )
-        .order_by("ordinal")
     )
 
 
+# The couple page shows this many of the latest sessions (and of the most recent open
+# ruptures) at a time, so it weighs the same however long the treatment; earlier ones come a
+# page at a time ("Show earlier sessions", `?sessions=2`; `?open=2`).
+TIMELINE_SHOWN = 20
+OPEN_RUPTURES_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One page of a list shown newest first: its number, the total, whether more follow."""
+
+    number: int
+    total: int
+    size: int
+    count: int  # on this page
+
+    @property
+    def first(self) -> int:
+        return (self.number - 1) * self.size + 1
+
+    @property
+    def last(self) -> int:
+        return self.first + self.count - 1
+
+    @property
+    def more(self) -> bool:
+        return self.total > self.number * self.size
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.total - self.number * self.size)
+
+
+def _newest_page(rows: QuerySet[Any], number: int, size: int) -> tuple[list[Any], Slice]:
+    """Page `number` of `rows` (ordered newest first) and its total, counted by a window in
+    the same query; a number past the end shows the last page (one more query, then)."""
+    counted = rows.annotate(listed_total=Window(Count("pk")))
+    page = list(counted[(number - 1) * size : number * size])
+    if not page and number > 1:
+        number = max(1, -(-rows.count() // size))
+        page = list(counted[(number - 1) * size : number * size])
+    return page, Slice(number, page[0].listed_total if page else 0, size, len(page))
+
+
+def timeline_page(couple: Couple, number: int) -> tuple[list[TherapySession], Slice]:
+    """A page of the latest sessions, oldest first as the table reads, with their ruptures
+    and the repairs they made, in three queries."""
+    sessions, shown = _newest_page(
+        _timeline_rows(couple).order_by("-ordinal"), number, TIMELINE_SHOWN
+    )
+    sessions.reverse()
+    return sessions, shown
+
+
+def open_ruptures_page(couple: Couple, number: int) -> tuple[list[Rupture], Slice]:
+    """A page of the couple's open ruptures, most recent first, in one query."""
+    rows = (
+        Rupture.objects.open()
+        .filter(couple=couple)
+        .select_related("session", "repaired_in")
+        .order_by("-session__starts_at", "-minute", "-pk")
+    )
+    return _newest_page(rows, number, OPEN_RUPTURES_SHOWN)
+
+
+def _page_number(request: HttpRequest, name: str) -> int:
+    value = request.GET.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 100_000 else 1
+
+
 @require_GET
+@vary_on_headers("HX-Request")
 def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
     user = signed_in(request)
     couple = get_object_or_404(
         Couple.objects.visible_to(user).select_related("therapist"), case_code=case_code
     )
+    sessions, sessions_shown = timeline_page(couple, _page_number(request, "sessions"))
+    if is_htmx(request) and "sessions" in request.GET:
+        # "Show earlier sessions": the rows alone, put in place of the link that asked.
+        audit.record(
+            request, "read couple", couple, detail=f"sessions page={sessions_shown.number}"
+        )
+        context = {"couple": couple, "sessions": sessions, "sessions_shown": sessions_shown}
+        return render(request, "cycles/couple_detail.html#timeline-rows", context)
     partners = list(couple.partners.all())
     cycle_map = latest_map(couple)
-    sessions = timeline(couple)
-    open_ruptures = [r for s in sessions for r in s.ruptures.all() if r.is_open]
+    open_ruptures, open_shown = open_ruptures_page(couple, _page_number(request, "open"))
     audit.record(request, "read couple", couple)
     summaries = latest_summaries(couple)
     flags = list(
@@ -117,6 +199,7 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         .prefetch_related(supervision.acknowledgements_prefetch())
         .order_by("closed_on", "-opened_on", "kind")
     )
+    closed_flags = [f for f in flags if not f.is_open]  # closed longest ago first
     signals = couple_signals(couple)
     context = {
         "couple": couple,
@@ -124,26 +207,64 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         "cycle_map": cycle_map,
         "diagram": layout(cycle_map, partners),
         "sessions": sessions,
+        "sessions_shown": sessions_shown,
         "open_ruptures": open_ruptures,
+        "open_shown": open_shown,
         "summaries": summaries,
         "open_flags": [f for f in flags if f.is_open],
-        "closed_flags": [f for f in flags if not f.is_open],
-        "session_ids": {s.ordinal: s.pk for s in sessions},
+        # Closed flags pile up with the treatment: the latest closed are listed, all counted.
+        "closed_flags": closed_flags[-CLOSED_FLAGS_SHOWN:],
+        "closed_flags_total": len(closed_flags),
         **sharing_context(couple, user),
         "can_edit": may_edit(user, couple),
         "can_acknowledge": supervision.can_acknowledge(user, couple),
+        **measures_context(signals),
+    }
+    return render(request, "cycles/couple_detail.html", context)
+
+
+# The couple page charts the measures of the latest CHARTED_SESSIONS sessions (and tables their
+# numbers), and lists the latest FINDINGS_SHOWN signals: each point is ~0.4 KB of SVG, so a
+# whole 200-session treatment tripled the page. The signals are still derived from every
+# session, and the PDF (couple_pdf) charts the whole treatment.
+CHARTED_SESSIONS = 50
+FINDINGS_SHOWN = 10
+CLOSED_FLAGS_SHOWN = 20
+
+
+def measures_context(signals: CoupleSignals) -> dict[str, Any]:
+    """The measures card's charts, tables and findings, for the latest sessions."""
+    latest = signals.points[-1].ordinal if signals.points else 0
+    since = latest - CHARTED_SESSIONS  # charted: the sessions numbered after this one
+    points = [p for p in signals.points if p.ordinal > since]
+    findings = signals.findings
+    return {
         "signals": signals,
-        "alliance_chart": alliance_chart(signals.points),
+        "charted_points": points,
+        "charted_from": points[0].ordinal if since > 0 and points else None,
+        "charted_to": latest,
+        "findings": findings[-FINDINGS_SHOWN:],
+        "findings_earlier": max(0, len(findings) - FINDINGS_SHOWN),
+        "alliance_chart": alliance_chart(points),
         "satisfaction_sections": [
             {
                 "name": series[0].name,
                 "series": series,
-                "chart": satisfaction_chart(series, maximum=series[0].maximum),
+                "rows": [
+                    (one, [score for score in one.scores if score.ordinal > since])
+                    for one in series
+                ],
+                "chart": satisfaction_chart(
+                    [
+                        replace(one, scores=[c for c in one.scores if c.ordinal > since])
+                        for one in series
+                    ],
+                    maximum=series[0].maximum,
+                ),
             }
             for series in signals.by_measure.values()
         ],
     }
-    return render(request, "cycles/couple_detail.html", context)
 
 
 def sharing_context(couple: Couple, user: User) -> dict[str, Any]:

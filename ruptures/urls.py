@@ -10,6 +10,11 @@ urlpatterns = [
     path("sessions/<int:session_pk>/ruptures/", views.rupture_add, name="add"),
     path("sessions/<int:session_pk>/repairs/<int:pk>/", views.rupture_repair_view, name="repair"),
     path(
+        "sessions/<int:session_pk>/repairs/<int:pk>/form/",
+        views.rupture_repair_form,
+        name="repair_form",
+    ),
+    path(
         "sessions/<int:session_pk>/repairs/<int:pk>/undo/",
         views.repair_withdraw_view,
         name="repair_undo",

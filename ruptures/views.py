@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from core.concurrency import StaleEdit
@@ -210,6 +210,45 @@ def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpR
         form.refuse_stale(stale.current, {})
         return _region(request, session, "repairs", repair_forms={rupture.pk: form})
     return _repaired(request, session)
+
+
+@require_GET
+def rupture_repair_form(request: HttpRequest, session_pk: int, pk: int) -> HttpResponse:
+    """One earlier open rupture's repair form, loaded when asked for: into its line of the
+    session page with htmx, or on a page of its own without JavaScript. It posts to
+    `rupture_repair_view` with its guards (the rupture's version, a request token)."""
+    session = _editable_session(request, session_pk)
+    rupture = get_object_or_404(
+        Rupture.objects.editable_by(request.user)
+        .current()
+        .select_related("session__couple", "repaired_in"),
+        pk=pk,
+        couple_id=session.couple_id,
+        session__starts_at__lt=session.starts_at,
+    )
+    audit.record(
+        request, "read rupture", rupture, case_code=session.couple.case_code, detail="repair form"
+    )
+    context: dict[str, Any] = {
+        "session": session,
+        "rupture": rupture,
+        "standalone": not is_htmx(request),
+    }
+    if not session.took_place:
+        context["unavailable"] = NOT_HELD.format(
+            attendance=session.get_attendance_display().lower()
+        )
+    elif not rupture.is_open or rupture.repaired_in_id == session.pk:
+        context["unavailable"] = (
+            f"The rupture from session {rupture.session.ordinal} was marked "
+            f"{rupture.get_status_display().lower()} since this page was opened."
+        )
+    else:
+        form = RepairForm(prefix=f"repair{rupture.pk}", initial={"version": rupture.version})
+        form.fields["status"].widget.attrs["autofocus"] = True  # htmx focuses it on the swap
+        context["form"] = form
+    template = "ruptures/repair.html#repair" if is_htmx(request) else "ruptures/repair.html"
+    return render(request, template, context)
 
 
 def already_repaired_here(request: HttpRequest, session: TherapySession, pk: int) -> bool:

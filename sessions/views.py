@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import IntegrityError
+from django.db.models import Count, QuerySet, Window
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,32 +25,38 @@ from sessions.forms import SessionForm, WithdrawForm
 from sessions.models import AllianceRating, PostSessionReport, PrivateNote, TherapySession
 from sessions.services import session_log, session_update, session_withdraw
 
+# The session page lists this many earlier open ruptures at a time, most recent first: each
+# is a line with a "Repaired here…" control that loads its form on demand
+# (ruptures.views.rupture_repair_form), so the page weighs the same however long the treatment.
+EARLIER_OPEN_SHOWN = 20
+
 
 def session_page_context(
     session: TherapySession,
     user: Any,
     repair_forms: dict[int, RepairForm] | None = None,
     undo_forms: dict[int, UndoRepairForm] | None = None,
+    open_page: int = 1,
 ) -> dict[str, Any]:
-    """Everything the session page shows, in a fixed number of queries."""
+    """Everything the session page shows, in a fixed number of queries.
+
+    Earlier open ruptures come a page at a time (`open_page`, EARLIER_OPEN_SHOWN each, with
+    their total counted by a window in the same query); a repair form is built only for a
+    rupture in `repair_forms` (posted and refused), which the page shows open in its line.
+    """
     ruptures = list(
         Rupture.objects.current()
         .filter(session=session)
         .select_related("repaired_in")
         .order_by("minute", "pk")
     )
-    earlier_open = list(
-        Rupture.objects.open()
-        .filter(couple_id=session.couple_id, session__starts_at__lt=session.starts_at)
-        .exclude(repaired_in=session)
-        .select_related("session", "repaired_in")
-        .order_by("session__starts_at", "pk")
-    )
+    earlier_open, open_total, open_page = earlier_open_page(session, open_page)
+    refused = dict(repair_forms or {})
+    missing = set(refused) - {r.pk for r in earlier_open}
+    if missing:  # a refused form for a rupture on another page: shown first, with its errors
+        earlier_open[:0] = earlier_open_ruptures(session).filter(pk__in=missing)
     for rupture in earlier_open:
-        prefix = f"repair{rupture.pk}"
-        rupture.repair_form = (repair_forms or {}).get(rupture.pk) or RepairForm(  # type: ignore[attr-defined]
-            prefix=prefix, initial={"version": rupture.version}
-        )
+        rupture.repair_form = refused.get(rupture.pk)  # type: ignore[attr-defined]
     repaired_here = list(
         Rupture.objects.current()
         .filter(repaired_in=session)
@@ -60,6 +67,7 @@ def session_page_context(
         rupture.undo_form = (undo_forms or {}).get(rupture.pk) or UndoRepairForm(prefix=prefix)  # type: ignore[attr-defined]
     note = PrivateNote.objects.visible_to(user).filter(session=session).first()
     can_edit = may_edit(user, session.couple)
+    shown_from = (open_page - 1) * EARLIER_OPEN_SHOWN
     return {
         "alliance": list(AllianceRating.objects.filter(session=session)),
         "reports": list(PostSessionReport.objects.filter(session=session)),
@@ -67,6 +75,11 @@ def session_page_context(
         "couple": session.couple,
         "ruptures": ruptures,
         "earlier_open": earlier_open,
+        "earlier_open_total": open_total,
+        "earlier_open_page": open_page,
+        "earlier_open_first": shown_from + 1,
+        "earlier_open_last": shown_from + len(earlier_open) - len(missing),
+        "earlier_open_more": open_total > shown_from + EARLIER_OPEN_SHOWN,
         "repaired_here": repaired_here,
         "private_note": note,
         "can_edit": can_edit and not session.is_withdrawn,
@@ -75,13 +88,49 @@ def session_page_context(
     }
 
 
+def earlier_open_ruptures(session: TherapySession) -> QuerySet[Rupture]:
+    """The couple's ruptures from before this session still open (a repair form each)."""
+    return (
+        Rupture.objects.open()
+        .filter(couple_id=session.couple_id, session__starts_at__lt=session.starts_at)
+        .exclude(repaired_in=session)
+        .select_related("session", "repaired_in")
+    )
+
+
+def earlier_open_page(session: TherapySession, number: int) -> tuple[list[Rupture], int, int]:
+    """One page of the earlier open ruptures, most recent first, their total, and the page
+    number shown (the last one when `number` is past it), in one query (two past the end)."""
+    rows = (
+        earlier_open_ruptures(session)
+        .annotate(open_total=Window(Count("pk")))
+        .order_by("-session__starts_at", "-pk")
+    )
+    start = (number - 1) * EARLIER_OPEN_SHOWN
+    page = list(rows[start : start + EARLIER_OPEN_SHOWN])
+    if not page and number > 1:
+        total = earlier_open_ruptures(session).count()
+        number = max(1, -(-total // EARLIER_OPEN_SHOWN))
+        start = (number - 1) * EARLIER_OPEN_SHOWN
+        page = list(rows[start : start + EARLIER_OPEN_SHOWN])
+    total = int(page[0].open_total) if page else 0
+    shown: list[Rupture] = list(page)
+    return shown, total, number
+
+
+def page_number(request: HttpRequest, name: str) -> int:
+    """A page number from the query string: 1 unless it is a whole number above 1."""
+    value = request.GET.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 100_000 else 1
+
+
 @require_GET
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in(request)
     session = get_object_or_404(
         TherapySession.objects.visible_to(user).select_related("couple", "therapist"), pk=pk
     )
-    context = session_page_context(session, user)
+    context = session_page_context(session, user, open_page=page_number(request, "open"))
     record_session_read(request, session, context["private_note"])
     return render(request, "sessions/detail.html", context)
 

@@ -20,10 +20,11 @@ from django.utils import timezone
 
 from cycles.models import Couple, CycleMap, EmotionKind, StepKind
 from cycles.services import StepDraft, cycle_map_save
-from cycles.views import CASELOAD_PAGE_SIZE
+from cycles.views import CASELOAD_PAGE_SIZE, TIMELINE_SHOWN
 from people.models import Supervision
 from ruptures.codes import RuptureStatus
 from ruptures.services import rupture_repair
+from sessions.views import EARLIER_OPEN_SHOWN
 from tests.factories import (
     make_couple,
     make_emotion,
@@ -268,15 +269,30 @@ def test_caseload_of_the_supervisor(client, scene, django_assert_num_queries):
 def test_couple_page(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = scene.couple.get_absolute_url()
-    response = count(django_assert_num_queries, PER_REQUEST + 17, lambda: client.get(url))
-    assert len(response.context["sessions"]) == scene.size
+    # 17 until the timeline became a page of the latest sessions (cycles.views.timeline_page):
+    # the open ruptures, then read off every session, are now one query of their own.
+    response = count(django_assert_num_queries, PER_REQUEST + 18, lambda: client.get(url))
+    assert len(response.context["sessions"]) == min(scene.size, TIMELINE_SHOWN)
     assert len(response.context["diagram"].boxes) == max(scene.size, 4)
 
 
 def test_couple_page_of_the_supervisor(client, scene, django_assert_num_queries):
     signed_in(client, scene.supervisor)
     url = scene.couple.get_absolute_url()
-    count(django_assert_num_queries, PER_REQUEST + 16, lambda: client.get(url))
+    # + 1 since the open ruptures are a query of their own, as for the owner above.
+    count(django_assert_num_queries, PER_REQUEST + 17, lambda: client.get(url))
+
+
+def test_earlier_sessions_of_the_couple_page(client, scene, django_assert_num_queries):
+    """ "Show earlier sessions": the sessions, their ruptures and repairs, and the read."""
+    signed_in(client, scene.owner)
+    url = scene.couple.get_absolute_url()
+    response = count(
+        django_assert_num_queries,
+        PER_REQUEST + 5,
+        lambda: client.get(url, {"sessions": "1"}, headers=HTMX),
+    )
+    assert len(response.context["sessions"]) == min(scene.size, TIMELINE_SHOWN)
 
 
 def test_new_couple_form(client, scene, django_assert_num_queries):
@@ -325,7 +341,8 @@ def test_session_page(client, scene, django_assert_num_queries):
         for r in scene.ruptures[:-1]
         if r.status != RuptureStatus.RESOLVED and r.repaired_in_id != scene.last.pk
     ]
-    assert [r.pk for r in response.context["earlier_open"]] == still_open
+    # The most recent first, a page of them (each line loads its repair form when asked).
+    assert [r.pk for r in response.context["earlier_open"]] == still_open[::-1][:EARLIER_OPEN_SHOWN]
     assert len(response.context["repaired_here"]) == (1 if scene.size > 1 else 0)
 
 
@@ -465,6 +482,17 @@ def test_withdrawing_a_rupture(client, scene, django_assert_num_queries):
     data = {"reason": "counted"}
     # + whether it was already withdrawn (a second click is told so, not given a 404).
     count(django_assert_num_queries, PER_WRITE + 5, lambda: client.post(url, data), status=302)
+
+
+def test_repair_form_on_demand(client, scene, django_assert_num_queries):
+    """ "Repaired here…" loads one rupture's form: the session, the rupture, and the read."""
+    later = make_session(scene.couple, days_ago=0.01)
+    signed_in(client, scene.owner)
+    url = reverse("ruptures:repair_form", args=[later.pk, scene.ruptures[-1].pk])
+    response = count(
+        django_assert_num_queries, PER_REQUEST + 3, lambda: client.get(url, headers=HTMX)
+    )
+    assert response.context["form"].prefix == f"repair{scene.ruptures[-1].pk}"
 
 
 def test_repairing_with_htmx(client, scene, django_assert_num_queries):

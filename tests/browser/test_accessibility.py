@@ -141,10 +141,12 @@ def test_every_screen_of_the_workflow_passes_axe(page: Page, live_server: LiveSe
     # The later session: its own rupture, the form for the next one, and open repair forms.
     page.goto(f"/sessions/{later.pk}/")
     expect(page.locator("#session-ruptures .rupture-item")).to_have_count(1)
-    repairs = page.locator("#repairs .repair-form")
+    repairs = page.locator("#repairs .open-rupture")
     expect(repairs).to_have_count(2)
-    for summary in repairs.get_by_text("Repaired here…").all():
-        summary.click()
+    for _ in range(2):  # each click swaps its line's link for the form
+        with htmx_swap(page):
+            repairs.get_by_role("link", name="Repaired here…").first.click()
+    expect(page.locator("#repairs .repair-form")).to_have_count(2)
     report.check("session page with a rupture, the rupture form and repair forms")
     form = page.locator("#rupture-add")
     form.get_by_label("Confrontation (moving against)").check()

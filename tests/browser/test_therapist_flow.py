@@ -334,10 +334,14 @@ def test_therapist_logs_sessions_records_ruptures_and_repairs_one_later(
     log_session(page, date=days_ago(1), start="10:00", end="10:50")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Session 2")
     repairs = page.locator("#repairs")
-    expect(repairs.locator(".repair-form")).to_have_count(2)
-    repair = repairs.locator(".repair-form", has_text="C4")
-    repair.get_by_text("Repaired here…").click()
+    expect(repairs.locator(".open-rupture")).to_have_count(2)
+    expect(repairs.locator(".repair-form")).to_have_count(0)  # each loaded when asked for
+    repair = repairs.locator(".open-rupture", has_text="C4")
+    with htmx_swap(page):
+        repair.get_by_role("link", name="Repaired here…").click()
+    expect(repair.locator(".repair-form")).to_have_count(1)
     expect(repair.get_by_label("Resolved", exact=True)).to_be_checked()
+    expect(repair.get_by_label("Resolved", exact=True)).to_be_focused()
     repair.get_by_label("Acknowledges own contribution").check()
     repair.get_by_label("Discloses own internal experience").check()
     repair.get_by_label("Stage reached").select_option("4")
@@ -349,8 +353,8 @@ def test_therapist_logs_sessions_records_ruptures_and_repairs_one_later(
     expect(repaired).to_contain_text("C4")
     expect(repaired).to_contain_text("resolved in #2")
     expect(repaired).to_contain_text("acknowledges own contribution, discloses own internal")
-    expect(repairs.locator(".repair-form")).to_have_count(1)
-    expect(repairs.locator(".repair-form")).to_contain_text("W3")
+    expect(repairs.locator(".open-rupture")).to_have_count(1)
+    expect(repairs.locator(".open-rupture")).to_contain_text("W3")
     confrontation.refresh_from_db()
     assert confrontation.status == RuptureStatus.RESOLVED
     assert confrontation.repaired_in is not None

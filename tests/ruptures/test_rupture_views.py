@@ -508,7 +508,18 @@ def test_the_later_session_offers_to_repair_the_earlier_open_rupture(client, sce
     response = as_user(client, scene.world.owner).get(session_url(scene.later))
     assert [r.pk for r in response.context["earlier_open"]] == [scene.rupture.pk]
     assert "Earlier ruptures still open" in response.text
-    assert f'action="{repair_url(scene.later, scene.rupture)}"' in response.text
+    # A line with a "Repaired here…" control: the form itself is loaded when asked for.
+    form_url = reverse("ruptures:repair_form", args=[scene.later.pk, scene.rupture.pk])
+    assert f'hx-get="{form_url}"' in response.text
+    assert f'id="repair-{scene.rupture.pk}"' not in response.text
+    for headers in ({}, HTMX):  # into its line with htmx; on a page of its own without
+        form = client.get(form_url, headers=headers)
+        assert form.status_code == 200
+        assert f'<form id="repair-{scene.rupture.pk}"' in form.text
+        assert f'action="{repair_url(scene.later, scene.rupture)}"' in form.text
+        assert f'name="repair{scene.rupture.pk}-version"' in form.text
+        assert f'name="repair{scene.rupture.pk}-request_token"' in form.text
+        assert ("hx-post=" in form.text) == bool(headers)
 
 
 def test_repairing_marks_the_rupture_resolved_in_the_later_session(client, scene):
@@ -639,7 +650,8 @@ def test_a_repair_with_bad_input_shows_the_error_beside_its_field(
     assert response.status_code == 200
     assert region(response) == "repairs"
     assert message in field_error(response, f"id_repair{scene.rupture.pk}-{field}")
-    assert re.search(r"<details open>", response.text)  # the form stays open with the errors
+    # The form stays drawn with its errors, in place of its "Repaired here…" line.
+    assert f'<form id="repair-{scene.rupture.pk}"' in response.text
     assert snapshot() == before
 
 

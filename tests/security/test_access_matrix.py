@@ -287,6 +287,12 @@ ROUTES: dict[str, Route] = {
         post=roles(NOT_FOUND, owner=OK),
         htmx=("post",),
     ),
+    "ruptures:repair_form": Route(
+        lambda s: {"session_pk": s.later.pk, "pk": s.world.rupture.pk},
+        get=roles(NOT_FOUND, owner=OK),
+        post=POST_REFUSED,
+        htmx=("get",),
+    ),
     "ruptures:repair_undo": Route(
         lambda s: {"session_pk": s.mender.pk, "pk": s.repaired.pk},
         get=GET_REFUSED,

@@ -197,7 +197,9 @@ def test_mark_repaired_clicked_twice_repairs_once(therapist: Any, live_server: L
     rupture = make_rupture(earlier)
     later = make_session(couple, days_ago=1)
     browser = browser_for(therapist, live_server)
-    data = browser.form(f"/sessions/{later.pk}/", f"repair-{rupture.pk}") | {
+    # The repair form as "Repaired here…" loads it into the session page.
+    form_path = f"/sessions/{later.pk}/repairs/{rupture.pk}/form/"
+    data = browser.form(form_path, f"repair-{rupture.pk}") | {
         f"repair{rupture.pk}-status": "partly_resolved"
     }
     path = f"/sessions/{later.pk}/repairs/{rupture.pk}/"

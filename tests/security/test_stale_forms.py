@@ -161,11 +161,12 @@ def test_a_stale_rupture_correction_is_refused_and_both_notes_survive(world: Wor
 
 
 def test_a_repair_from_a_page_drawn_before_a_correction_is_refused(world: World) -> None:
-    session_url = reverse("therapy_sessions:detail", args=[world.later.pk])
+    # The session page loads a rupture's repair form when "Repaired here…" is clicked.
+    form_url = reverse("ruptures:repair_form", args=[world.later.pk, world.rupture.pk])
     repair_url = reverse("ruptures:repair", args=[world.later.pk, world.rupture.pk])
     edit_url = reverse("ruptures:edit", args=[world.rupture.pk])
     laptop, tablet = tab(world), tab(world)
-    repair = open_form(tablet, session_url, f"repair-{world.rupture.pk}")
+    repair = open_form(tablet, form_url, f"repair-{world.rupture.pk}")
     correction = open_form(laptop, edit_url)
     correction[f"r{world.rupture.pk}-note"] = "Corrected meanwhile."
     assert laptop.post(edit_url, correction).status_code == 302
@@ -180,11 +181,11 @@ def test_a_repair_from_a_page_drawn_before_a_correction_is_refused(world: World)
 
 
 def test_a_second_tab_repairing_a_rupture_already_resolved_is_told_so(world: World) -> None:
-    session_url = reverse("therapy_sessions:detail", args=[world.later.pk])
+    form_url = reverse("ruptures:repair_form", args=[world.later.pk, world.rupture.pk])
     repair_url = reverse("ruptures:repair", args=[world.later.pk, world.rupture.pk])
     laptop, tablet = tab(world), tab(world)
     form_id = f"repair-{world.rupture.pk}"
-    first, second = open_form(laptop, session_url, form_id), open_form(tablet, session_url, form_id)
+    first, second = open_form(laptop, form_url, form_id), open_form(tablet, form_url, form_id)
     status = {f"repair{world.rupture.pk}-status": "resolved"}
     assert laptop.post(repair_url, first | status).status_code == 302
 
