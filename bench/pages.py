@@ -106,13 +106,14 @@ def run_nights(practice_id: int, nights: int) -> dict[str, Any]:
     from ruptures.models import Flag
 
     practice = Practice.objects.get(pk=practice_id)
+    eager = current_app.conf.task_always_eager
     current_app.conf.task_always_eager = True
     started = time.perf_counter()
     try:
         for back in range(nights - 1, -1, -1):
             start_run(practice=practice, for_date=FOR_DATE - datetime.timedelta(days=back))
     finally:
-        current_app.conf.task_always_eager = False
+        current_app.conf.task_always_eager = eager
     seconds = time.perf_counter() - started
     log(f"{nights} nightly runs in {seconds:.1f} s")
     return {
