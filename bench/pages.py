@@ -176,6 +176,7 @@ def page_list(practice_id: int, results: Results) -> list[tuple[str, Fetch]]:
             get(mine, reverse("cycles:cycle_edit", args=[long.couple.case_code])),
         ),
     ]
+    pages += group_and_admin_pages(therapist, long.couple, signed_in)
     if supervision is not None:
         boss = signed_in(supervision.supervisor)
         review = reverse("supervision:review") + "?period=all"  # every supervisee's couples
@@ -190,6 +191,84 @@ def page_list(practice_id: int, results: Results) -> list[tuple[str, Fetch]]:
                 lambda: boss.post(reverse("supervision:ruptures_csv"), secure=True),
             ),
         ]
+    return pages + demo_pages(signed_in)
+
+
+def group_and_admin_pages(
+    therapist: Any, long_couple: Any, signed_in: Callable[[Any], Any]
+) -> list[tuple[str, Fetch]]:
+    """A consultation group of three therapists with 20 of this therapist's couples shared (the
+    200-session one among them), and the practice admin's audit page."""
+    from django.urls import reverse
+
+    from cycles.models import CaseShare
+    from people.models import ConsultationGroup, GroupMembership, User
+    from tests.factories import make_user
+
+    colleagues = list(
+        User.objects.filter(practice_id=therapist.practice_id, is_therapist=True)
+        .exclude(pk=therapist.pk)
+        .order_by("pk")[:2]
+    )
+    group = ConsultationGroup.objects.create(practice_id=therapist.practice_id, name="Bench group")
+    for member in [therapist, *colleagues]:
+        GroupMembership.objects.create(group=group, user=member)
+    shared = [long_couple, *therapist.couples.exclude(pk=long_couple.pk).order_by("pk")[:19]]
+    shares = [CaseShare.objects.create(couple=c, group=group, shared_by=therapist) for c in shared]
+    member = signed_in(colleagues[0] if colleagues else therapist)
+    admin = signed_in(make_user(therapist.practice, "Bench Admin", practice_admin=True))
+    return [
+        (
+            "group dashboard, 20 shared cases",
+            lambda: member.get(reverse("consultation:group", args=[group.pk]), secure=True),
+        ),
+        (
+            "shared case, 200 sessions",
+            lambda: member.get(
+                reverse("consultation:case", args=[group.pk, shares[0].code]), secure=True
+            ),
+        ),
+        ("audit page", lambda: admin.get(reverse("people:audit"), secure=True)),
+    ]
+
+
+def demo_pages(signed_in: Callable[[Any], Any]) -> list[tuple[str, Fetch]]:
+    """The small demo practice's busiest pages, in the same run: no regression there."""
+    from django.test import override_settings
+    from django.urls import reverse
+
+    from cycles.models import Couple
+    from demo.builder import build_demo
+    from people.models import User
+    from sessions.models import TherapySession
+
+    with override_settings(DEBUG=True):
+        build_demo()
+    therapist = User.objects.get(username="therapist1")
+    supervisor = User.objects.get(username="supervisor")
+    couple = Couple.objects.filter(therapist=therapist).order_by("pk").first()
+    if couple is None:
+        return []
+    latest = TherapySession.objects.filter(couple=couple).order_by("-ordinal").first()
+    mine, boss = signed_in(therapist), signed_in(supervisor)
+    pages: list[tuple[str, Fetch]] = [
+        ("demo: caseload", lambda: mine.get(reverse("cycles:caseload"), secure=True)),
+        (
+            "demo: couple page",
+            lambda: mine.get(reverse("cycles:detail", args=[couple.case_code]), secure=True),
+        ),
+        (
+            "demo: supervisor review",
+            lambda: boss.get(reverse("supervision:review") + "?period=all", secure=True),
+        ),
+    ]
+    if latest is not None:
+        pages.append(
+            (
+                "demo: latest session page",
+                lambda: mine.get(reverse("therapy_sessions:detail", args=[latest.pk]), secure=True),
+            )
+        )
     return pages
 
 
