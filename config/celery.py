@@ -34,12 +34,14 @@ _watchdog: list[Watchdog] = []
 
 @worker_ready.connect
 def start_watchdog(**_: Any) -> None:
-    """Each worker writes its heartbeat and resumes stalled nightly runs (flags.tasks)."""
+    """Each worker writes its heartbeat and resumes stalled nightly runs (flags.tasks), and
+    queues again the export jobs a killed worker or a lost message left (exports.tasks)."""
+    from exports.tasks import ExportWatchdog
     from flags.tasks import Watchdog
 
-    watchdog = Watchdog()
-    watchdog.start()
-    _watchdog.append(watchdog)
+    for watchdog in (Watchdog(), ExportWatchdog()):
+        watchdog.start()
+        _watchdog.append(watchdog)
 
 
 @worker_shutdown.connect

@@ -70,6 +70,12 @@ class ExportJob(models.Model):
     error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The job's last sign of life: queued, claimed by a worker, progress reported. A pending or
+    # running job silent for longer than the lease is queued again (exports.jobs.resume_stalled).
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    # Claims so far: each build writes only while the job is still its own attempt, so a worker
+    # presumed dead that wakes up stores nothing over a later build (exports.jobs).
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Pending and running jobs expire too (a job no worker took), and a finished one's link
     # lives a short while after it is ready (exports.jobs.DOWNLOAD_LIFETIME).
@@ -79,7 +85,15 @@ class ExportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["expires_at"], name="export_expires_idx")]
+        indexes = [
+            models.Index(fields=["expires_at"], name="export_expires_idx"),
+            # The watchdog's scan for stalled jobs reads only the few unfinished rows.
+            models.Index(
+                fields=["heartbeat_at"],
+                name="export_live_heartbeat_idx",
+                condition=Q(status__in=["pending", "running"]),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(name="export_progress_percent", condition=Q(progress__lte=100)),
         ]

@@ -65,8 +65,8 @@ def test_each_kind_starts_shows_progress_and_downloads(world, kind, monkeypatch)
     seen: list[str] = []
     report = jobs.report_progress
 
-    def watched(job_id: int, done: int, total: int) -> None:
-        report(job_id, done, total)
+    def watched(job_id: int, done: int, total: int, *, attempt: int) -> None:
+        report(job_id, done, total, attempt=attempt)
         region = client.get(
             reverse("exports:status", args=[job.token]),
             headers={"HX-Request": "true", "X-Background-Poll": "1"},
