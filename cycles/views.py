@@ -201,6 +201,8 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
     )
     closed_flags = [f for f in flags if not f.is_open]  # closed longest ago first
     signals = couple_signals(couple)
+    # "Show all": the whole history of closed flags and signals, on request only.
+    whole = request.GET.get("history") == "all"
     context = {
         "couple": couple,
         "partners": partners,
@@ -213,12 +215,12 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         "summaries": summaries,
         "open_flags": [f for f in flags if f.is_open],
         # Closed flags pile up with the treatment: the latest closed are listed, all counted.
-        "closed_flags": closed_flags[-CLOSED_FLAGS_SHOWN:],
+        "closed_flags": closed_flags if whole else closed_flags[-CLOSED_FLAGS_SHOWN:],
         "closed_flags_total": len(closed_flags),
         **sharing_context(couple, user),
         "can_edit": may_edit(user, couple),
         "can_acknowledge": supervision.can_acknowledge(user, couple),
-        **measures_context(signals),
+        **measures_context(signals, every_finding=whole),
     }
     return render(request, "cycles/couple_detail.html", context)
 
@@ -232,8 +234,9 @@ FINDINGS_SHOWN = 10
 CLOSED_FLAGS_SHOWN = 20
 
 
-def measures_context(signals: CoupleSignals) -> dict[str, Any]:
-    """The measures card's charts, tables and findings, for the latest sessions."""
+def measures_context(signals: CoupleSignals, *, every_finding: bool = False) -> dict[str, Any]:
+    """The measures card's charts, tables and findings, for the latest sessions (every
+    finding when asked for)."""
     latest = signals.points[-1].ordinal if signals.points else 0
     since = latest - CHARTED_SESSIONS  # charted: the sessions numbered after this one
     points = [p for p in signals.points if p.ordinal > since]
@@ -243,8 +246,8 @@ def measures_context(signals: CoupleSignals) -> dict[str, Any]:
         "charted_points": points,
         "charted_from": points[0].ordinal if since > 0 and points else None,
         "charted_to": latest,
-        "findings": findings[-FINDINGS_SHOWN:],
-        "findings_earlier": max(0, len(findings) - FINDINGS_SHOWN),
+        "findings": findings if every_finding else findings[-FINDINGS_SHOWN:],
+        "findings_earlier": 0 if every_finding else max(0, len(findings) - FINDINGS_SHOWN),
         "alliance_chart": alliance_chart(points),
         "satisfaction_sections": [
             {

@@ -463,3 +463,20 @@ def test_the_history_is_get_only(client, scene):
     response = as_user(client, scene.world.owner).post(history_url(scene), {"from": "1"})
     assert response.status_code == 405
     assert snapshot() == before
+
+
+def test_the_couple_page_lists_the_latest_closed_flags_and_all_of_them_on_request(client, scene):
+    from ruptures.models import FlagKind
+    from tests.supervision import make_flag
+
+    today = timezone.localdate()
+    for n in range(25):
+        opened = today - datetime.timedelta(days=100 - n)
+        make_flag(scene.couple, FlagKind.GONE_QUIET, opened, closed_on=opened, key=f"k{n}")
+    as_user(client, scene.world.owner)
+    page = client.get(detail_url(scene)).text
+    assert "Closed flags (25)" in page
+    assert page.count("Gone quiet</strong>") == 20
+    assert "Show all 25" in page
+    everything = client.get(detail_url(scene) + "?history=all").text
+    assert everything.count("Gone quiet</strong>") == 25
