@@ -10,7 +10,7 @@ from django.db.models import Count, F, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from core.concurrency import StaleEdit, claim_version, create_once
-from cycles.models import Couple
+from cycles.models import Couple, EFTStep
 from sessions.models import (
     AllianceRating,
     MeasureDefinition,
@@ -21,6 +21,7 @@ from sessions.models import (
     TherapySession,
 )
 from sessions.models.measures import ALLIANCE_ITEMS
+from sessions.models.records import TOOK_PLACE
 
 if TYPE_CHECKING:
     import datetime
@@ -88,6 +89,7 @@ def session_log(
             session.refresh_from_db(fields=["ordinal"])
         if private_note:
             private_note_write(author=therapist, session=session, text=private_note)
+        case_step_follow(couple)
         return session
 
     session, _ = create_once(
@@ -115,6 +117,7 @@ def session_update(
     renumber(session.couple)
     session.refresh_from_db(fields=["ordinal"])
     private_note_write(author=author, session=session, text=private_note)
+    case_step_follow(session.couple)
     return session
 
 
@@ -146,7 +149,42 @@ def session_withdraw(*, session: TherapySession, by: User, reason: str) -> Thera
     """Withdraw a session logged by mistake: hidden from views and summaries, kept on record."""
     session.withdraw(by=by, reason=reason)
     renumber(session.couple)
+    case_step_follow(session.couple)
     return session
+
+
+def latest_step_session(couple: Couple) -> TherapySession | None:
+    """The latest session that took place and records the EFT step worked on."""
+    return (
+        TherapySession.objects.current()
+        .filter(couple=couple, eft_step__isnull=False, attendance__in=TOOK_PLACE)
+        .order_by("-ordinal")
+        .first()
+    )
+
+
+def case_step_follow(couple: Couple) -> int | None:
+    """Move the case's EFT step (and stage) to the step its latest session records
+    (docs/domain.md, "Stage and step"): the couple page, the supervisor's review and the
+    shared case read the couple's step, so it follows the sessions in the same transaction.
+
+    Returns the step it moved from, or None when it did not move. The couple's version is
+    raised with it, so a couple form read before the move is refused as stale rather than
+    setting the step back.
+    """
+    latest = latest_step_session(couple)
+    if latest is None or latest.eft_step is None:
+        return None
+    current = Couple.objects.filter(pk=couple.pk).values_list("eft_step", flat=True).first()
+    if current is None or current == latest.eft_step:
+        return None
+    Couple.objects.filter(pk=couple.pk).update(
+        eft_step=latest.eft_step,
+        eft_stage=EFTStep.stage_of(latest.eft_step),
+        version=F("version") + 1,
+    )
+    couple.eft_step, couple.eft_stage = latest.eft_step, EFTStep.stage_of(latest.eft_step)
+    return current
 
 
 def measures_stamp(session: TherapySession) -> str:

@@ -154,6 +154,7 @@ def session_new(request: HttpRequest, case_code: str) -> HttpResponse:
         return redirect("therapy_sessions:detail", pk=logged.pk)  # this form, sent again
     form = SessionForm(request.POST or None, initial=SessionForm.initial_new(), couple=couple)
     if request.method == "POST" and form.is_valid():
+        step_before = couple.eft_step
         session = session_log(
             couple=couple,
             therapist=user,
@@ -162,6 +163,7 @@ def session_new(request: HttpRequest, case_code: str) -> HttpResponse:
             **form.session_fields(),
         )
         messages.success(request, f"Logged session {session.ordinal}. Add its ruptures below.")
+        tell_case_step(request, couple, step_before)
         return redirect("therapy_sessions:detail", pk=session.pk)
     return render(request, "sessions/form.html", {"form": form, "couple": couple, "session": None})
 
@@ -181,6 +183,7 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
         request.POST or None, initial=initial, couple=session.couple, session=session
     )
     if request.method == "POST" and form.is_valid():
+        step_before = session.couple.eft_step
         try:
             session_update(
                 session=session,
@@ -199,9 +202,20 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
         else:
             messages.success(request, f"Saved session {session.ordinal}.")
+            tell_case_step(request, session.couple, step_before)
             return redirect("therapy_sessions:detail", pk=session.pk)
     context = {"form": form, "couple": session.couple, "session": session}
     return render(request, "sessions/form.html", context)
+
+
+def tell_case_step(request: HttpRequest, couple: Couple, step_before: int) -> None:
+    """Say so when a session's save moved the case's EFT step (services.case_step_follow)."""
+    if couple.eft_step != step_before:
+        messages.info(
+            request,
+            f"The case is now at EFT step {couple.get_eft_step_display()} "
+            f"(was step {step_before}), as its latest session records.",
+        )
 
 
 def refuse_stale_session(form: SessionForm, stale: StaleEdit, user: Any) -> None:
@@ -235,6 +249,8 @@ def session_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
             "“Repairs in this session”.",
         )
         return redirect("therapy_sessions:detail", pk=session.pk)
+    step_before = session.couple.eft_step
     session_withdraw(session=session, by=user, reason=form.cleaned_data["reason"])
     messages.success(request, "Withdrew the session. It stays in the record, hidden from views.")
+    tell_case_step(request, session.couple, step_before)
     return redirect(session.couple.get_absolute_url())
