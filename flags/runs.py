@@ -158,16 +158,44 @@ def process_chunk(run_id: int, *, digests: bool = True) -> bool:
 
 
 def summarise_chunk(run: NightlyRun, couples: list[tuple[int, int, str, int, str]]) -> None:
-    thresholds = SignalThresholds.for_practice(run.practice_id)
-    chunk = load_chunk(couples, run.for_date, run.practice.time_zone)
+    evaluate(run.practice_id, run.practice.time_zone, couples, run.for_date)
+
+
+def evaluate(
+    practice_id: int,
+    time_zone: str,
+    couples: list[tuple[int, int, str, int, str]],
+    for_date: datetime.date,
+) -> None:
+    """Write these couples' summaries for the date and open, close or reword their flags.
+
+    The nightly run calls it for the day just ended, a chunk at a time; the same-day recheck
+    (flags/same_day.py) for today, after a clinician saves. The couples' rows are locked first
+    (in id order, as every caller takes them), so the two never write one couple's flags at
+    once. A couple already evaluated for a later date keeps the flags of that later look: a run
+    catching up on an earlier day writes its summaries but never reopens a flag closed since,
+    nor opens one that the later look found untrue.
+    """
+    from cycles.models import Couple
+
+    ids = [couple[0] for couple in couples]
+    list(Couple.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    looked_at_later = set(
+        RuptureSummary.objects.filter(couple_id__in=ids, on_date__gt=for_date)
+        .values_list("couple_id", flat=True)
+        .distinct()
+    )
+    thresholds = SignalThresholds.for_practice(practice_id)
+    chunk = load_chunk(couples, for_date, time_zone)
     rows, wanted = [], {}
     for couple in chunk:
         signals = derive(couple.points, couple.satisfaction, thresholds)
-        for period, data in summarize(couple, run.for_date, signals).items():
+        for period, data in summarize(couple, for_date, signals).items():
             rows.append(
-                RuptureSummary(couple_id=couple.pk, period=period, on_date=run.for_date, data=data)
+                RuptureSummary(couple_id=couple.pk, period=period, on_date=for_date, data=data)
             )
-        wanted[couple.pk] = flags.desired(couple, signals, run.for_date, thresholds)
+        if couple.pk not in looked_at_later:
+            wanted[couple.pk] = flags.desired(couple, signals, for_date, thresholds)
     # The unique key makes a second run rewrite the same rows; computed_at keeps the first.
     RuptureSummary.objects.bulk_create(
         rows,
@@ -175,7 +203,7 @@ def summarise_chunk(run: NightlyRun, couples: list[tuple[int, int, str, int, str
         unique_fields=["couple", "period", "on_date"],
         update_fields=["data"],
     )
-    flags.reconcile(wanted, run.for_date)
+    flags.reconcile(wanted, for_date)
 
 
 def finish(run: NightlyRun, *, digests: bool = True) -> None:

@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from flags import digests, runs
+from flags import digests, runs, same_day
 from flags.worker import broker_answers, record_worker_heartbeat
 from people.audit_db import acting_as
 from ruptures.models import NightlyRun
@@ -60,6 +60,13 @@ def process_run_chunk(self, run_id: int) -> None:  # type: ignore[no-untyped-def
             # The chunk is committed; the watchdog resumes from the cursor once the broker is back.
             runs.chain_broken(run_id)
             log.warning("nightly run %s: the broker is not answering; left to the watchdog", run_id)
+
+
+@shared_task(ignore_result=True, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=6)
+def recheck_couples(couple_ids: list[int]) -> int:
+    """After a clinician's save: the couples' summaries and flags for today (flags.same_day)."""
+    with acting_as("same-day recheck"):
+        return same_day.recheck(couple_ids)
 
 
 @shared_task(ignore_result=True, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=6)

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.concurrency import EXPIRED_MESSAGE, StaleEdit
+from flags import same_day
 from people import audit
 from people.access import signed_in
 from sessions import partner_lock
@@ -77,6 +78,7 @@ class MeasureForms:
             read_stamp=read_stamp,
             check_stamp=entered_by == EnteredBy.THERAPIST,
         )
+        same_day.recheck_after_commit(session.couple_id)
 
 
 def _stored_initial(session: TherapySession) -> dict[str, dict[str, Any]]:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.concurrency import StaleEdit, replayed
 from cycles.models import Couple
+from flags import same_day
 from people import audit
 from people.access import may_edit, signed_in
 from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
@@ -164,6 +165,8 @@ def session_new(request: HttpRequest, case_code: str) -> HttpResponse:
         )
         messages.success(request, f"Logged session {session.ordinal}. Add its ruptures below.")
         tell_case_step(request, couple, step_before)
+        messages.info(request, same_day.WHEN_SUPERVISOR_SEES)
+        same_day.recheck_after_commit(couple.pk)
         return redirect("therapy_sessions:detail", pk=session.pk)
     return render(request, "sessions/form.html", {"form": form, "couple": couple, "session": None})
 
@@ -203,6 +206,7 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Saved session {session.ordinal}.")
             tell_case_step(request, session.couple, step_before)
+            same_day.recheck_after_commit(session.couple_id)
             return redirect("therapy_sessions:detail", pk=session.pk)
     context = {"form": form, "couple": session.couple, "session": session}
     return render(request, "sessions/form.html", context)
@@ -253,4 +257,5 @@ def session_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
     session_withdraw(session=session, by=user, reason=form.cleaned_data["reason"])
     messages.success(request, "Withdrew the session. It stays in the record, hidden from views.")
     tell_case_step(request, session.couple, step_before)
+    same_day.recheck_after_commit(session.couple_id)
     return redirect(session.couple.get_absolute_url())

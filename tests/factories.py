@@ -175,7 +175,11 @@ class World:
         rupture = make_rupture(session, reflection="My private reflection.")
         cycle_map = make_cycle_map(couple)
         summary = RuptureSummary.objects.create(
-            couple=couple, period="treatment", on_date=timezone.localdate(), data={"ruptures": 1}
+            couple=couple,
+            period="treatment",
+            # The latest night's: a summary dated today would be a same-day look (flags.runs).
+            on_date=timezone.localdate() - datetime.timedelta(days=1),
+            data={"ruptures": 1},
         )
         return cls(
             practice=practice,
