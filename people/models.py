@@ -103,6 +103,13 @@ class Supervision(models.Model):
     supervisor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="supervisions")
     therapist = models.ForeignKey(User, on_delete=models.CASCADE, related_name="supervised_by")
     started_on = models.DateField(default=timezone.localdate)
+    # A trainee's or associate's signed notes wait for this supervisor's co-signature
+    # (docs/domain.md, "Signing"); set by the practice admin or the supervisor.
+    notes_need_cosign = models.BooleanField(
+        "notes need co-signing",
+        default=False,
+        help_text="The therapist's signed session records wait for this supervisor's co-signature.",
+    )
 
     class Meta:
         constraints = [
@@ -166,6 +173,12 @@ class SignalThresholds(models.Model):
         "split alliance: least widening",
         default=4,
         help_text="Points (of 40) the gap must grow across those sessions, never narrowing.",
+    )
+    unsigned_notes_after_days = models.PositiveSmallIntegerField(
+        "unsigned notes: days",
+        default=3,
+        help_text="A session record still unsigned this many days after the session is listed "
+        "in the therapist's and supervisor's morning digest (counts and case codes only).",
     )
     alliance_drop_points = models.PositiveSmallIntegerField(
         "alliance drop: points",
