@@ -11,6 +11,7 @@ from sessions.models.records import (
     TOOK_PLACE,
     Attendance,
     CancelledBy,
+    CosignState,
     EFTChangeEvent,
     Horseman,
     LeftBy,
@@ -19,12 +20,15 @@ from sessions.models.records import (
     SessionFormat,
     TherapySession,
 )
+from sessions.models.signing import Amendment, SignOffEvent, SignOffKind
 
 __all__ = [
     "TOOK_PLACE",
     "AllianceRating",
+    "Amendment",
     "Attendance",
     "CancelledBy",
+    "CosignState",
     "EFTChangeEvent",
     "Horseman",
     "LeftBy",
@@ -35,5 +39,7 @@ __all__ = [
     "PrivateNote",
     "Respondent",
     "SessionFormat",
+    "SignOffEvent",
+    "SignOffKind",
     "TherapySession",
 ]

@@ -97,6 +97,15 @@ class TherapySessionQuerySet(models.QuerySet["TherapySession"]):
         return self.filter(withdrawn_at__isnull=True)
 
 
+class CosignState(models.TextChoices):
+    """Where a signed record stands with the supervisor (docs/domain.md, "Signing")."""
+
+    NOT_NEEDED = "", "Not needed"
+    AWAITING = "awaiting", "Awaiting co-signature"
+    COSIGNED = "cosigned", "Co-signed"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+
+
 class TherapySession(Withdrawable):
     """One session of one couple with one therapist."""
 
@@ -130,6 +139,15 @@ class TherapySession(Withdrawable):
     # The session form (with the author's private note) is checked against this.
     version = version_field()
     request_token = request_token_field()
+    # Signed, the record is locked: the database refuses a change to its content except
+    # through an amendment (sessions.signing; migration 0010's triggers).
+    signed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    cosign_state = models.CharField(
+        "co-signature", max_length=20, choices=CosignState.choices, blank=True
+    )
 
     objects = TherapySessionQuerySet.as_manager()
 
@@ -200,6 +218,10 @@ class TherapySession(Withdrawable):
     @property
     def took_place(self) -> bool:
         return self.attendance in TOOK_PLACE
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
 
 
 class NoteKind(models.TextChoices):
