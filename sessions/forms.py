@@ -253,3 +253,15 @@ class WithdrawForm(forms.Form):
         max_length=300,
         help_text="It will be hidden from views and summaries but kept in the record.",
     )
+
+
+class AmendmentForm(forms.Form):
+    """Why a signed record is changed (sessions.signing.amend): asked only when it changes."""
+
+    amendment_reason = forms.CharField(
+        label="Reason for the amendment",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="This record is signed: the original stays readable beside your change.",
+    )

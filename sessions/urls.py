@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sessions import measure_views, views
+from sessions import measure_views, signing_views, views
 
 app_name = "therapy_sessions"
 
@@ -11,6 +11,9 @@ urlpatterns = [
     path("sessions/<int:pk>/", views.session_detail, name="detail"),
     path("sessions/<int:pk>/edit/", views.session_edit, name="edit"),
     path("sessions/<int:pk>/withdraw/", views.session_withdraw_view, name="withdraw"),
+    path("sessions/<int:pk>/sign/", signing_views.session_sign, name="sign"),
+    path("sessions/<int:pk>/review/", signing_views.session_review, name="review"),
+    path("sessions/awaiting-cosignature/", signing_views.cosign_queue, name="cosign_queue"),
     path("sessions/<int:pk>/measures/", measure_views.session_measures, name="measures"),
     path(
         "sessions/<int:pk>/partner/<str:partner>/",

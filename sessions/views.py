@@ -22,7 +22,8 @@ from people import audit
 from people.access import may_edit, signed_in
 from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
 from ruptures.models import Rupture
-from sessions.forms import SessionForm, WithdrawForm
+from sessions import signing
+from sessions.forms import AmendmentForm, SessionForm, WithdrawForm
 from sessions.models import AllianceRating, PostSessionReport, PrivateNote, TherapySession
 from sessions.services import session_log, session_update, session_withdraw
 
@@ -185,18 +186,17 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = SessionForm(
         request.POST or None, initial=initial, couple=session.couple, session=session
     )
-    if request.method == "POST" and form.is_valid():
+    amendment = AmendmentForm(request.POST or None) if session.is_signed else None
+    valid = form.is_valid() and (amendment is None or amendment.is_valid())
+    if request.method == "POST" and valid:
         step_before = session.couple.eft_step
         try:
-            session_update(
-                session=session,
-                author=user,
-                private_note=form.cleaned_data["private_note"],
-                read_version=form.read_version(),
-                **form.session_fields(),
-            )
+            save_session(session, user, form, amendment)
         except StaleEdit as stale:
             refuse_stale_session(form, stale, user)
+        except signing.SignOffRefused as refused:
+            if amendment is not None:  # only a signed record's save is refused here
+                amendment.add_error("amendment_reason", str(refused))
         except IntegrityError:
             form.add_error(
                 "date",
@@ -208,8 +208,38 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
             tell_case_step(request, session.couple, step_before)
             same_day.recheck_after_commit(session.couple_id)
             return redirect("therapy_sessions:detail", pk=session.pk)
-    context = {"form": form, "couple": session.couple, "session": session}
+    context = {"form": form, "couple": session.couple, "session": session, "amendment": amendment}
     return render(request, "sessions/form.html", context)
+
+
+def save_session(
+    session: TherapySession, user: Any, form: SessionForm, amendment: AmendmentForm | None
+) -> None:
+    """Save the corrected session; a signed one's record changes only by amendment, with its
+    reason (the private note, outside the record, is saved either way)."""
+    fields = form.session_fields()
+    if amendment is not None:
+        fields = signing.changed(session, fields)  # a signed record: only what really changes
+
+    def update() -> None:
+        session_update(
+            session=session,
+            author=user,
+            private_note=form.cleaned_data["private_note"],
+            read_version=form.read_version(),
+            **fields,
+        )
+
+    if amendment is None or not fields:
+        update()
+        return
+    signing.amend(
+        session,
+        by=user,
+        reason=amendment.cleaned_data["amendment_reason"],
+        changes=signing.change_rows("Session", session, fields),
+        apply=update,
+    )
 
 
 def tell_case_step(request: HttpRequest, couple: Couple, step_before: int) -> None:
@@ -242,6 +272,13 @@ def session_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
     if session.is_withdrawn:  # a second click, or another tab, got there first
         messages.info(request, f"Session {session.ordinal} was already withdrawn.")
         return redirect(session.couple.get_absolute_url())
+    if session.is_signed:
+        messages.error(
+            request,
+            f"Session {session.ordinal} is signed: a signed record can't be withdrawn. "
+            "Correct it with an amendment instead.",
+        )
+        return redirect("therapy_sessions:detail", pk=session.pk)
     form = WithdrawForm(request.POST)
     if not form.is_valid():
         context = session_page_context(session, user) | {"withdraw_form": form}

@@ -1,0 +1,161 @@
+"""Signing a session's record, co-signing it, and amending it once signed
+(docs/domain.md, "Signing").
+
+The record is the session's content, its ruptures as observed and the repairs made in it;
+private notes and reflections are outside it and stay their author's. Signed, the record is
+locked: the database refuses a change to it except while an amendment of that session is
+applying (sessions migration 0010), which `amend` does in its own transaction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from people.models import Supervision
+from sessions.models import Amendment, CosignState, SignOffEvent, SignOffKind, TherapySession
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from people.models import User
+
+
+class SignOffRefused(Exception):
+    """The step can't be taken now; the message says why, in words for the person."""
+
+
+def needs_cosign(therapist_id: int) -> bool:
+    """Whether a supervisor of the therapist co-signs their notes (people.Supervision)."""
+    return Supervision.objects.filter(therapist_id=therapist_id, notes_need_cosign=True).exists()
+
+
+def may_cosign(user: User, session: TherapySession) -> bool:
+    """A supervisor of the session's therapist, never its author."""
+    if user.pk == session.therapist_id:
+        return False
+    return Supervision.objects.filter(supervisor=user, therapist_id=session.therapist_id).exists()
+
+
+@transaction.atomic
+def sign(session: TherapySession, *, by: User) -> TherapySession:
+    """The session's therapist signs its record; after changes were requested, signs again."""
+    locked = TherapySession.objects.select_for_update().get(pk=session.pk)
+    if by.pk != locked.therapist_id:
+        raise SignOffRefused("Only the therapist who held the session signs its record.")
+    if locked.is_withdrawn:
+        raise SignOffRefused("This session was withdrawn: there is no record to sign.")
+    if locked.is_signed and locked.cosign_state != CosignState.CHANGES_REQUESTED:
+        raise SignOffRefused(f"You already signed session {locked.ordinal}.")
+    if not locked.is_signed:
+        locked.signed_at, locked.signed_by = timezone.now(), by
+    locked.cosign_state = (
+        CosignState.AWAITING if needs_cosign(locked.therapist_id) else CosignState.NOT_NEEDED
+    )
+    locked.save(update_fields=["signed_at", "signed_by", "cosign_state"])
+    SignOffEvent.objects.create(session=locked, kind=SignOffKind.SIGNED, by=by)
+    return locked
+
+
+@transaction.atomic
+def cosign(session: TherapySession, *, by: User, comment: str = "") -> TherapySession:
+    return _review(session, by=by, outcome=CosignState.COSIGNED, comment=comment)
+
+
+@transaction.atomic
+def request_changes(session: TherapySession, *, by: User, comment: str) -> TherapySession:
+    if not comment.strip():
+        raise SignOffRefused("Say what should change, so the therapist can amend the record.")
+    return _review(session, by=by, outcome=CosignState.CHANGES_REQUESTED, comment=comment)
+
+
+def _review(session: TherapySession, *, by: User, outcome: str, comment: str) -> TherapySession:
+    locked = TherapySession.objects.select_for_update().get(pk=session.pk)
+    if by.pk == locked.therapist_id:
+        raise SignOffRefused("You can't co-sign your own note: your supervisor does.")
+    if not may_cosign(by, locked):
+        raise SignOffRefused("Only a supervisor of this session's therapist co-signs it.")
+    if locked.cosign_state != CosignState.AWAITING:
+        state = locked.get_cosign_state_display().lower()
+        raise SignOffRefused(f"Session {locked.ordinal} is not awaiting co-signature ({state}).")
+    locked.cosign_state = outcome
+    locked.save(update_fields=["cosign_state"])
+    kind = SignOffKind(outcome)  # the two outcomes are sign-off kinds of the same name
+    SignOffEvent.objects.create(session=locked, kind=kind, by=by, comment=comment.strip())
+    return locked
+
+
+def changed(record: Model, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields whose value, as a reader sees it, would change (a start time differing only
+    in seconds the form doesn't show is no change)."""
+    return {
+        name: value
+        for name, value in fields.items()
+        if _shown(record, name, getattr(record, name)) != _shown(record, name, value)
+    }
+
+
+def change_rows(what: str, record: Model, fields: dict[str, Any]) -> list[dict[str, str]]:
+    """Each field that would change as {what, field, before, after}, in words."""
+    return [
+        {
+            "what": what,
+            "field": str(getattr(record._meta.get_field(name), "verbose_name", name)).capitalize(),
+            "before": _shown(record, name, getattr(record, name)),
+            "after": _shown(record, name, value),
+        }
+        for name, value in changed(record, fields).items()
+    ]
+
+
+def _shown(record: Model, name: str, value: Any) -> str:
+    field = record._meta.get_field(name)
+    flag = getattr(field, "flag", None)
+    if flag is not None:  # a FlagSetField: its members' labels
+        members = [m.label for m in flag if int(value or 0) & int(m)]
+        return ", ".join(members) or "none"
+    choices = dict(getattr(field, "flatchoices", None) or [])
+    if value in choices:
+        return str(choices[value])
+    if value is None or value == "":
+        return "—"
+    if hasattr(value, "astimezone"):
+        return f"{timezone.localtime(value):%-d %b %Y, %H:%M}"
+    return str(value)
+
+
+@transaction.atomic
+def amend(
+    session: TherapySession,
+    *,
+    by: User,
+    reason: str,
+    changes: Iterable[dict[str, str]],
+    apply: Callable[[], Any],
+) -> Amendment:
+    """Amend a signed record: keep what it said (`changes`, before and after) and why, then
+    `apply` the change while the amendment is applying, the one window the database opens."""
+    locked = TherapySession.objects.select_for_update().get(pk=session.pk)
+    if not locked.is_signed:
+        raise SignOffRefused("This record is not signed: correct it directly.")
+    if by.pk != locked.therapist_id:
+        raise SignOffRefused("Only the therapist who signed the record amends it.")
+    rows = list(changes)
+    if not rows:
+        raise SignOffRefused("Nothing would change: an amendment needs a change.")
+    if not reason.strip():
+        raise SignOffRefused("Say why the record is amended.")
+    amendment = Amendment.objects.create(
+        session=locked, by=by, reason=reason.strip(), changes=rows, applying=True
+    )
+    apply()
+    amendment.applying = False
+    amendment.save(update_fields=["applying"])
+    SignOffEvent.objects.create(session=locked, kind=SignOffKind.AMENDED, by=by)
+    if locked.cosign_state == CosignState.COSIGNED:
+        # A co-signed record that changes goes back to the supervisor.
+        TherapySession.objects.filter(pk=locked.pk).update(cosign_state=CosignState.AWAITING)
+    return amendment

@@ -1,0 +1,92 @@
+"""Sign, co-sign or send back a session's record (sessions.signing; docs/domain.md, "Signing")."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from people import audit
+from people.access import signed_in
+from sessions import signing
+from sessions.models import TOOK_PLACE, CosignState, TherapySession
+
+
+@require_POST
+def session_sign(request: HttpRequest, pk: int) -> HttpResponse:
+    """The session's therapist signs its record (or signs again after changes were asked)."""
+    user = signed_in(request)
+    session = get_object_or_404(TherapySession.objects.editable_by(user).current(), pk=pk)
+    try:
+        signed = signing.sign(session, by=user)
+    except signing.SignOffRefused as refused:
+        messages.info(request, str(refused))
+        return redirect("therapy_sessions:detail", pk=session.pk)
+    audit.record(request, "signed session", signed)
+    told = f"Signed session {signed.ordinal}: its record is locked, and a change is an amendment."
+    if signed.cosign_state == CosignState.AWAITING:
+        told += " It now waits for your supervisor's co-signature."
+    messages.success(request, told)
+    return redirect("therapy_sessions:detail", pk=session.pk)
+
+
+@require_POST
+def session_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """A supervisor of the session's therapist co-signs the record or sends it back."""
+    user = signed_in(request)
+    session = get_object_or_404(TherapySession.objects.visible_to(user).current(), pk=pk)
+    if not signing.may_cosign(user, session):
+        messages.error(request, "Only a supervisor of this session's therapist co-signs it.")
+        return redirect("therapy_sessions:detail", pk=session.pk)
+    comment = request.POST.get("comment", "")[:2000]
+    sending_back = request.POST.get("outcome") == "request_changes"
+    try:
+        if sending_back:
+            reviewed = signing.request_changes(session, by=user, comment=comment)
+        else:
+            reviewed = signing.cosign(session, by=user, comment=comment)
+    except signing.SignOffRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("therapy_sessions:detail", pk=session.pk)
+    if sending_back:
+        audit.record(request, "requested changes to session", reviewed)
+        messages.success(request, f"Sent session {reviewed.ordinal} back with your comment.")
+    else:
+        audit.record(request, "co-signed session", reviewed)
+        messages.success(request, f"Co-signed session {reviewed.ordinal}.")
+    return redirect("therapy_sessions:cosign_queue")
+
+
+# A queue longer than this shows its oldest rows and says how many more wait.
+QUEUE_ROWS = 100
+
+
+@require_GET
+def cosign_queue(request: HttpRequest) -> HttpResponse:
+    """What waits for this person: a supervisor's co-signatures (oldest first), a therapist's
+    records sent back and their records not signed yet."""
+    user = signed_in(request)
+    if not (user.is_supervisor or user.is_therapist):
+        raise Http404("Only clinicians sign records.")
+    rows = TherapySession.objects.current().select_related("couple", "therapist")
+    awaiting = rows.filter(
+        cosign_state=CosignState.AWAITING,
+        therapist__supervised_by__supervisor=user,
+    ).order_by("signed_at", "pk")
+    sent_back = rows.filter(therapist=user, cosign_state=CosignState.CHANGES_REQUESTED).order_by(
+        "signed_at", "pk"
+    )
+    unsigned = rows.filter(
+        therapist=user, signed_at__isnull=True, attendance__in=TOOK_PLACE
+    ).order_by("starts_at", "pk")
+    context = {
+        "awaiting": list(awaiting[:QUEUE_ROWS]),
+        "awaiting_total": awaiting.count(),
+        "sent_back": list(sent_back[:QUEUE_ROWS]),
+        "unsigned": list(unsigned[:QUEUE_ROWS]),
+        "unsigned_total": unsigned.count(),
+        "now": timezone.now(),
+    }
+    return render(request, "sessions/cosign_queue.html", context)

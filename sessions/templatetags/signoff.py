@@ -1,0 +1,31 @@
+"""The session page's sign-off panel: `{% load signoff %}{% signoff_panel session %}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from sessions import signing
+from sessions.models import CosignState
+
+register = template.Library()
+
+
+@register.inclusion_tag("sessions/_signoff.html", takes_context=True)
+def signoff_panel(context: dict[str, Any], session: Any) -> dict[str, Any]:
+    """State, history and amendments of the record, and the steps this reader may take."""
+    user = context["request"].user
+    mine = user.pk == session.therapist_id
+    return {
+        "session": session,
+        "events": list(session.signoff_events.select_related("by")),
+        "amendments": list(session.amendments.select_related("by")),
+        "may_sign": mine
+        and not session.is_withdrawn
+        and (not session.is_signed or session.cosign_state == CosignState.CHANGES_REQUESTED),
+        "may_review": session.cosign_state == CosignState.AWAITING
+        and not mine
+        and signing.may_cosign(user, session),
+        "csrf_token": context.get("csrf_token"),
+    }
