@@ -334,8 +334,9 @@ def test_session_form(client, scene, django_assert_num_queries):
 def test_session_page(client, scene, django_assert_num_queries):
     signed_in(client, scene.owner)
     url = reverse("therapy_sessions:detail", args=[scene.last.pk])
-    # + the two reads it records: the session, and the private note shown to its author.
-    response = count(django_assert_num_queries, PER_REQUEST + 9, lambda: client.get(url))
+    # + the two reads it records: the session, and the private note shown to its author; + the
+    # sign-off panel's history and amendments (sessions/templatetags/signoff.py).
+    response = count(django_assert_num_queries, PER_REQUEST + 11, lambda: client.get(url))
     still_open = [
         r.pk
         for r in scene.ruptures[:-1]
@@ -349,8 +350,9 @@ def test_session_page(client, scene, django_assert_num_queries):
 def test_session_page_of_the_supervisor(client, scene, django_assert_num_queries):
     signed_in(client, scene.supervisor)
     url = reverse("therapy_sessions:detail", args=[scene.last.pk])
-    # + the read it records (the supervisor is never shown the private note).
-    count(django_assert_num_queries, PER_REQUEST + 8, lambda: client.get(url))
+    # + the read it records (the supervisor is never shown the private note); + the sign-off
+    # panel's history and amendments.
+    count(django_assert_num_queries, PER_REQUEST + 10, lambda: client.get(url))
 
 
 def test_session_edit_form(client, scene, django_assert_num_queries):

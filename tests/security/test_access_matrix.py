@@ -264,6 +264,24 @@ ROUTES: dict[str, Route] = {
         post=roles(NOT_FOUND, owner="302 cycles:detail"),
         data=lambda s: {"reason": "Logged by mistake."},
     ),
+    # Signing: the therapist signs; a supervisor of theirs co-signs or sends back; each
+    # clinician's own sign-off queue.
+    "therapy_sessions:sign": Route(
+        session, get=GET_REFUSED, post=roles(NOT_FOUND, owner="302 therapy_sessions:detail")
+    ),
+    "therapy_sessions:review": Route(
+        session,
+        get=GET_REFUSED,
+        post=roles(
+            NOT_FOUND,
+            owner="302 therapy_sessions:detail",
+            supervisor="302 therapy_sessions:detail",
+        ),
+        data=lambda s: {"outcome": "cosign"},
+    ),
+    "therapy_sessions:cosign_queue": Route(
+        no_kwargs, get=roles(OK, practice_admin=NOT_FOUND), post=POST_REFUSED
+    ),
     "therapy_sessions:measures": Route(
         session,
         get=roles(NOT_FOUND, owner=OK),

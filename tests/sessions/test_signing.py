@@ -286,3 +286,33 @@ def test_the_queue_lists_the_oldest_first_and_is_no_place_for_an_admin(client: C
 
     client.force_login(world.practice_admin)
     assert client.get(reverse("therapy_sessions:cosign_queue")).status_code == 404
+
+
+def test_the_queue_takes_the_same_queries_however_long_it_is(client: Client) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    world = signed_world(cosign=True)
+    client.force_login(world.supervisor)
+    url = reverse("therapy_sessions:cosign_queue")
+
+    def queries_with(waiting: int) -> int:
+        for n in range(waiting):
+            session = TherapySession.objects.create(
+                couple=world.couple,
+                therapist=world.owner,
+                starts_at=timezone.now() - datetime.timedelta(days=30 + n + 10 * waiting),
+                ordinal=100 + n + 10 * waiting,
+            )
+            TherapySession.objects.filter(pk=session.pk).update(
+                signed_at=timezone.now(), signed_by=world.owner, cosign_state="awaiting"
+            )
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    first, more = queries_with(1), queries_with(6)
+    # Session and user, the audit middleware's, the awaiting rows and their count, and the
+    # sent-back and unsigned lists (empty for a supervisor who holds no sessions). Pinned: a
+    # count that grows with the queue is an N+1.
+    assert first == more == 7
