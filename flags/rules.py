@@ -32,6 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flags.incidents import sessions_text
 from flags.measure_signals import CoupleSignals
 from flags.snapshot import CoupleData, RuptureRow
 from flags.summaries import marker_names
@@ -59,6 +60,28 @@ def _type_name(rupture: RuptureRow) -> str:
     return "Withdrawal" if rupture.rupture_type == RuptureType.WITHDRAWAL else "Confrontation"
 
 
+def _count(number: int, noun: str) -> str:
+    """ "1 session", "3 sessions"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def unresolved_text(type_name: str, ordinal: int, later: int) -> str:
+    """What an unresolved rupture's flag says, true whatever the count of later sessions."""
+    if later == 0:
+        return f"{type_name} rupture in session {ordinal}: not yet repaired; no session held since."
+    return (
+        f"{type_name} rupture in session {ordinal}: still unresolved after "
+        f"{_count(later, 'later session')} held."
+    )
+
+
+def confrontation_then_absence_text(seen: int, absence: str, absent_in: int) -> str:
+    """The confrontation and what followed; one sentence when both were in one session."""
+    if absent_in == seen:
+        return f"A confrontation rupture and {absence} in session {seen}."
+    return f"Confrontation rupture in session {seen}, then {absence} in session {absent_in}."
+
+
 def _evidence(
     couple: CoupleData, ruptures: list[RuptureRow], sessions: list[int] | None = None
 ) -> dict[str, Any]:
@@ -78,8 +101,7 @@ def unresolved(couple: CoupleData, after_sessions: int) -> list[FlagSpec]:
                 FlagSpec(
                     FlagKind.UNRESOLVED_RUPTURE,
                     f"rupture:{rupture.pk}",
-                    f"{_type_name(rupture)} rupture in session {ordinal} unresolved after "
-                    f"{later} later session{'s' if later != 1 else ''}.",
+                    unresolved_text(_type_name(rupture), ordinal, later),
                     _evidence(couple, [rupture]),
                 )
             )
@@ -97,17 +119,18 @@ def confrontation_then_absence(couple: CoupleData) -> list[FlagSpec]:
         seen = couple.session_by_id[rupture.session_id]
         later = [s for s in couple.sessions if s.ordinal > seen.ordinal]
         if seen.attendance == "ended_early":
-            what, sessions = f"a walk-out in session {seen.ordinal}", [seen.ordinal]
+            absent, sessions = seen, [seen.ordinal]
         elif later and later[0].attendance in ABSENCE:
-            what = f"{ABSENCE[later[0].attendance]} in session {later[0].ordinal}"
-            sessions = [seen.ordinal, later[0].ordinal]
+            absent, sessions = later[0], [seen.ordinal, later[0].ordinal]
         else:
             continue
         specs.append(
             FlagSpec(
                 FlagKind.CONFRONTATION_THEN_ABSENCE,
                 f"rupture:{rupture.pk}",
-                f"Confrontation rupture in session {seen.ordinal}, then {what}.",
+                confrontation_then_absence_text(
+                    seen.ordinal, ABSENCE[absent.attendance], absent.ordinal
+                ),
                 _evidence(couple, [rupture], sessions),
             )
         )
@@ -135,9 +158,7 @@ def recurring(couple: CoupleData, for_date: datetime.date, sessions_needed: int)
                 FlagSpec(
                     FlagKind.RECURRING_RUPTURE,
                     f"marker:{name}",
-                    f"Marker “{MARKER_LABELS[name]}” in {len(sessions)} sessions: "
-                    + ", ".join(str(n) for n in sessions)
-                    + ".",
+                    f"Marker “{MARKER_LABELS[name]}” in {sessions_text(sessions)}.",
                     _evidence(couple, ruptures, sessions),
                 )
             )
@@ -193,12 +214,28 @@ def alliance_drop(couple: CoupleData, signals: CoupleSignals, points: int) -> li
                 FlagSpec(
                     FlagKind.ALLIANCE_DROP,
                     f"partner:{partner}",
-                    f"Partner {partner}'s alliance is {latest}, down from {before:g} before "
-                    f"session {drops[-1].ordinal}.",
+                    alliance_drop_text(
+                        partner, before, drops[-1].ordinal, latest, rated[-1].ordinal
+                    ),
                     {"sessions": [drops[-1].ordinal, rated[-1].ordinal]},
                 )
             )
     return specs
+
+
+def alliance_drop_text(
+    partner: str, before: float, drop_in: int, latest: float, latest_in: int
+) -> str:
+    """Where the partner's alliance stands against where it stood before their drop."""
+    if latest_in == drop_in:
+        return (
+            f"Partner {partner}'s alliance fell to {latest:g} in session {drop_in}, "
+            f"from {before:g}."
+        )
+    return (
+        f"Partner {partner}'s alliance is {latest:g} in session {latest_in}, still down from "
+        f"{before:g} before session {drop_in}."
+    )
 
 
 def mismatches(
@@ -231,7 +268,8 @@ def gone_quiet(couple: CoupleData, for_date: datetime.date, days: int) -> list[F
         FlagSpec(
             FlagKind.GONE_QUIET,
             "",
-            f"No session held in the {quiet} days since the rupture in session {last.ordinal}.",
+            f"No session held in the {_count(quiet, 'day')} since the rupture in session "
+            f"{last.ordinal}.",
             {"sessions": [last.ordinal]},
         )
     ]
@@ -247,7 +285,8 @@ def stuck(couple: CoupleData, sessions_needed: int) -> list[FlagSpec]:
         FlagSpec(
             FlagKind.STUCK_IN_STAGE_ONE,
             "",
-            f"Still in stage 1 (de-escalation) after {held} sessions; no de-escalation recorded.",
+            f"Still in stage 1 (de-escalation) after {_count(held, 'session')} held; "
+            "no de-escalation recorded.",
             {"sessions": [couple.sessions[-1].ordinal]},
         )
     ]

@@ -150,7 +150,7 @@ def test_seed_case_walk_out_and_no_show_flag_then_the_apology_closes_both(couple
     (contribution,) = open_flags(couple, FlagKind.HIGH_THERAPIST_CONTRIBUTION)
     assert absence.key == contribution.key == f"rupture:{rupture.pk}"
     assert absence.evidence == {"ruptures": [rupture.pk], "sessions": [1]}
-    assert absence.detail == "Confrontation rupture in session 1, then a walk-out in session 1."
+    assert absence.detail == "A confrontation rupture and a walk-out in session 1."
     assert contribution.detail == "Therapist contribution rated 4/5 in session 1."
     assert contribution.evidence == {"ruptures": [rupture.pk], "sessions": [1]}
 
@@ -185,7 +185,9 @@ def test_unresolved_rupture_opens_on_its_sessions_date_by_default(couple, run):
     (flag,) = open_flags(couple, FlagKind.UNRESOLVED_RUPTURE)
     assert flag.key == f"rupture:{rupture.pk}"
     assert flag.opened_on == D
-    assert flag.detail == "Withdrawal rupture in session 1 unresolved after 0 later sessions."
+    assert flag.detail == (
+        "Withdrawal rupture in session 1: not yet repaired; no session held since."
+    )
     assert flag.evidence == {"ruptures": [rupture.pk], "sessions": [1]}
 
 
@@ -205,7 +207,9 @@ def test_unresolved_rupture_waits_for_the_practices_number_of_later_sessions_hel
     run(D + 3 * WEEK)
     (flag,) = open_flags(couple, FlagKind.UNRESOLVED_RUPTURE)
     assert flag.opened_on == D + 3 * WEEK
-    assert flag.detail == "Withdrawal rupture in session 1 unresolved after 2 later sessions."
+    assert flag.detail == (
+        "Withdrawal rupture in session 1: still unresolved after 2 later sessions held."
+    )
 
 
 @pytest.mark.parametrize("status", [RuptureStatus.RESOLVED, RuptureStatus.PARTLY_RESOLVED])
@@ -334,7 +338,7 @@ def test_recurring_marker_flags_at_the_third_session(couple, run):
     run(D + 2 * WEEK)
     (flag,) = open_flags(couple, FlagKind.RECURRING_RUPTURE)
     assert flag.key == "marker:MINIMAL_RESPONSE"
-    assert flag.detail == "Marker “Minimal response” in 3 sessions: 1, 2, 3."
+    assert flag.detail == "Marker “Minimal response” in sessions 1, 2 and 3."
     assert flag.evidence == {"ruptures": sorted(r.pk for r in ruptures), "sessions": [1, 2, 3]}
 
 
@@ -381,7 +385,7 @@ def test_recurring_rupture_follows_the_practices_number_of_sessions(couple, prac
     make_rupture(session(couple, D + WEEK))
     run(D + WEEK)
     (flag,) = open_flags(couple, FlagKind.RECURRING_RUPTURE)
-    assert flag.detail == "Marker “Minimal response” in 2 sessions: 1, 2."
+    assert flag.detail == "Marker “Minimal response” in sessions 1 and 2."
 
 
 # -- 4. high therapist contribution --------------------------------------------------------------
@@ -507,7 +511,7 @@ def test_alliance_drop_opens_per_partner_when_the_fall_reaches_the_threshold(cou
     run(D + WEEK)
     (flag,) = open_flags(couple, FlagKind.ALLIANCE_DROP)
     assert flag.key == "partner:A"
-    assert flag.detail == "Partner A's alliance is 25, down from 30 before session 2."
+    assert flag.detail == "Partner A's alliance fell to 25 in session 2, from 30."
     assert flag.evidence == {"sessions": [2, 2]}
 
 
@@ -523,7 +527,10 @@ def test_alliance_drop_stays_while_still_down_closes_on_recovery_and_reopens(cou
     run(D + 2 * WEEK)  # 25: still 5 below 30
     (flag,) = flags(couple, FlagKind.ALLIANCE_DROP)
     assert flag.closed_on is None
-    assert flag.detail == "Partner A's alliance is 25, down from 30 before session 2."
+    assert (
+        flag.detail
+        == "Partner A's alliance is 25 in session 3, still down from 30 before session 2."
+    )
 
     run(D + 3 * WEEK)  # 27: recovered
     (flag,) = flags(couple, FlagKind.ALLIANCE_DROP)
@@ -533,7 +540,7 @@ def test_alliance_drop_stays_while_still_down_closes_on_recovery_and_reopens(cou
     first, second = flags(couple, FlagKind.ALLIANCE_DROP)
     assert first.pk == flag.pk
     assert (second.opened_on, second.closed_on) == (D + 4 * WEEK, None)
-    assert second.detail == "Partner A's alliance is 20, down from 27 before session 5."
+    assert second.detail == "Partner A's alliance fell to 20 in session 5, from 27."
 
 
 def test_alliance_drop_follows_the_practices_points(couple, practice, run):
@@ -694,7 +701,7 @@ def test_stuck_in_stage_one_opens_after_twelve_sessions_held(couple, run):
     run(D + 11 * WEEK)
     (flag,) = open_flags(couple, FlagKind.STUCK_IN_STAGE_ONE)
     assert flag.detail == (
-        "Still in stage 1 (de-escalation) after 12 sessions; no de-escalation recorded."
+        "Still in stage 1 (de-escalation) after 12 sessions held; no de-escalation recorded."
     )
     assert flag.evidence == {"sessions": [12]}
 
