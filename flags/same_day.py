@@ -82,3 +82,33 @@ def recheck(couple_ids: list[int]) -> int:
         with transaction.atomic():
             runs.evaluate(practice_id, time_zone, couples, today)
     return sum(len(couples) for couples in by_practice.values())
+
+
+RECHECK_PRACTICE = "flags.tasks.recheck_practice"
+
+
+def queue_practice_recheck(practice_id: int) -> None:
+    """The practice admin's "Recheck today": every couple of the practice, in the background.
+    Raises runs.BackgroundWorkUnavailable when the task queue doesn't take it."""
+    try:
+        runs.task(RECHECK_PRACTICE).delay(practice_id)
+    except BrokerError as error:
+        raise runs.BackgroundWorkUnavailable(str(error)) from error
+
+
+def recheck_practice(practice_id: int) -> int:
+    """Recheck every couple of the practice for today, a chunk of couples per transaction
+    (the nightly run's chunk size): after late edits, the admin needn't wait for the night."""
+    from cycles.models import Couple
+
+    done, after = 0, 0
+    while True:
+        ids = list(
+            Couple.objects.filter(practice_id=practice_id, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[: runs.chunk_size()]
+        )
+        if not ids:
+            return done
+        done += recheck(ids)
+        after = ids[-1]

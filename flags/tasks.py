@@ -70,6 +70,13 @@ def recheck_couples(couple_ids: list[int]) -> int:
 
 
 @shared_task(ignore_result=True, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=6)
+def recheck_practice(practice_id: int) -> int:
+    """The practice admin's "Recheck today": every couple, for today (flags.same_day)."""
+    with acting_as("same-day recheck"):
+        return same_day.recheck_practice(practice_id)
+
+
+@shared_task(ignore_result=True, autoretry_for=TRANSIENT, retry_backoff=2, max_retries=6)
 def send_digests(run_id: int) -> int:
     run = NightlyRun.objects.filter(pk=run_id).first()
     return digests.send(run) if run else 0

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from flags import views as flag_views
 from ruptures import views
 
 app_name = "ruptures"
@@ -23,4 +24,5 @@ urlpatterns = [
     path("ruptures/<int:pk>/withdraw/", views.rupture_withdraw_view, name="withdraw"),
     path("practice/nightly/", views.nightly_runs, name="runs"),
     path("practice/nightly/start/", views.nightly_run_start, name="run_start"),
+    path("practice/nightly/recheck-today/", flag_views.recheck_today, name="recheck_today"),
 ]

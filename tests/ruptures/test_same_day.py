@@ -150,3 +150,31 @@ def test_tonights_run_for_today_agrees_with_the_recheck() -> None:
         Flag.objects.filter(couple=world.couple).values_list("kind", "key", "opened_on", "detail")
     )
     assert after == before
+
+
+def test_a_practice_admin_rechecks_every_couple_today_after_late_edits(client: Client) -> None:
+    world = World.build()
+    quiet_then_walk_out = make_couple(world.colleague)
+    walk_out(world.couple, days_ago=3)
+    walk_out(quiet_then_walk_out, days_ago=2)
+    assert open_kinds(world.couple) == open_kinds(quiet_then_walk_out) == set()
+
+    client.force_login(world.practice_admin)
+    response = client.post(reverse("ruptures:recheck_today"), follow=True)
+
+    assert "Rechecking today's summaries and flags for every couple" in html.unescape(
+        response.content.decode()
+    )
+    assert INCIDENT_KINDS <= open_kinds(world.couple)
+    assert INCIDENT_KINDS <= open_kinds(quiet_then_walk_out)
+    assert not Flag.objects.exclude(opened_on=timezone.localdate()).exists()
+
+
+@pytest.mark.parametrize("role", ["owner", "supervisor"])
+def test_only_the_practice_admin_rechecks_the_practice(client: Client, role: str) -> None:
+    world = World.build()
+    walk_out(world.couple, days_ago=3)
+    client.force_login(getattr(world, role))
+
+    assert client.post(reverse("ruptures:recheck_today")).status_code == 404
+    assert open_kinds(world.couple) == set()

@@ -330,6 +330,9 @@ ROUTES: dict[str, Route] = {
     "ruptures:runs": Route(
         no_kwargs, get=roles(NOT_FOUND, practice_admin=OK), post=POST_REFUSED, htmx=("get",)
     ),
+    "ruptures:recheck_today": Route(
+        no_kwargs, get=GET_REFUSED, post=roles(NOT_FOUND, practice_admin="302 ruptures:runs")
+    ),
     "ruptures:run_start": Route(
         no_kwargs, get=GET_REFUSED, post=roles(NOT_FOUND, practice_admin="302 ruptures:runs")
     ),
