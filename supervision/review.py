@@ -10,9 +10,11 @@ acknowledge them.
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +43,7 @@ from core import charts
 from core.concurrency import create_once
 from core.csv import streamed_lines
 from cycles.models import Couple, CoupleQuerySet
+from flags.incidents import Incident, incident_of, incidents
 from flags.rollups import ChartedFigure, RollUp
 from people.models import Supervision, User
 from ruptures.codes import (
@@ -148,6 +151,163 @@ def flag_acknowledge(
     return acknowledgement
 
 
+def flag_and_its_incident(user: User, pk: int) -> tuple[Flag, Incident[Flag]]:
+    """The flag the user may acknowledge and the incident it belongs to (flags.incidents):
+    one query, the flag and its couple's open flags together. Raises Flag.DoesNotExist for a
+    flag that isn't theirs to acknowledge."""
+    its_couple = Flag.objects.filter(pk=pk).values("couple_id")[:1]
+    rows = list(
+        acknowledgeable_flags(user)
+        .filter(Q(pk=pk) | Q(couple_id=Subquery(its_couple), closed_on__isnull=True))
+        .select_related("couple__practice")
+    )
+    flag = next((row for row in rows if row.pk == pk), None)
+    if flag is None:
+        raise Flag.DoesNotExist
+    return flag, incident_of(flag, [row for row in rows if row.is_open])
+
+
+def flag_token(token: uuid.UUID | None, flag: Flag, lead: Flag) -> uuid.UUID | None:
+    """The request token of one flag's acknowledgement in an incident's: the form's own for
+    the flag it was addressed to, one derived from it for each other flag, so the same form
+    sent twice finds every row its first copy made (the column is unique)."""
+    if token is None or flag.pk == lead.pk:
+        return token
+    return uuid.uuid5(token, f"flag:{flag.pk}")
+
+
+@transaction.atomic
+def incident_acknowledge(
+    *,
+    incident: Incident[Flag],
+    addressed_to: Flag,
+    by: User,
+    comment: str,
+    follow_up_on: datetime.date | None,
+    request_token: uuid.UUID | None = None,
+) -> list[FlagAcknowledgement]:
+    """One acknowledgement of an incident: the one comment and follow-up recorded against
+    every flag in it, at the same moment (so the couple page shows it once), each row under
+    its own request token (a double click acknowledges once). Flags are taken in id order,
+    so two acknowledgements of one incident at once queue on the same first row."""
+    at = timezone.now()
+    saved = []
+    for flag in sorted(incident.flags, key=lambda f: f.pk):
+
+        def acknowledge(token: uuid.UUID | None, flag: Flag = flag) -> FlagAcknowledgement:
+            return FlagAcknowledgement.objects.create(
+                flag=flag,
+                by=by,
+                at=at,
+                comment=comment,
+                follow_up_on=follow_up_on,
+                request_token=token,
+            )
+
+        acknowledgement, _ = create_once(
+            FlagAcknowledgement.objects.filter(flag=flag, by=by),
+            token=flag_token(request_token, flag, addressed_to),
+            parent=flag,
+            create=acknowledge,
+        )
+        saved.append(acknowledgement)
+    return saved
+
+
+@dataclass(frozen=True)
+class ShownIncident:
+    """An incident as the supervisor's screens and the couple page show it: its flags, how
+    many of them are acknowledged, and (on the couple page) the acknowledgements made of it,
+    each once though it is recorded against every flag."""
+
+    incident: Incident[Any]
+    acknowledgements: tuple[FlagAcknowledgement, ...] = ()
+
+    @cached_property
+    def acknowledged_count(self) -> int:
+        """Its flags acknowledged (read when shown: the acknowledgement form doesn't)."""
+        return sum(1 for flag in self.flags if _acknowledged(flag))
+
+    @property
+    def flags(self) -> tuple[Any, ...]:
+        return self.incident.flags
+
+    @property
+    def pk(self) -> int:
+        return self.incident.pk
+
+    @property
+    def lead(self) -> Any:
+        return self.incident.lead
+
+    @property
+    def is_shared(self) -> bool:
+        return self.incident.is_shared
+
+    @property
+    def opened_on(self) -> datetime.date:
+        return self.incident.opened_on
+
+    @property
+    def sessions_text(self) -> str:
+        return self.incident.sessions_text
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_count == len(self.flags)
+
+    @property
+    def pending_count(self) -> int:
+        """Flags of the incident not yet acknowledged (a flag that opened since, a reopened one)."""
+        return len(self.flags) - self.acknowledged_count
+
+    @property
+    def kinds_text(self) -> str:
+        """ "confrontation then absence, high therapist contribution and unresolved rupture"."""
+        names = [flag_kind_label(flag.kind).lower() for flag in self.flags]
+        if len(names) == 1:
+            return names[0]
+        return ", ".join(names[:-1]) + " and " + names[-1]
+
+    @property
+    def label(self) -> str:
+        """What an acknowledgement of it acknowledges, for a button's hidden text."""
+        if not self.is_shared:
+            return f"the {self.kinds_text} flag"
+        return f"the incident of {len(self.flags)} flags ({self.kinds_text})"
+
+
+def _acknowledged(flag: Any) -> bool:
+    """A review row's packed flag knows; a Flag reads its prefetched acknowledgements."""
+    if isinstance(flag, OpenFlag):
+        return flag.acknowledged
+    return bool(flag.acknowledgements.all())
+
+
+def shown(incident: Incident[Any], *, with_acknowledgements: bool = False) -> ShownIncident:
+    """`with_acknowledgements`: each acknowledgement of the incident once (those made of it
+    together are one per flag, same author, moment and comment), oldest first; the flags'
+    acknowledgements prefetched (acknowledgements_prefetch)."""
+    seen: dict[tuple[Any, ...], FlagAcknowledgement] = {}
+    if with_acknowledgements:
+        for flag in incident.flags:
+            for ack in flag.acknowledgements.all():
+                key = (ack.by_id, ack.at, ack.comment, ack.follow_up_on)
+                seen.setdefault(key, ack)
+    ordered = sorted(seen.values(), key=lambda ack: (ack.at, ack.pk))
+    return ShownIncident(incident, tuple(ordered))
+
+
+def shown_incidents(
+    open_flags: Iterable[Any], *, with_acknowledgements: bool = False
+) -> list[ShownIncident]:
+    """One couple's open flags as the incidents to show, most recent first."""
+    return [
+        shown(incident, with_acknowledgements=with_acknowledgements)
+        for incident in incidents(open_flags)
+    ]
+
+
 def acknowledgements_prefetch() -> Prefetch:
     """For the couple page's flags: each flag's acknowledgements, oldest first, with who."""
     return Prefetch(
@@ -180,6 +340,7 @@ class OpenFlag:
     kind: str
     opened_on: datetime.date
     acknowledged: bool
+    evidence: dict[str, Any]  # what flags.incidents groups by
 
     def get_kind_display(self) -> str:
         """As Flag's, so the acknowledgement templates take either."""
@@ -194,22 +355,28 @@ def flag_kind_label(kind: str) -> str:
 
 
 def parse_open_flags(packed: str | None) -> list[OpenFlag]:
-    """`open_flag_list` is "pk|kind|opened_on|acknowledged" entries joined by ";" (for_review);
-    kinds are codes and dates ISO, so neither separator can occur inside an entry. Returned
+    """`open_flag_list` is "pk|kind|opened_on|acknowledged|evidence" entries joined by ";"
+    (for_review); kinds are codes, dates ISO and the evidence JSON of numbers only, so neither
+    separator can occur inside an entry. Returned
     most recent first (then by kind), as for_review picks them: the aggregate is unordered, as
     SQLite before 3.44 (the embedded demo's) cannot order inside an aggregate."""
     flags = []
     for entry in (packed or "").split(";"):
         parts = entry.split("|")
-        if len(parts) != 4:
+        if len(parts) != 5:
             continue
-        pk, kind, opened_on, acknowledged = parts
+        pk, kind, opened_on, acknowledged, evidence = parts
+        try:
+            loaded = json.loads(evidence) if evidence else {}
+        except ValueError:
+            loaded = {}
         flags.append(
             OpenFlag(
                 pk=int(pk),
                 kind=kind,
                 opened_on=datetime.date.fromisoformat(opened_on[:10]),
                 acknowledged=acknowledged == "1",
+                evidence=loaded if isinstance(loaded, dict) else {},
             )
         )
     return sorted(flags, key=lambda flag: (-flag.opened_on.toordinal(), flag.kind, flag.pk))
@@ -243,6 +410,8 @@ def for_review(couples: CoupleQuerySet) -> CoupleQuerySet:
         Cast("opened_on", CharField()),
         Value("|"),
         Case(When(Exists(acknowledged), then=Value("1")), default=Value("0")),
+        Value("|"),
+        Cast("evidence", CharField()),
         output_field=CharField(),
     )
     packed = (
@@ -260,14 +429,16 @@ def for_review(couples: CoupleQuerySet) -> CoupleQuerySet:
 
 def review_rows(couples: Iterable[Couple], today: datetime.date) -> list[Couple]:
     """The page's couples, each given `review_flags` (its REVIEW_FLAGS_SHOWN most recent open
-    flags, most recent first), `more_flag_count` (its open flags not listed) and `flag_age`
-    (days since the oldest open flag opened; None without one) for the template."""
+    flags, most recent first), `review_incidents` (those flags as incidents, flags.incidents:
+    one line and one acknowledgement each), `more_flag_count` (its open flags not listed) and
+    `flag_age` (days since the oldest open flag opened; None without one) for the template."""
     rows = list(couples)
     for couple in rows:
         opened = getattr(couple, "oldest_flag_opened_on", None)
         packed = getattr(couple, "open_flag_list", "")
         flags = parse_open_flags(packed)
         couple.review_flags = flags  # type: ignore[attr-defined]
+        couple.review_incidents = shown_incidents(flags)  # type: ignore[attr-defined]
         more = getattr(couple, "open_flag_count", 0) - len(flags)
         couple.more_flag_count = max(more, 0)  # type: ignore[attr-defined]
         couple.flag_age = (today - opened).days if opened else None  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ from exports.models import ExportKind
 from people.access import signed_in
 from people.audit import record
 from people.models import User
-from ruptures.models import FlagKind
+from ruptures.models import Flag, FlagKind
 from supervision import review as supervision
 from supervision.forms import AcknowledgeForm
 
@@ -157,53 +157,55 @@ def _form_next_url(request: HtmxHttpRequest) -> str:
 @vary_on_headers("HX-Request")
 def acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A supervisor acknowledges a flag on a supervisee's couple, with a comment the therapist
-    reads on the couple page. Each acknowledgement belongs to its flag row: a flag that closes
-    and opens again later is a new row, so it shows as new.
+    reads on the couple page: the flag and every open flag sharing its evidence, as one
+    incident (flags.incidents; one walk-out opens three flags, acknowledged once). Each
+    acknowledgement belongs to its flag row: a flag that closes and opens again later is a new
+    row, so it shows as new.
 
-    GET is the form, asked for when wanted: the review lists flags with a link here, which
+    GET is the form, asked for when wanted: the review lists incidents with a link here, which
     htmx turns into the form's region in place (the partial) and which is this one form's page
     without JavaScript. The review so renders no form per flag (issue 17). Two queries: the
-    flag and the read's access event."""
+    flag with its couple's open flags, and the read's access event."""
     user = _supervisor(request)
-    flag = get_object_or_404(
-        supervision.acknowledgeable_flags(user).select_related("couple__practice"), pk=pk
-    )
+    try:
+        flag, incident = supervision.flag_and_its_incident(user, pk)
+    except Flag.DoesNotExist:
+        raise Http404("No such flag of your supervisees.") from None
+    shown = supervision.shown(incident)
     today = timezone.localdate(timezone=ZoneInfo(flag.couple.practice.time_zone))
+    context: dict[str, Any] = {"flag": flag, "incident": shown, "today": today}
     if request.method == "GET":
         # As every form, its read is recorded on GET (tests/security/test_read_audit.py).
         record(request, "read flag", flag, detail="acknowledge form")
-        context = {
-            "flag": flag,
-            "ack_next": _form_next_url(request),
-            "today": today,
-            "ack_focus": bool(request.htmx),
-        }
+        context |= {"ack_next": _form_next_url(request), "ack_focus": bool(request.htmx)}
         if request.htmx:
             return render(request, "supervision/_acknowledge_form.html", context)
         return render(request, "supervision/acknowledge.html", context)
     form = AcknowledgeForm(request.POST, today=today)
     next_url = _next_url(request)
+    context["ack_next"] = next_url
     if not form.is_valid():
-        context = {"flag": flag, "ack_form": form, "ack_next": next_url, "today": today}
+        context["ack_form"] = form
         if request.htmx:
             return render(request, "supervision/_acknowledge_form.html", context)
         return render(request, "supervision/acknowledge.html", context)
-    acknowledgement = supervision.flag_acknowledge(
-        flag=flag,
+    saved = supervision.incident_acknowledge(
+        incident=incident,
+        addressed_to=flag,
         by=user,
         comment=form.cleaned_data["comment"],
         follow_up_on=form.cleaned_data["follow_up_on"],
         request_token=form.token(),
     )
-    # The comment is clinical text: the trail names the flag's kind only.
-    record(request, "acknowledge flag", flag, detail=f"kind={flag.kind}")
+    # The comment is clinical text: the trail names each flag and its kind only.
+    for each in sorted(incident.flags, key=lambda f: f.pk):
+        record(request, "acknowledge flag", each, detail=f"kind={each.kind}")
     if request.htmx:
-        context = {"flag": flag, "saved": acknowledgement, "ack_next": next_url, "today": today}
+        context["saved"] = next(a for a in saved if a.flag_id == flag.pk)
         response = render(request, "supervision/_acknowledge_form.html", context)
-        return trigger_client_event(response, "flagAcknowledged", {"flag": flag.pk})
-    messages.success(
-        request, f"Acknowledged the {flag.get_kind_display().lower()} flag on {flag.couple}."
-    )
+        flags = [f.pk for f in incident.flags]
+        return trigger_client_event(response, "flagAcknowledged", {"flag": flag.pk, "flags": flags})
+    messages.success(request, f"Acknowledged {shown.label} on {flag.couple}.")
     return redirect(next_url)
 
 
