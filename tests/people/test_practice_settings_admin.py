@@ -36,11 +36,13 @@ def test_a_practice_admin_sets_the_thresholds_of_their_own_practice(client):
             "gone_quiet_days": 28,
             "stuck_stage_one_sessions": 12,
             "nightly_run_hour": 3,
+            "unsigned_notes_after_days": 5,
             "practice": make_practice("Elsewhere").pk,
         },
     )
     assert response.status_code == 302
     saved = SignalThresholds.objects.get()
+    assert saved.unsigned_notes_after_days == 5
     assert saved.practice == world.practice  # the posted practice is ignored
     assert SignalThresholds.for_practice(world.practice.pk).alliance_drop_points == 8
     assert SignalThresholds.for_practice(world.practice.pk).contribution_rise == Decimal("1.5")
