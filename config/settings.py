@@ -195,6 +195,11 @@ ACCOUNT_RATE_LIMITS = {
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_ALLOW_UNVERIFIED_EMAIL = True
 MFA_TOTP_ISSUER = "Cycles"
+# A used code is refused as used, not as incorrect (people.forms).
+MFA_FORMS = {
+    "authenticate": "people.forms.AuthenticateForm",
+    "reauthenticate": "people.forms.ReauthenticateForm",
+}
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 15 * 60)
 SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
 AUTH_PASSWORD_VALIDATORS = [

@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime
 from typing import Any, cast
 
+from allauth.mfa.base import forms as mfa_forms
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
+from people import totp
 from people.models import User
 
 # The days a search may name: no audit event is older than the product, none is generations
@@ -115,3 +117,36 @@ def _day(value: str | None) -> datetime.date | None:
     except ValueError:
         return None
     return day if FIRST_DAY <= day <= LAST_DAY else None
+
+
+# An authenticator code is good once (allauth keeps each used code for its period): a code
+# typed again, e.g. a second sign-in within the same 30 seconds, is refused with its reason.
+CODE_ALREADY_USED = (
+    "This code was already used. Wait for your authenticator app to show the next code "
+    "(a new one every {seconds} seconds) and enter that."
+)
+
+
+class _AlreadyUsedCode:
+    """Says so when allauth refuses a code because it was used already, not "Incorrect code"."""
+
+    user: User
+    cleaned_data: dict[str, Any]
+
+    def clean_code(self) -> str:
+        try:
+            return cast(str, super().clean_code())  # type: ignore[misc]
+        except ValidationError:
+            if totp.is_current_code(self.user, self.cleaned_data.get("code", "")):
+                raise ValidationError(
+                    CODE_ALREADY_USED.format(seconds=totp.PERIOD_SECONDS), code="code_used"
+                ) from None
+            raise
+
+
+class AuthenticateForm(_AlreadyUsedCode, mfa_forms.AuthenticateForm):
+    pass
+
+
+class ReauthenticateForm(_AlreadyUsedCode, mfa_forms.ReauthenticateForm):
+    pass

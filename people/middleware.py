@@ -73,6 +73,29 @@ ACTIVITY_PRECISION = 60
 MFA_ENROLLED_KEY = "mfa_enrolled"
 
 
+def duration_phrase(seconds: int) -> str:
+    """A limit as a person says it: "15 minutes", "1 hour", "12 hours", "1 hour 30 minutes"."""
+    minutes = max(1, round(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if minutes or not hours:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
+
+
+def signed_out_message(reason: str) -> str:
+    """What the sign-in page says after SessionLimitsMiddleware signed someone out, with the
+    limits as configured (SESSION_IDLE_SECONDS, SESSION_ABSOLUTE_SECONDS); "" otherwise."""
+    back = "Sign in to go back to where you were."
+    if reason == "idle":
+        idle = duration_phrase(settings.SESSION_IDLE_SECONDS)
+        return f"You were signed out after {idle} without activity. {back}"
+    if reason == "absolute":
+        signed_in = duration_phrase(settings.SESSION_ABSOLUTE_SECONDS)
+        return f"You were signed out because you had been signed in for {signed_in}. {back}"
+    return ""
+
+
 class SessionLimitsMiddleware:
     """Sign out after `SESSION_IDLE_SECONDS` without activity or `SESSION_ABSOLUTE_SECONDS`
     after signing in; the login page then says why and leads back where the user was."""

@@ -44,3 +44,19 @@ def current_code(secret: str, at: float | None = None) -> str:
     value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
     digits = app_settings.TOTP_DIGITS
     return f"{value % 10**digits:0{digits}}"
+
+
+def is_current_code(user: User, code: str) -> bool:
+    """Whether `code` is what the user's authenticator shows now (within allauth's tolerance),
+    whether or not it was used already."""
+    authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    typed = "".join(code.split())
+    if authenticator is None or not typed.isdigit():
+        return False
+    secret = get_adapter().decrypt(authenticator.data["secret"])
+    now = time.time()
+    tolerance = app_settings.TOTP_TOLERANCE
+    return any(
+        hmac.compare_digest(current_code(secret, now + step * PERIOD_SECONDS), typed)
+        for step in range(-tolerance, tolerance + 1)
+    )

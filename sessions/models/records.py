@@ -61,6 +61,15 @@ class LeftBy(models.TextChoices):
     BOTH = "both", "Both partners"
 
 
+def _who(choice: CancelledBy | LeftBy) -> str:
+    """Who, as it reads inside a sentence: "Partner A", "both partners", "the therapist"."""
+    if choice == CancelledBy.THERAPIST:
+        return "the therapist"
+    if choice == CancelledBy.BOTH:
+        return "both partners"
+    return str(choice.label)
+
+
 class Horseman(LabelledFlag):
     """Gottman's Four Horsemen, an observation checklist per session
     (docs/domain.md#the-negative-cycle)."""
@@ -218,6 +227,18 @@ class TherapySession(Withdrawable):
     @property
     def took_place(self) -> bool:
         return self.attendance in TOOK_PLACE
+
+    @property
+    def attendance_text(self) -> str:
+        """Attendance as the record says it, naming who: "Cancelled by Partner A",
+        "Ended early / walked out (Both partners left)". The one place for this phrase."""
+        label = str(Attendance(self.attendance).label)
+        if self.attendance == Attendance.CANCELLED and self.cancelled_by:
+            return f"{label} by {_who(CancelledBy(self.cancelled_by))}"
+        if self.attendance == Attendance.ENDED_EARLY and self.left_early:
+            who = _who(LeftBy(self.left_early))
+            return f"{label} ({who[0].upper()}{who[1:]} left)"
+        return label
 
     @property
     def is_signed(self) -> bool:
