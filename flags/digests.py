@@ -2,6 +2,10 @@
 
 Counts, case codes, flag kinds and links; never partner names, notes or any free text. One
 per person and date (DigestLog's unique key), so a repeated run sends nothing twice.
+
+Flags that name the same rupture or session are one incident (flags.incidents): a couple's
+line says so when its open flags are fewer incidents ("(one incident)"), and the open count
+names the incidents beside the flags, so one walk-out doesn't read as three problems.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import datetime
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -16,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from flags.incidents import incidents
 from people.models import Supervision, User
 from ruptures.models import DigestLog, Flag, FlagKind, NightlyRun
 
@@ -33,6 +39,20 @@ def kinds_text(kinds: Counter[str]) -> str:
     )
 
 
+def incidents_text(count: int) -> str:
+    return "one incident" if count == 1 else f"{count} incidents"
+
+
+@dataclass(frozen=True)
+class OpenFlag:
+    """What the digest groups an open flag into an incident by: codes and numbers only."""
+
+    pk: int
+    kind: str
+    evidence: dict[str, Any]
+    opened_on: datetime.date
+
+
 @dataclass
 class CaseLine:
     """One couple's flags in a digest, by case code only."""
@@ -41,6 +61,12 @@ class CaseLine:
     opened: Counter[str] = field(default_factory=Counter)
     still_open: Counter[str] = field(default_factory=Counter)
     closed: Counter[str] = field(default_factory=Counter)
+    open_flags: list[OpenFlag] = field(default_factory=list)
+
+    @property
+    def incident_count(self) -> int:
+        """The couple's open flags as incidents (flags naming the same evidence count once)."""
+        return len(incidents(self.open_flags))
 
     @property
     def link(self) -> str:
@@ -54,13 +80,18 @@ class CaseLine:
     @property
     def text(self) -> str:
         if not self.changed:
-            return kinds_text(self.still_open)
+            return kinds_text(self.still_open) + self._incident_note()
         parts = [f"new {kinds_text(self.opened)}"] if self.opened else []
         if self.closed:
             parts.append(f"closed {kinds_text(self.closed)}")
         if self.still_open:
             parts.append(f"still open {kinds_text(self.still_open)}")
-        return "; ".join(parts)
+        return "; ".join(parts) + self._incident_note()
+
+    def _incident_note(self) -> str:
+        """ " (one incident)" when the open flags share their evidence; "" otherwise."""
+        count = self.incident_count
+        return f" ({incidents_text(count)})" if count < len(self.open_flags) else ""
 
 
 @dataclass
@@ -86,6 +117,16 @@ class Digest:
     @property
     def open_count(self) -> int:
         return self.opened_count + self._total("still_open")
+
+    @property
+    def incident_count(self) -> int:
+        return sum(c.incident_count for c in self.cases.values())
+
+    @property
+    def incidents_note(self) -> str:
+        """ "(2 incidents)" beside the open flags when they are fewer; "" otherwise."""
+        count = self.incident_count
+        return f"({incidents_text(count)})" if count < self.open_count else ""
 
     @property
     def couples_flagged(self) -> int:
@@ -118,8 +159,14 @@ def build(run: NightlyRun) -> list[Digest]:
     flags = Flag.objects.filter(couple__practice_id=run.practice_id).filter(
         closed_on__isnull=True
     ) | Flag.objects.filter(couple__practice_id=run.practice_id, closed_on=run.for_date)
-    for case_code, therapist_id, kind, opened_on, closed_on in flags.values_list(
-        "couple__case_code", "couple__therapist_id", "kind", "opened_on", "closed_on"
+    for pk, case_code, therapist_id, kind, opened_on, closed_on, evidence in flags.values_list(
+        "pk",
+        "couple__case_code",
+        "couple__therapist_id",
+        "kind",
+        "opened_on",
+        "closed_on",
+        "evidence",
     ):
         for person_id in [therapist_id, *supervisors_of[therapist_id]]:
             digest = digests.get(person_id)
@@ -128,10 +175,12 @@ def build(run: NightlyRun) -> list[Digest]:
             line = digest.case(case_code)
             if closed_on == run.for_date:
                 line.closed[kind] += 1
-            elif opened_on == run.for_date:
+                continue
+            if opened_on == run.for_date:
                 line.opened[kind] += 1
             else:
                 line.still_open[kind] += 1
+            line.open_flags.append(OpenFlag(pk, kind, evidence or {}, opened_on))
     return [d for d in digests.values() if d.worth_sending]
 
 

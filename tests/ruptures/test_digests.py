@@ -112,10 +112,11 @@ def test_digest_lists_case_codes_flag_kinds_and_links(scene, run_nightly):
         in (body)
     )
     assert (
-        f"- {scene.planted.case_code}: new Unresolved rupture, High therapist contribution — "
-        f"{link(scene.planted)}"
+        f"- {scene.planted.case_code}: new Unresolved rupture, High therapist contribution "
+        f"(one incident) — {link(scene.planted)}"
     ) in body
-    assert f"- {open_flags} open flags on 2 couples" in body
+    # The planted couple's two flags name one rupture: one incident (flags.incidents).
+    assert f"- {open_flags} open flags on 2 couples (2 incidents)" in body
     assert f"- {open_flags} flags opened, 0 closed" in body
     assert scene.calm.case_code not in body
 
