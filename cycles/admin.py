@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from cycles.models import CaseShare, Couple, CycleMap, CycleStep, EmotionTerm, Partner
-from people.admin import ScopedReadOnlyAdmin
+from people.admin import PracticeVocabularyAdmin, ScopedReadOnlyAdmin
 
 
 @admin.register(Couple)
@@ -19,10 +19,9 @@ class PartnerAdmin(ScopedReadOnlyAdmin):
 
 
 @admin.register(EmotionTerm)
-class EmotionTermAdmin(ScopedReadOnlyAdmin):
+class EmotionTermAdmin(PracticeVocabularyAdmin):
     list_display = ["name", "kind", "practice"]
     list_filter = ["kind"]
-    audit_reads = False  # the practice's vocabulary, not a clinical record
 
 
 @admin.register(CycleMap)

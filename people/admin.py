@@ -13,7 +13,7 @@ from allauth.account.decorators import reauthentication_required
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
@@ -127,6 +127,72 @@ class PracticeScopedAdmin(admin.ModelAdmin):
                 practice_id=request.user.practice_id  # type: ignore[union-attr, misc]
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class PracticeVocabularyAdmin(ScopedReadOnlyAdmin):
+    """A controlled list the practice extends (the emotion vocabulary): everyone with admin
+    access reads the shared terms and their practice's own; the practice admin adds, changes
+    and deletes their own practice's terms, never the shared ones or another practice's.
+    A vocabulary is not a clinical record: its reads are not audited."""
+
+    audit_reads = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        user = request.user
+        if not user.is_authenticated:
+            return self.model.objects.none()
+        return self.model.objects.filter(Q(practice__isnull=True) | Q(practice_id=user.practice_id))
+
+    def is_manager(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(
+            user.is_active
+            and user.is_staff
+            and getattr(user, "is_practice_admin", False)
+            and getattr(user, "practice_id", None) is not None
+        )
+
+    def _own(self, request: HttpRequest, obj: Model | None) -> bool:
+        """Obj is one of the manager's own practice's terms (or none yet, for the list)."""
+        if not self.is_manager(request):
+            return False
+        return obj is None or obj.practice_id == request.user.practice_id  # type: ignore[attr-defined, union-attr]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.is_manager(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._own(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._own(request, obj)
+
+    def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        return ["practice"]
+
+    def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        practice_id = request.user.practice_id  # type: ignore[union-attr]
+        model = self.model
+
+        class OncePerPractice(form):  # type: ignore[misc, valid-type]
+            """A term the practice or the shared list already has is a message by the name,
+            not a database error."""
+
+            def clean_name(self) -> str:
+                name = " ".join(str(self.cleaned_data.get("name", "")).split())
+                taken = model.objects.filter(
+                    Q(practice__isnull=True) | Q(practice_id=practice_id), name__iexact=name
+                ).exclude(pk=self.instance.pk)
+                if taken.exists():
+                    raise ValidationError(f"“{name}” is already in the vocabulary.", code="taken")
+                return name
+
+        return OncePerPractice
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.practice_id = request.user.practice_id  # type: ignore[union-attr]
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Practice)
