@@ -121,7 +121,7 @@ def incidents[F: FlagLike](open_flags: Iterable[F]) -> list[Incident[F]]:
         Incident(tuple(sorted(flags, key=lambda f: (KIND_ORDER.get(f.kind, 99), int(f.pk)))))
         for flags in groups.values()
     ]
-    return sorted(found, key=lambda i: (-i.opened_on.toordinal(), min(i.kinds, key=_order), i.pk))
+    return sorted(found, key=_most_recent_first)
 
 
 def incident_of[F: FlagLike](flag: F, open_flags: Iterable[F]) -> Incident[F]:
@@ -134,8 +134,10 @@ def incident_of[F: FlagLike](flag: F, open_flags: Iterable[F]) -> Incident[F]:
     return next(i for i in incidents(together) if flag in i)
 
 
-def _order(kind: str) -> int:
-    return KIND_ORDER.get(kind, 99)
+def _most_recent_first(incident: Incident[Any]) -> tuple[int, int, int]:
+    """Latest opened first; among those opened on one day, the later sessions first."""
+    latest_session = max(incident.sessions, default=0)
+    return (-incident.opened_on.toordinal(), -latest_session, incident.pk)
 
 
 def sessions_text(numbers: list[int]) -> str:
