@@ -20,6 +20,7 @@ from cycles.diagram import layout
 from cycles.models import Couple
 from cycles.pdf import render_pdf
 from cycles.views import couple_signals, latest_map, timeline
+from exports import caseload
 from exports.models import ExportJob, ExportKind
 from people import audit_views
 from people.models import User
@@ -40,7 +41,11 @@ def _csv_bytes(lines: Iterator[str], total: int, progress: Progress) -> bytes:
 
 
 def ruptures_csv(job: ExportJob, progress: Progress) -> bytes:
-    rows = review.export_ruptures(job.requested_by)
+    """The supervisees' couples' ruptures, or a therapist's own caseload's (exports.caseload)."""
+    if job.params.get("scope") == caseload.OWN_CASELOAD:
+        rows = caseload.own_ruptures(job.requested_by)
+    else:
+        rows = review.export_ruptures(job.requested_by)
     total = rows.count()
     return _csv_bytes(review.csv_lines(rows.iterator(chunk_size=500)), total, progress)
 

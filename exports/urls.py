@@ -8,6 +8,7 @@ app_name = "exports"
 
 urlpatterns = [
     path("audit/", views.audit_start, name="audit"),
+    path("caseload-ruptures/", views.caseload_ruptures_start, name="caseload_ruptures"),
     path("<str:token>/", views.status, name="status"),
     path("<str:token>/download/", views.download, name="download"),
 ]

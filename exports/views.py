@@ -11,11 +11,12 @@ from __future__ import annotations
 from allauth.account.decorators import reauthentication_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.http import is_htmx
-from exports import jobs
+from exports import caseload, jobs
 from exports.models import ExportJob, ExportKind
 from people.access import signed_in
 from people.audit import record
@@ -97,5 +98,35 @@ def audit_start(request: HttpRequest) -> HttpResponse:
             # The practice's days, as the search page reads them (people.audit_views._zone).
             "zone": timezone.get_current_timezone_name(),
         },
+    )
+    return redirect("exports:status", token=job.token)
+
+
+@require_http_methods(["GET", "POST"])
+@reauthentication_required
+def caseload_ruptures_start(request: HttpRequest) -> HttpResponse:
+    """A therapist's own caseload's rupture codes, as a CSV built in the background: the
+    supervisor's export (supervision.views.ruptures_csv) with the same rules, over the
+    therapist's own couples only (exports.caseload). A GET shows the button, a POST asks for
+    a recent check, is recorded with its row count, and leads to the job's status page."""
+    user = signed_in(request)
+    if not caseload.may_export(user):
+        raise Http404
+    if request.method == "GET":
+        context = {
+            "title": "Rupture codes of my caseload (CSV)",
+            "description": "Every current rupture of the couples you treat, coded values "
+            "only: no names, notes or reflections.",
+            "action": reverse("exports:caseload_ruptures"),
+        }
+        return render(request, "exports/start.html", context)
+    count = caseload.own_ruptures(user).count()
+    record(request, "export csv", detail=f"caseload-rupture-codes.csv rows={count}")
+    job = jobs.start(
+        user=user,
+        kind=ExportKind.RUPTURES_CSV,
+        filename=f"caseload-rupture-codes-{timezone.localdate().isoformat()}.csv",
+        content_type="text/csv; charset=utf-8",
+        params={"scope": caseload.OWN_CASELOAD},
     )
     return redirect("exports:status", token=job.token)
