@@ -14,6 +14,7 @@ urlpatterns = [
     path("<str:case_code>/edit/", views.couple_edit, name="edit"),
     path("<str:case_code>/cycle/", views.cycle_map_edit, name="cycle_edit"),
     path("<str:case_code>/cycle/history/", views.cycle_map_history, name="cycle_history"),
+    path("<str:case_code>/cycle/history/restore/", views.cycle_map_restore, name="cycle_restore"),
     path("<str:case_code>/pdf/", views.couple_pdf, name="pdf"),
     path("<str:case_code>/share/", consultation_views.share_couple, name="share"),
     path("<str:case_code>/share/preview/", consultation_views.share_preview, name="share_preview"),

@@ -16,14 +16,14 @@ from django.db.models import Count, Prefetch, QuerySet, Window
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from consultation.groups import groups_of
 from core.concurrency import StaleEdit
 from core.http import is_htmx
-from cycles import editor
+from cycles import editor, restore
 from cycles.diagram import layout
 from cycles.forms import CoupleForm, CycleMapMetaForm
 from cycles.models import CaseShare, Couple, CoupleStatus, CycleMap, CycleStep, Partner
@@ -55,20 +55,27 @@ def _template(request: HttpRequest, page: str, region: str) -> str:
     return page
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 def caseload(request: HttpRequest) -> HttpResponse:
-    """The therapist's home: their couples (and a supervisor's supervisees' couples)."""
-    status = request.GET.get("status", CoupleStatus.ACTIVE)
+    """The therapist's home: their couples (and a supervisor's supervisees' couples).
+
+    The search words may be a partner's name, so they travel only in a POST body, never in a
+    URL, an access log's request line or the browser's history: a GET lists by status and
+    page alone (a `q` in an old link is ignored), a POST (the filter form, CSRF-protected)
+    searches, and its result is a page of its own, never an address to bookmark.
+    """
+    params = request.POST if request.method == "POST" else request.GET
+    status = params.get("status", CoupleStatus.ACTIVE)
     if status not in CoupleStatus.values and status != "all":
         status = CoupleStatus.ACTIVE
     # NUL can't reach PostgreSQL in a string (a 500 once): dropped with the rest of the query.
-    query = request.GET.get("q", "").replace("\x00", "")[:100]
+    query = request.POST.get("q", "").replace("\x00", "")[:100] if request.method == "POST" else ""
     couples = Couple.objects.visible_to(request.user).search(query)
     if status != "all":
         couples = couples.filter(status=status)
     page = Paginator(couples.for_caseload().order_by("case_code"), CASELOAD_PAGE_SIZE).get_page(
-        request.GET.get("page")
+        params.get("page")
     )
     # One event for the page: what was listed, never the search words (they may be names).
     detail = f"status={status} couples={page.paginator.count} page={page.number}"
@@ -462,6 +469,18 @@ def cycle_map_history(request: HttpRequest, case_code: str) -> HttpResponse:
     """Every revision of the map, and what changed between any two of them."""
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.visible_to(user), case_code=case_code)
+    return _history_page(request, couple, user)
+
+
+def _history_page(
+    request: HttpRequest,
+    couple: Couple,
+    user: User,
+    *,
+    conflict: CycleMap | None = None,
+    refusal: str = "",
+) -> HttpResponse:
+    """The history page, with a refused restore's conflict or reason when there is one."""
     revisions = list(couple.cycle_maps.select_related("author").order_by("-revision"))
     partners = list(couple.partners.all())
     comparison = _comparison(request, couple, revisions, partners)
@@ -470,10 +489,50 @@ def cycle_map_history(request: HttpRequest, case_code: str) -> HttpResponse:
     context = {
         "couple": couple,
         "revisions": revisions,
+        "current_revision": revisions[0].revision if revisions else 0,
         "comparison": comparison,
         "can_edit": may_edit(user, couple),
+        "conflict": conflict,
+        "refusal": refusal,
     }
     return render(request, "cycles/cycle_map_history.html", context)
+
+
+def _posted_number(request: HttpRequest, name: str) -> int | None:
+    value = request.POST.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+@require_POST
+def cycle_map_restore(request: HttpRequest, case_code: str) -> HttpResponse:
+    """ "Restore this version": save an earlier revision's steps as a new revision.
+
+    Guarded like a save from the editor: `base_revision` is the revision the history page
+    showed as current, so a restore against a newer map shows the conflict and changes
+    nothing, and a double click restores once (cycles.restore.cycle_map_restore).
+    """
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    revision = _posted_number(request, "revision")
+    base_revision = _posted_number(request, "base_revision")
+    if revision is None or base_revision is None:
+        return _history_page(
+            request, couple, user, refusal="Choose a revision from the list to restore."
+        )
+    try:
+        restored = restore.cycle_map_restore(
+            couple=couple, author=user, revision=revision, base_revision=base_revision
+        )
+    except restore.RevisionNotFound:
+        refusal = f"This map has no revision {revision} to restore; nothing was changed."
+        return _history_page(request, couple, user, refusal=refusal)
+    except StaleRevision:
+        return _history_page(request, couple, user, conflict=latest_map(couple))
+    messages.success(
+        request,
+        f"Restored revision {revision} as revision {restored.cycle_map.revision} of the map.",
+    )
+    return redirect("cycles:cycle_history", case_code=couple.case_code)
 
 
 def _history_detail(revisions: list[CycleMap], comparison: dict[str, Any] | None) -> str:
