@@ -22,7 +22,7 @@ Only open flags are grouped: a closed flag is history and is shown on its own.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,7 +49,7 @@ class FlagLike(Protocol):
     def kind(self) -> str: ...
 
     @property
-    def evidence(self) -> Mapping[str, Any]: ...
+    def evidence(self) -> Any: ...  # {"ruptures": [ids], "sessions": [numbers]}
 
     @property
     def opened_on(self) -> datetime.date: ...
@@ -69,10 +69,13 @@ def evidence_key(flag: FlagLike) -> tuple[str, int]:
 
 
 @dataclass(frozen=True)
-class Incident[F: FlagLike]:
-    """Open flags of one couple sharing their evidence; most incidents are one flag."""
+class Incident:
+    """Open flags of one couple sharing their evidence; most incidents are one flag.
 
-    flags: tuple[F, ...]  # in the order of the flag definitions (FlagKind)
+    `flags` are the FlagLike rows given (Flags, or the review's packed flags), typed Any so
+    the screens read what their rows carry (a Flag's acknowledgements)."""
+
+    flags: tuple[Any, ...]  # in the order of the flag definitions (FlagKind)
 
     @property
     def pk(self) -> int:
@@ -80,7 +83,7 @@ class Incident[F: FlagLike]:
         return min(int(flag.pk) for flag in self.flags)
 
     @property
-    def lead(self) -> F:
+    def lead(self) -> Any:
         return next(flag for flag in self.flags if int(flag.pk) == self.pk)
 
     @property
@@ -111,10 +114,10 @@ class Incident[F: FlagLike]:
         return any(flag is f or getattr(flag, "pk", None) == f.pk for f in self.flags)
 
 
-def incidents[F: FlagLike](open_flags: Iterable[F]) -> list[Incident[F]]:
+def incidents(open_flags: Iterable[FlagLike]) -> list[Incident]:
     """The couple's open flags grouped into incidents (flags of several couples: give one
     couple's at a time). Most recent incident first, as the flags are listed."""
-    groups: dict[tuple[str, int], list[F]] = {}
+    groups: dict[tuple[str, int], list[FlagLike]] = {}
     for flag in open_flags:
         groups.setdefault(evidence_key(flag), []).append(flag)
     found = [
@@ -124,7 +127,7 @@ def incidents[F: FlagLike](open_flags: Iterable[F]) -> list[Incident[F]]:
     return sorted(found, key=_most_recent_first)
 
 
-def incident_of[F: FlagLike](flag: F, open_flags: Iterable[F]) -> Incident[F]:
+def incident_of(flag: FlagLike, open_flags: Iterable[FlagLike]) -> Incident:
     """The incident `flag` belongs to among the couple's `open_flags` (itself alone when it
     is closed, or not among them)."""
     key = evidence_key(flag)
@@ -134,7 +137,7 @@ def incident_of[F: FlagLike](flag: F, open_flags: Iterable[F]) -> Incident[F]:
     return next(i for i in incidents(together) if flag in i)
 
 
-def _most_recent_first(incident: Incident[Any]) -> tuple[int, int, int]:
+def _most_recent_first(incident: Incident) -> tuple[int, int, int]:
     """Latest opened first; among those opened on one day, the later sessions first."""
     latest_session = max(incident.sessions, default=0)
     return (-incident.opened_on.toordinal(), -latest_session, incident.pk)

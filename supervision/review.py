@@ -151,7 +151,7 @@ def flag_acknowledge(
     return acknowledgement
 
 
-def flag_and_its_incident(user: User, pk: int) -> tuple[Flag, Incident[Flag]]:
+def flag_and_its_incident(user: User, pk: int) -> tuple[Flag, Incident]:
     """The flag the user may acknowledge and the incident it belongs to (flags.incidents):
     one query, the flag and its couple's open flags together. Raises Flag.DoesNotExist for a
     flag that isn't theirs to acknowledge."""
@@ -179,7 +179,7 @@ def flag_token(token: uuid.UUID | None, flag: Flag, lead: Flag) -> uuid.UUID | N
 @transaction.atomic
 def incident_acknowledge(
     *,
-    incident: Incident[Flag],
+    incident: Incident,
     addressed_to: Flag,
     by: User,
     comment: str,
@@ -220,7 +220,7 @@ class ShownIncident:
     many of them are acknowledged, and (on the couple page) the acknowledgements made of it,
     each once though it is recorded against every flag."""
 
-    incident: Incident[Any]
+    incident: Incident
     acknowledgements: tuple[FlagAcknowledgement, ...] = ()
 
     @cached_property
@@ -284,7 +284,7 @@ def _acknowledged(flag: Any) -> bool:
     return bool(flag.acknowledgements.all())
 
 
-def shown(incident: Incident[Any], *, with_acknowledgements: bool = False) -> ShownIncident:
+def shown(incident: Incident, *, with_acknowledgements: bool = False) -> ShownIncident:
     """`with_acknowledgements`: each acknowledgement of the incident once (those made of it
     together are one per flag, same author, moment and comment), oldest first; the flags'
     acknowledgements prefetched (acknowledgements_prefetch)."""

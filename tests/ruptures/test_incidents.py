@@ -54,7 +54,7 @@ def walk_out(couple: Couple, day: datetime.date) -> Rupture:
     )
 
 
-def open_incidents(couple: Couple) -> list[Incident[Flag]]:
+def open_incidents(couple: Couple) -> list[Incident]:
     return incidents(Flag.objects.open().filter(couple=couple))
 
 
