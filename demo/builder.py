@@ -42,6 +42,7 @@ from demo.data import (
     SessionPlan,
     W,
 )
+from demo.flag_cases import script_flag_case_ruptures, script_stuck_sessions
 from demo.measures import add_measures
 from demo.observations import add_observations
 from demo.ruptures import record_ruptures
@@ -202,6 +203,7 @@ def _build_couple(
         summary.ruptures += script_seed_case_ruptures(sessions)
     if spec.status == DROPPED_OUT:
         summary.ruptures += script_dropout_ruptures(sessions)
+    summary.ruptures += script_flag_case_ruptures(spec, sessions)
     summary.cycle_maps += _save_cycle_maps(couple, spec, sessions, emotions, rng)
     if "shared" in spec.flags:
         shared_at = sessions[-1].starts_at + datetime.timedelta(hours=3)
@@ -243,6 +245,8 @@ def _plan_sessions(
         script_seed_case_sessions(plans)
     if spec.status == DROPPED_OUT:
         script_dropout_sessions(plans)
+    if "stuck" in spec.flags:
+        script_stuck_sessions(plans)
     held = [plan for plan in plans if plan.took_place]
     for k, plan in enumerate(held):
         plan.eft_step = 1 + round((spec.reached_step - 1) * k / max(len(held) - 1, 1))

@@ -69,7 +69,10 @@ T1, T2, T3 = "therapist1", "therapist2", "therapist3"
 # each partner alone), "shared" (into the consultation group), and for the measures (see
 # measures.py): "split" (the partners' alliance gap widens late, with no rupture), "distressed"
 # (satisfaction stays below the CSI-4 cut-off), "unlogged" (a partner reports tension in a
-# session without a logged rupture), "denied" (a partner reports none in a rupture session).
+# session without a logged rupture), "denied" (a partner reports none in a rupture session);
+# and for the rarer flags (see flag_cases.py): "recurring" (one marker in the last three
+# sessions), "quiet" (a rupture, then weeks without a session), "stuck" (many sessions, all
+# attended, still in stage 1).
 COUPLE_ROWS: tuple[tuple[Any, ...], ...] = (
     (T1, ("Maren", P, SHE), ("Teo", W, HE), PW, 12, 4, 3, ACTIVE, "seed individual shared"),
     (T1, ("Aurelie", P, SHE), ("Bram", W, HE), PW, 9, 3, 2, ACTIVE, "unlogged"),
@@ -77,15 +80,15 @@ COUPLE_ROWS: tuple[tuple[Any, ...], ...] = (
     (T1, ("Cato", P, HE), ("Delphine", P, SHE), PP, 7, 2, 6, ACTIVE, ""),
     (T1, ("Emrys", W, HE), ("Fenna", P, SHE), PW, 20, 9, 23, COMPLETED, ""),
     (T2, ("Gideon", P, HE), ("Hallie", W, SHE), PW, 14, 5, 1, ACTIVE, "individual shared unlogged"),
-    (T2, ("Ines", W, SHE), ("Joran", W, HE), WW, 10, 3, 4, ACTIVE, "denied"),
+    (T2, ("Ines", W, SHE), ("Joran", W, HE), WW, 10, 3, 4, ACTIVE, "denied recurring"),
     (T2, ("Linnea", P, SHE), ("Mattias", W, HE), PW, 8, 3, 48, DROPPED_OUT, ""),
     (T2, ("Noor", P, SHE), ("Oren", V, HE), PW, 6, 2, 2, ACTIVE, ""),
     (T2, ("Petra", P, SHE), ("Soren", P, HE), PP, 11, 4, 3, ACTIVE, "split"),
     (T3, ("Tamsin", W, SHE), ("Ulric", P, HE), PW, 18, 7, 6, ACTIVE, "individual unlogged"),
-    (T3, ("Vesna", P, SHE), ("Yara", W, SHE), PW, 12, 4, 37, PAUSED, ""),
+    (T3, ("Vesna", P, SHE), ("Yara", W, SHE), PW, 12, 4, 37, PAUSED, "quiet"),
     (T3, ("Idris", W, HE), ("Zeb", W, HE), WW, 9, 2, 1, ACTIVE, "distressed"),
     (T3, ("Rosalind", P, SHE), ("Quill", W, HE), PW, 15, 5, 4, ACTIVE, ""),
-    (T3, ("Kestrel", V, THEY), ("Larkin", W, HE), PW, 7, 3, 5, ACTIVE, ""),
+    (T3, ("Kestrel", V, THEY), ("Larkin", W, HE), PW, 14, 2, 5, ACTIVE, "stuck"),
 )
 
 
