@@ -18,6 +18,7 @@ from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
 from people import audit
+from people.middleware import remember_practice_zone
 from people.models import (
     ConsultationGroup,
     GroupMembership,
@@ -197,7 +198,14 @@ class PracticeVocabularyAdmin(ScopedReadOnlyAdmin):
 
 @admin.register(Practice)
 class PracticeAdmin(admin.ModelAdmin):
-    list_display = ["name", "time_zone"]
+    list_display = ["name", "time_zone", "date_format"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Saved, the admin's own pages follow the new zone and date format at once; everyone
+        else's at their next sign-in (people.middleware)."""
+        super().save_model(request, obj, form, change)
+        if obj.pk == getattr(request.user, "practice_id", None):
+            remember_practice_zone(request.session, obj.pk)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Practice]:
         if request.user.is_superuser:

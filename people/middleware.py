@@ -15,6 +15,8 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
+from core import dates
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -196,6 +198,8 @@ class RequireMFAMiddleware:
 # request spends a query on it. A practice that changes its zone reaches its people at their
 # next sign-in (at most SESSION_ABSOLUTE_SECONDS later).
 PRACTICE_TIME_ZONE_KEY = "practice_time_zone"
+# Its date format (core.dates), kept beside the zone by the same lookup.
+PRACTICE_DATE_FORMAT_KEY = "practice_date_format"
 
 
 class PracticeTimeZoneMiddleware:
@@ -215,7 +219,8 @@ class PracticeTimeZoneMiddleware:
         practice_id = getattr(user, "practice_id", None)
         if user is None or not user.is_authenticated or practice_id is None:
             return self.get_response(request)
-        with timezone.override(practice_zone(request.session, practice_id)):
+        zone = practice_zone(request.session, practice_id)
+        with timezone.override(zone), dates.override(practice_date_format(request.session)):
             return self.get_response(request)
 
 
@@ -231,13 +236,20 @@ def practice_zone(session: SessionBase, practice_id: int) -> ZoneInfo | None:
 
 
 def remember_practice_zone(session: SessionBase, practice_id: int) -> str:
-    """Look the practice's zone name up (one query) and keep it in the session."""
+    """Look the practice's zone name and date format up (one query) and keep them in the
+    session; the zone name."""
     from people.models import Practice
 
-    zones = Practice.objects.filter(pk=practice_id).values_list("time_zone", flat=True)
-    name = zones.first() or ""
+    found = Practice.objects.filter(pk=practice_id).values_list("time_zone", "date_format")
+    name, date_format = found.first() or ("", dates.DEFAULT)
     session[PRACTICE_TIME_ZONE_KEY] = [practice_id, name]
+    session[PRACTICE_DATE_FORMAT_KEY] = date_format
     return name
+
+
+def practice_date_format(session: SessionBase) -> str:
+    """The practice's date format as kept in the session with its zone (core.dates)."""
+    return str(session.get(PRACTICE_DATE_FORMAT_KEY) or dates.DEFAULT)
 
 
 def zone_named(name: str) -> ZoneInfo | None:

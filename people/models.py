@@ -17,6 +17,8 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from core import dates
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -26,6 +28,15 @@ class Practice(models.Model):
 
     name = models.CharField(max_length=200)
     time_zone = models.CharField(max_length=64, default="Europe/London")
+    # How the practice's pages show dates and read typed ones (core.dates).
+    date_format = models.CharField(
+        "date format",
+        max_length=10,
+        choices=dates.CHOICES,
+        default=dates.DEFAULT,
+        db_default=dates.DEFAULT,
+        help_text="How dates are shown and typed on every page of the practice.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

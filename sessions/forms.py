@@ -6,9 +6,11 @@ import datetime
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.utils import dateformat, timezone
+from django.utils import timezone
 
+from core import dates
 from core.concurrency import CreateForm, VersionedForm
+from core.dates import DateTextField
 from core.fields import FlagSetFormField
 from cycles.models import EFTStep
 from sessions.models import (
@@ -26,11 +28,12 @@ if TYPE_CHECKING:
     from cycles.models import Couple
 
 MAX_SESSION_MINUTES = 480
+DATE_HELP = "The day it was held."
 
 
 class SessionForm(VersionedForm, CreateForm):
-    # Browsers' date and time inputs take ISO values whatever the page's locale.
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    # The day in the practice's format (or ISO), typed; the times in the browser's inputs.
+    date = DateTextField(help_text=DATE_HELP)
     start_time = forms.TimeField(
         label="Start", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
     )
@@ -122,7 +125,7 @@ class SessionForm(VersionedForm, CreateForm):
             self.add_error("date", "A session can't be logged before it has happened.")
             return False
         if date < self.couple.started_on:
-            started = dateformat.format(self.couple.started_on, "j M Y")
+            started = dates.show(self.couple.started_on)
             self.add_error(
                 "date",
                 f"This couple's treatment started on {started}: a session can't be dated "
@@ -168,7 +171,7 @@ class SessionForm(VersionedForm, CreateForm):
         ordinal: int, starts_at: datetime.datetime, ends_at: datetime.datetime
     ) -> str:
         local_start, local_end = timezone.localtime(starts_at), timezone.localtime(ends_at)
-        when = f"{dateformat.format(local_start, 'j M Y, H:i')}–{local_end:%H:%M}"
+        when = f"{dates.show(local_start)}, {local_start:%H:%M}–{local_end:%H:%M}"
         return (
             f"Session {ordinal} of this couple is already logged for {when}: this time "
             f"overlaps it. If it is the same session, correct session {ordinal} instead."
