@@ -430,6 +430,10 @@ def _session_rows(rng: random.Random, sessions: list[_Session]) -> Iterator[Row]
             "withdrawn_at": s.starts_at + datetime.timedelta(days=1) if s.withdrawn else None,
             "withdrawn_by": s.therapist_id if s.withdrawn else None,
             "withdrawal_reason": "Logged against the wrong couple." if s.withdrawn else "",
+            # Unsigned, as a practice's newest records are (signing changes no summary).
+            "signed_at": None,
+            "signed_by": None,
+            "cosign_state": "",
         }
 
 

@@ -177,8 +177,9 @@ class World:
         summary = RuptureSummary.objects.create(
             couple=couple,
             period="treatment",
-            # The latest night's: a summary dated today would be a same-day look (flags.runs).
-            on_date=timezone.localdate() - datetime.timedelta(days=1),
+            # Dated the couple's start: a summary dated after a nightly run's day is a later look,
+            # whose flags that run leaves alone (flags.runs.evaluate).
+            on_date=couple.started_on,
             data={"ruptures": 1},
         )
         return cls(
