@@ -336,9 +336,9 @@ class SeedDemoTests(TestCase):
             assert flag.closed_on is not None
             assert flag.closed_on >= repaired_on
         absence = flags[FlagKind.CONFRONTATION_THEN_ABSENCE]
+        # The walk-out was in the rupture's own session: one sentence says so (flags/rules.py).
         assert absence.detail == (
-            f"Confrontation rupture in session {rupture.session.ordinal}, "
-            f"then a walk-out in session {rupture.session.ordinal}."
+            f"A confrontation rupture and a walk-out in session {rupture.session.ordinal}."
         )
 
         latest = RuptureSummary.objects.get(
