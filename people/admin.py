@@ -171,8 +171,10 @@ class PracticeVocabularyAdmin(ScopedReadOnlyAdmin):
     def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         return ["practice"]
 
-    def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: Any | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
         practice_id = request.user.practice_id  # type: ignore[union-attr]
         model = self.model
 
