@@ -241,6 +241,14 @@ ROUTES: dict[str, Route] = {
         get=roles(NOT_FOUND, practice_admin=OK),
         post=roles(NOT_FOUND, practice_admin=STARTED),
     ),
+    # A therapist's own caseload's rupture codes: every therapist, their own couples only.
+    "exports:caseload_ruptures": Route(
+        no_kwargs,
+        get=roles(NOT_FOUND, owner=OK, colleague=OK, outsider=OK, group_member=OK),
+        post=roles(
+            NOT_FOUND, owner=STARTED, colleague=STARTED, outsider=STARTED, group_member=STARTED
+        ),
+    ),
     # An export's page and file: the person who asked for it only.
     "exports:status": Route(
         export_job, get=roles(NOT_FOUND, supervisor=OK), post=POST_REFUSED, htmx=("get",)
