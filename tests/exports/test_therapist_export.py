@@ -119,3 +119,9 @@ def test_an_export_long_after_signing_in_asks_to_confirm_who_it_is_first(world):
     assert reverse("account_reauthenticate") in response["Location"]
     assert not ExportJob.objects.exists()
     assert not AccessEvent.objects.filter(action="export csv").exists()
+
+
+def test_the_caseload_offers_the_export_to_a_therapist_only(world):
+    link = f'href="{URL}"'
+    assert link in signed_in(world.owner).get(reverse("cycles:caseload")).content.decode()
+    assert link not in signed_in(world.supervisor).get(reverse("cycles:caseload")).content.decode()
