@@ -18,7 +18,14 @@ from cycles.models import CycleMap, CycleStep, Partner, StepKind
 WIDTH = 760
 COLUMN_X = {"A": 30, "B": 450}
 BOX_WIDTH = 280
-TOP = 54
+# The partners' names head the columns, wrapped to the column's width (a name is never cut):
+# the first line's baseline, the line height, the characters of bold 15 px text a line holds,
+# and the space between the last line and the first box.
+HEADING_Y = 26
+HEADING_LINE = 19
+HEADING_CHARS = 30
+HEADING_GAP = 28
+TOP = HEADING_Y + HEADING_GAP  # below a one-line heading
 GAP = 30
 LINE_HEIGHT = 17
 CAPTION_HEIGHT = 16
@@ -49,6 +56,30 @@ class Column:
     label: str  # "A" or "B"
     heading: str
     boxes: list[Box]
+
+    @property
+    def cx(self) -> int:
+        return COLUMN_X[self.label] + BOX_WIDTH // 2
+
+    @property
+    def heading_lines(self) -> list[tuple[int, str]]:
+        """The heading wrapped to the column, each line with its baseline."""
+        return [
+            (HEADING_Y + i * HEADING_LINE, line)
+            for i, line in enumerate(heading_lines(self.heading))
+        ]
+
+
+def heading_lines(heading: str) -> list[str]:
+    """A partner's name and position as lines that fit a column; a long name wraps, a word
+    longer than a line is broken, nothing is dropped."""
+    return textwrap.wrap(heading, HEADING_CHARS) or [""]
+
+
+def top_for(headings: list[str]) -> int:
+    """Where the boxes start: below the longest heading."""
+    lines = max((len(heading_lines(h)) for h in headings), default=1)
+    return HEADING_Y + (lines - 1) * HEADING_LINE + HEADING_GAP
 
 
 @dataclass
@@ -171,17 +202,18 @@ def layout_chains(chains: dict[str, list[Node]], headings: dict[str, str]) -> Di
     if total == 0:
         return diagram
     a, b = columns["A"], columns["B"]
-    _stack(a, TOP, upward=False, total=total)
-    _stack(b, TOP, upward=True, total=total)
     diagram.columns = [
         Column(label, headings.get(label, f"Partner {label}"), columns[label])
         for label in ("A", "B")
     ]
+    top = top_for([column.heading for column in diagram.columns])
+    _stack(a, top, upward=False, total=total)
+    _stack(b, top, upward=True, total=total)
     diagram.boxes = a + b
     diagram.arrows = [_down(x, y) for x, y in pairwise(a)]
     diagram.arrows += [_up(x, y) for x, y in pairwise(b)]
     diagram.loop_arrows = _loop(a, b)
-    diagram.height = TOP + total + LOOP_MARGIN + 24
+    diagram.height = top + total + LOOP_MARGIN + 24
     return diagram
 
 

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
 STEP_FIELDS = tuple(StepForm.base_fields)
 LABELS = ("A", "B")
 
-# A new map starts from EFT's chain, so the therapist fills in rather than builds.
+# A new map starts from EFT's chain as therapists first sketch it, so the therapist fills in
+# rather than builds; perception and body response are added on demand ("Add a step").
 STARTER_KINDS = [
     StepKind.TRIGGER,
-    StepKind.PERCEPTION,
     StepKind.SECONDARY_EMOTION,
     StepKind.PRIMARY_EMOTION,
     StepKind.ATTACHMENT_NEED,

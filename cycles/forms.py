@@ -202,7 +202,13 @@ class StepForm(forms.Form):
         required=False,
         help_text="Pick from the vocabulary or type your own word.",
     )
-    text = forms.CharField(label="In their words", max_length=STEP_WORDS_MAX, required=False)
+    # A textarea as wide as the chain, so a phrase is seen whole while it is typed.
+    text = forms.CharField(
+        label="In their words",
+        max_length=STEP_WORDS_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "step-words"}),
+    )
     move = forms.ChoiceField(label="Move", choices=MOVE_CHOICES, required=False)
     # One of EFT's chain slots a new map opens with: dropped on saving if left unsaid.
     # Always "1" or "" in a form that is shown or saved (editor.rows_of reads it so), so never
@@ -212,6 +218,20 @@ class StepForm(forms.Form):
     def __init__(self, *args: Any, vocabulary: dict[str, EmotionTerm], **kwargs: Any) -> None:
         self.vocabulary = vocabulary
         super().__init__(*args, **kwargs)
+
+    @property
+    def shows_emotion(self) -> bool:
+        """Whether the editor draws the emotion field: on emotion steps, on a step whose kind
+        is not chosen yet, and wherever an emotion was typed (so nothing typed is hidden)."""
+        kind = str(self["kind"].value() or "")
+        return not kind or kind in EMOTION_STEP_KINDS or bool(self["term"].value())
+
+    @property
+    def shows_move(self) -> bool:
+        """Whether the editor draws the move field: on actions, on a step whose kind is not
+        chosen yet, and wherever a move was chosen."""
+        kind = str(self["kind"].value() or "")
+        return not kind or kind == StepKind.ACTION or bool(self["move"].value())
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
