@@ -22,8 +22,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from flags.incidents import incidents
-from people.models import Supervision, User
+from flags.snapshot import end_of
+from people.models import SignalThresholds, Supervision, User
 from ruptures.models import DigestLog, Flag, FlagKind, NightlyRun
+from sessions.signing import unsigned_overdue
 
 # Cases listed per section of a digest; the rest are counted ("and 14 more couples"): a
 # first night can flag hundreds of a caseload's couples, and a list that long goes unread.
@@ -99,6 +101,9 @@ class Digest:
     person: User
     for_date: datetime.date
     cases: dict[str, CaseLine] = field(default_factory=dict)
+    # Session records still unsigned after the practice's days, by case code (sessions.signing).
+    unsigned: Counter[str] = field(default_factory=Counter)
+    unsigned_after_days: int = 0
 
     def case(self, case_code: str) -> CaseLine:
         return self.cases.setdefault(case_code, CaseLine(case_code))
@@ -141,8 +146,20 @@ class Digest:
         return sorted((c for c in self.cases.values() if not c.changed), key=lambda c: c.case_code)
 
     @property
+    def unsigned_count(self) -> int:
+        return sum(self.unsigned.values())
+
+    @property
+    def unsigned_text(self) -> str:
+        """ "C-AB12CD (2), C-EF34GH": the cases with session records not signed in time."""
+        listed = sorted(self.unsigned.items())[:CASES_LISTED]
+        text = ", ".join(code + (f" ({n})" if n > 1 else "") for code, n in listed)
+        more = len(self.unsigned) - len(listed)
+        return text + (f" and {more} more couple{'s' if more != 1 else ''}" if more else "")
+
+    @property
     def worth_sending(self) -> bool:
-        return bool(self.cases)
+        return bool(self.cases or self.unsigned)
 
 
 def build(run: NightlyRun) -> list[Digest]:
@@ -181,7 +198,23 @@ def build(run: NightlyRun) -> list[Digest]:
             else:
                 line.still_open[kind] += 1
             line.open_flags.append(OpenFlag(pk, kind, evidence or {}, opened_on))
+    _add_unsigned(run, digests, supervisors_of)
     return [d for d in digests.values() if d.worth_sending]
+
+
+def _add_unsigned(
+    run: NightlyRun, digests: dict[int, Digest], supervisors_of: dict[int, list[int]]
+) -> None:
+    """Each therapist's session records not signed within the practice's days, for them and
+    their supervisors (docs/domain.md, "Signing"): counts and case codes, two queries."""
+    days = SignalThresholds.for_practice(run.practice_id).unsigned_notes_after_days
+    cutoff = end_of(run.for_date, run.practice.time_zone) - datetime.timedelta(days=days)
+    for therapist_id, cases in unsigned_overdue(run.practice_id, before=cutoff).items():
+        for person_id in [therapist_id, *supervisors_of[therapist_id]]:
+            digest = digests.get(person_id)
+            if digest is not None:
+                digest.unsigned.update(cases)
+                digest.unsigned_after_days = days
 
 
 def send(run: NightlyRun) -> int:

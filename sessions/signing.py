@@ -9,6 +9,7 @@ applying (sessions migration 0010), which `amend` does in its own transaction.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -16,9 +17,17 @@ from django.db.models import Model
 from django.utils import timezone
 
 from people.models import Supervision
-from sessions.models import Amendment, CosignState, SignOffEvent, SignOffKind, TherapySession
+from sessions.models import (
+    TOOK_PLACE,
+    Amendment,
+    CosignState,
+    SignOffEvent,
+    SignOffKind,
+    TherapySession,
+)
 
 if TYPE_CHECKING:
+    import datetime
     from collections.abc import Callable, Iterable
 
     from people.models import User
@@ -159,3 +168,22 @@ def amend(
         # A co-signed record that changes goes back to the supervisor.
         TherapySession.objects.filter(pk=locked.pk).update(cosign_state=CosignState.AWAITING)
     return amendment
+
+
+def unsigned_overdue(practice_id: int, *, before: datetime.datetime) -> dict[int, Counter[str]]:
+    """Held sessions of the practice started before `before` and still unsigned, counted by
+    therapist and case code (the morning digest's "not signed" line): one query."""
+    rows = (
+        TherapySession.objects.current()
+        .filter(
+            couple__practice_id=practice_id,
+            attendance__in=TOOK_PLACE,
+            signed_at__isnull=True,
+            starts_at__lt=before,
+        )
+        .values_list("therapist_id", "couple__case_code")
+    )
+    found: dict[int, Counter[str]] = defaultdict(Counter)
+    for therapist_id, case_code in rows:
+        found[therapist_id][case_code] += 1
+    return dict(found)

@@ -23,6 +23,7 @@ from cycles.services import PartnerDetails
 from ruptures.codes import RuptureStatus, RuptureType
 from ruptures.models import CaseloadSummary, DigestLog, Flag, RuptureSummary
 from ruptures.services import rupture_repair
+from sessions.models import TherapySession
 from tests.factories import World, make_couple, make_rupture, make_session
 
 if TYPE_CHECKING:
@@ -74,7 +75,15 @@ def scene() -> Scene:
     )
     calm = make_couple(world.colleague)
     make_session(calm, days_ago=4, progress_note=f"{CANARY}-calm-progress")
+    sign_every_session()  # only flags bring a digest here; unsigned records are tested below
     return Scene(world, planted, rupture, calm, timezone.localdate() - datetime.timedelta(days=1))
+
+
+def sign_every_session() -> None:
+    for session in TherapySession.objects.all():
+        TherapySession.objects.filter(pk=session.pk).update(
+            signed_at=timezone.now(), signed_by=session.therapist
+        )
 
 
 def sent_to(email: str) -> list[EmailMessage]:
@@ -228,9 +237,36 @@ def test_nobody_is_mailed_when_nothing_is_flagged(run_nightly: Callable[..., Nig
     world = World.build()
     world.rupture.status = RuptureStatus.RESOLVED
     world.rupture.save()
+    sign_every_session()
 
     run_nightly(world.practice, timezone.localdate())
 
     assert not Flag.objects.exists()
     assert mail.outbox == []
     assert not DigestLog.objects.exists()
+
+
+def test_records_unsigned_after_the_practices_days_are_counted_by_case_code(
+    run_nightly: Callable[..., NightlyRun],
+):
+    """docs/domain.md, "Signing": to the therapist and their supervisor, counts and codes."""
+    world = World.build()
+    world.rupture.status = RuptureStatus.RESOLVED
+    world.rupture.save()  # nothing flagged: the unsigned records alone bring the digest
+    late = make_couple(world.owner, partner_a=PartnerDetails(f"Avery {CANARY}"))
+    make_session(late, days_ago=6, progress_note=f"{CANARY}-late-note")
+    make_session(late, days_ago=5)
+    make_session(late, days_ago=1)  # within the practice's 3 days: not yet late
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+
+    run_nightly(world.practice, yesterday)
+
+    for person in (world.owner, world.supervisor):
+        (digest,) = sent_to(person.email)
+        assert (
+            "- 3 session records not signed after 3 days: "
+            f"{min(world.couple.case_code, late.case_code)}"
+        ) in digest.body
+        assert f"{late.case_code} (2)" in digest.body
+        assert CANARY not in digest.body
+    assert sent_to(world.colleague.email) == []
