@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from core.concurrency import CreateForm
+from core.dates import DateTextField
 
 COMMENT_MAX = 2000
 
@@ -22,12 +23,8 @@ class AcknowledgeForm(CreateForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": "Write a comment for the therapist."},
     )
-    follow_up_on = forms.DateField(
-        label="Follow up on",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter a date, such as 2026-12-01."},
-    )
+    # Typed in the practice's date format, or ISO (core.dates).
+    follow_up_on = DateTextField(label="Follow up on", required=False)
 
     def __init__(self, *args: Any, today: datetime.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -141,7 +141,7 @@ def test_a_closed_flag_stays_in_history_with_its_acknowledgements(client, world,
         ({"comment": "   ", "follow_up_on": ""}, "Write a comment for the therapist."),
         ({"comment": "x" * 2001, "follow_up_on": ""}, "at most 2000 characters"),
         ({"comment": COMMENT, "follow_up_on": "2001-01-01"}, "Choose today or a later date."),
-        ({"comment": COMMENT, "follow_up_on": "31/31/2031"}, "Enter a date"),
+        ({"comment": COMMENT, "follow_up_on": "31/31/2031"}, "Enter a valid date as 7 Dec 2026"),
         ({"comment": "before\x00after", "follow_up_on": ""}, "Null characters are not allowed."),
     ],
 )

@@ -146,7 +146,7 @@ def test_bad_input_keeps_the_input_and_acknowledges_none_of_the_flags(
     )
     assert response.status_code == 200
     assert "Write a comment for the therapist." in response.text
-    assert "Enter a date, such as 2026-12-01." in response.text
+    assert "Enter a valid date as 7 Dec 2026, e.g. 7 Dec 2026 (or as 2026-12-07)." in response.text
     assert 'value="soon"' in response.text
     assert not FlagAcknowledgement.objects.exists()
 
