@@ -4,20 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0009_derived_trail_update_hash_join'),
+        ("people", "0009_derived_trail_update_hash_join"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='signalthresholds',
-            name='unsigned_notes_after_days',
-            field=models.PositiveSmallIntegerField(default=3, help_text="A session record still unsigned this many days after the session is listed in the therapist's and supervisor's morning digest (counts and case codes only).", verbose_name='unsigned notes: days'),
+            model_name="signalthresholds",
+            name="unsigned_notes_after_days",
+            field=models.PositiveSmallIntegerField(
+                default=3,
+                help_text="A session record still unsigned this many days after the session is listed in the therapist's and supervisor's morning digest (counts and case codes only).",
+                verbose_name="unsigned notes: days",
+            ),
         ),
         migrations.AddField(
-            model_name='supervision',
-            name='notes_need_cosign',
-            field=models.BooleanField(default=False, help_text="The therapist's signed session records wait for this supervisor's co-signature.", verbose_name='notes need co-signing'),
+            model_name="supervision",
+            name="notes_need_cosign",
+            field=models.BooleanField(
+                default=False,
+                help_text="The therapist's signed session records wait for this supervisor's co-signature.",
+                verbose_name="notes need co-signing",
+            ),
         ),
     ]
