@@ -207,6 +207,16 @@ class RepairForm(VersionedForm, CreateForm):
         coerce=int,
         initial=ResolutionStage.EXPLORED,
     )
+    note = forms.CharField(
+        label="Note on the repair",
+        help_text=(
+            "What you acknowledged and how you repaired it together. Part of the record: "
+            "your supervisor reads it; a consultation group never does."
+        ),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=5000,
+    )
 
 
 class UndoRepairForm(forms.Form):

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.concurrency import request_token_field, version_field
@@ -46,6 +47,19 @@ class RuptureQuerySet(models.QuerySet["Rupture"]):
 
     def open(self) -> RuptureQuerySet:
         return self.current().exclude(status=RuptureStatus.RESOLVED)
+
+    def with_repair_note(self) -> RuptureQuerySet:
+        """Each rupture with `repair_note`: the note of the repair standing in the session
+        that repaired it ("" when none), read in the same query."""
+        standing = (
+            RuptureRepair.objects.current()
+            .filter(rupture=OuterRef("pk"), session=OuterRef("repaired_in"))
+            .order_by("-recorded_at", "-pk")
+            .values("note")[:1]
+        )
+        return self.annotate(
+            repair_note=Coalesce(Subquery(standing), Value(""), output_field=models.TextField())
+        )
 
 
 class Rupture(Withdrawable):
@@ -455,6 +469,13 @@ class RuptureRepair(Withdrawable):
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    # Record content, like the progress note (so stored as plain text, not encrypted as the
+    # private notes are): shown with the repair to whoever may read the record and in the
+    # couple PDF, never in a consultation group's case (consultation/deidentify.py allow-list).
+    # db_default: the bench's COPY columns come from the model (bench/practice.py).
+    note = models.TextField(
+        "what I acknowledged, how we repaired it", blank=True, default="", db_default=""
     )
     # A repair recorded by mistake is undone, never deleted: the rupture goes back to its
     # state before (the fields above) and this row stays, withdrawn.

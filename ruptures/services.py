@@ -77,12 +77,14 @@ def rupture_repair(
     status: str,
     strategies: Any = None,
     resolution_stage: int | None = None,
+    note: str = "",
     recorded_by: User | None = None,
     read_version: int | None = None,
     request_token: uuid.UUID | None = None,
 ) -> Rupture:
     """Mark an earlier rupture as repaired (fully or partly) in a later session, logging the
-    repair with the rupture's state just before it (RuptureRepair).
+    repair with the rupture's state just before it (RuptureRepair), and the therapist's
+    `note` on it (what they acknowledged, how they repaired it).
 
     With `read_version` (the repair form's), refused with StaleEdit when the rupture was
     corrected or repaired since; a form sent twice with the same `request_token` repairs once.
@@ -109,6 +111,7 @@ def rupture_repair(
         stage_before=rupture.resolution_stage,
         repaired_in_before_id=rupture.repaired_in_id,
         recorded_by=recorded_by,
+        note=note,
     )
     rupture.repaired_in = repaired_in
     rupture.status = status

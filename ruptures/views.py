@@ -202,6 +202,7 @@ def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpR
             status=form.cleaned_data["status"],
             strategies=form.cleaned_data["strategies"],
             resolution_stage=form.cleaned_data["resolution_stage"],
+            note=form.cleaned_data["note"],
             recorded_by=signed_in(request),
             read_version=form.read_version(),
             request_token=form.token(),

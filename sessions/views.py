@@ -42,7 +42,8 @@ def session_page_context(
 ) -> dict[str, Any]:
     """Everything the session page shows, in a fixed number of queries.
 
-    Earlier open ruptures come a page at a time (`open_page`, EARLIER_OPEN_SHOWN each, with
+    The repairs lead when there are any to make or made here (`repairs_first`). Earlier
+    open ruptures come a page at a time (`open_page`, EARLIER_OPEN_SHOWN each, with
     their total counted by a window in the same query); a repair form is built only for a
     rupture in `repair_forms` (posted and refused), which the page shows open in its line.
     """
@@ -50,6 +51,7 @@ def session_page_context(
         Rupture.objects.current()
         .filter(session=session)
         .select_related("repaired_in")
+        .with_repair_note()
         .order_by("minute", "pk")
     )
     earlier_open, open_total, open_page = earlier_open_page(session, open_page)
@@ -63,13 +65,16 @@ def session_page_context(
         Rupture.objects.current()
         .filter(repaired_in=session)
         .select_related("session", "repaired_in")
+        .with_repair_note()
     )
     for rupture in repaired_here:
         prefix = f"undo{rupture.pk}"
         rupture.undo_form = (undo_forms or {}).get(rupture.pk) or UndoRepairForm(prefix=prefix)  # type: ignore[attr-defined]
     note = PrivateNote.objects.visible_to(user).filter(session=session).first()
     can_edit = may_edit(user, session.couple)
+    editable = can_edit and not session.is_withdrawn
     shown_from = (open_page - 1) * EARLIER_OPEN_SHOWN
+    repairs_first = bool(repaired_here) or (editable and bool(earlier_open) and session.took_place)
     return {
         "alliance": list(AllianceRating.objects.filter(session=session)),
         "reports": list(PostSessionReport.objects.filter(session=session)),
@@ -83,8 +88,13 @@ def session_page_context(
         "earlier_open_last": shown_from + len(earlier_open) - len(missing),
         "earlier_open_more": open_total > shown_from + EARLIER_OPEN_SHOWN,
         "repaired_here": repaired_here,
+        # The page leads with the repairs when this session made or can make one; the
+        # add-rupture form stays folded until asked for, unless recording ruptures is all
+        # this session still needs (none yet, nothing to repair).
+        "repairs_first": repairs_first,
+        "add_rupture_unfolded": not ruptures and not repairs_first,
         "private_note": note,
-        "can_edit": can_edit and not session.is_withdrawn,
+        "can_edit": editable,
         "rupture_form": RuptureForm(prefix="new") if can_edit else None,
         "withdraw_form": WithdrawForm() if can_edit else None,
     }
