@@ -140,7 +140,8 @@ ROUTES: dict[str, Route] = {
     "partner_screen": Route(no_kwargs, get=roles("302 home"), post=roles("302 home")),
     "partner_screen_unlock": Route(no_kwargs, get=GET_REFUSED, post=roles("302 home")),
     # Couples (cycles.urls). Reads: the therapist and their supervisor; writes: the therapist.
-    "cycles:caseload": Route(no_kwargs, get=ACCOUNT_GET, post=POST_REFUSED, htmx=("get",)),
+    # The search is a POST, so partners' names never reach a URL (cycles.views.caseload).
+    "cycles:caseload": Route(no_kwargs, get=ACCOUNT_GET, post=ACCOUNT_GET, htmx=("get", "post")),
     "cycles:new": Route(
         no_kwargs,
         get=roles(OK, supervisor=NOT_FOUND, other_supervisor=NOT_FOUND, practice_admin=NOT_FOUND),
@@ -165,6 +166,14 @@ ROUTES: dict[str, Route] = {
     ),
     "cycles:cycle_history": Route(
         couple, get=roles(NOT_FOUND, owner=OK, supervisor=OK), post=POST_REFUSED
+    ),
+    # Restoring an earlier revision: the therapist only; a revision not on record is refused
+    # on the history page (200), so the matrix's post changes nothing.
+    "cycles:cycle_restore": Route(
+        couple,
+        get=GET_REFUSED,
+        post=roles(NOT_FOUND, owner=OK),
+        data=lambda s: {"revision": "999", "base_revision": "1"},
     ),
     # Exports: the GET shows the button, the POST starts a job and leads to its page.
     "cycles:pdf": Route(
