@@ -301,7 +301,7 @@ class PersonAdmin(PracticeScopedAdmin, DjangoUserAdmin):
 
 @admin.register(Supervision)
 class SupervisionAdmin(PracticeScopedAdmin):
-    list_display = ["supervisor", "therapist", "started_on"]
+    list_display = ["supervisor", "therapist", "started_on", "notes_need_cosign"]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         # Only supervisors supervise and only therapists are supervised; and an admin never

@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
@@ -29,7 +29,7 @@ from exports import jobs as export_jobs
 from exports.models import ExportKind
 from people.access import signed_in
 from people.audit import record
-from people.models import User
+from people.models import Supervision, User
 from ruptures.models import Flag, FlagKind
 from supervision import review as supervision
 from supervision.forms import AcknowledgeForm
@@ -256,8 +256,30 @@ def therapist_overview(request: HttpRequest, pk: int) -> HttpResponse:
         "table": table,
         "open_flags": open_flags,
         "all_url": _review_url(therapist),
+        "notes_need_cosign": Supervision.objects.filter(supervisor=user, therapist=therapist)
+        .values_list("notes_need_cosign", flat=True)
+        .first(),
     }
     return render(request, "supervision/therapist.html", context)
+
+
+@require_POST
+def cosign_setting(request: HttpRequest, pk: int) -> HttpResponse:
+    """The supervisor decides whether this supervisee's signed notes wait for their
+    co-signature (docs/domain.md, "Signing"); the practice admin can, in the admin."""
+    user = _supervisor(request)
+    therapist = get_object_or_404(supervision.supervisees(user), pk=pk)
+    needed = request.POST.get("notes_need_cosign") == "yes"
+    Supervision.objects.filter(supervisor=user, therapist=therapist).update(
+        notes_need_cosign=needed
+    )
+    record(request, "set co-signing", detail=f"therapist={therapist.pk} needed={needed}")
+    if needed:
+        told = f"{therapist}'s session records now wait for your co-signature once signed."
+    else:
+        told = f"{therapist}'s signed session records no longer wait for your co-signature."
+    messages.success(request, told)
+    return redirect("supervision:therapist", pk=therapist.pk)
 
 
 @require_http_methods(["GET", "POST"])

@@ -215,6 +215,12 @@ ROUTES: dict[str, Route] = {
         get=roles(NOT_FOUND, supervisor=OK),
         post=POST_REFUSED,
     ),
+    "supervision:cosign_setting": Route(
+        lambda s: {"pk": s.world.owner.pk},
+        get=GET_REFUSED,
+        post=roles(NOT_FOUND, supervisor="302 supervision:therapist"),
+        data=lambda s: {"notes_need_cosign": "yes"},
+    ),
     # The other supervisor's export has their own supervisees' rows only.
     "supervision:ruptures_csv": Route(
         no_kwargs,

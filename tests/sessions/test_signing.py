@@ -316,3 +316,29 @@ def test_the_queue_takes_the_same_queries_however_long_it_is(client: Client) -> 
     # sent-back and unsigned lists (empty for a supervisor who holds no sessions). Pinned: a
     # count that grows with the queue is an N+1.
     assert first == more == 7
+
+
+def test_the_supervisor_turns_co_signing_on_for_a_supervisee(client: Client) -> None:
+    world = signed_world()
+    client.force_login(world.supervisor)
+    overview = reverse("supervision:therapist", args=[world.owner.pk])
+    assert "don't need your co-signature" in text_of(client, overview)
+
+    response = client.post(
+        reverse("supervision:cosign_setting", args=[world.owner.pk]),
+        {"notes_need_cosign": "yes"},
+        follow=True,
+    )
+
+    assert "now wait for your co-signature once signed" in html.unescape(response.content.decode())
+    assert Supervision.objects.get(supervisor=world.supervisor).notes_need_cosign
+    sign(client, world.owner, world.session)
+    world.session.refresh_from_db()
+    assert world.session.cosign_state == CosignState.AWAITING
+    # Another supervisor, not theirs, can't.
+    client.force_login(world.other_supervisor)
+    refused = client.post(
+        reverse("supervision:cosign_setting", args=[world.owner.pk]), {"notes_need_cosign": "no"}
+    )
+    assert refused.status_code == 404
+    assert Supervision.objects.get(supervisor=world.supervisor).notes_need_cosign

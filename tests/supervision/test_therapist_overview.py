@@ -20,9 +20,9 @@ from tests.supervision import request_overhead, sign_in
 
 pytestmark = pytest.mark.django_db
 
-# After sign-in: the supervisee (checked against the supervisions), their roll-ups and the
-# access event written.
-OVERVIEW_QUERIES = 3
+# After sign-in: the supervisee (checked against the supervisions), their roll-ups, the access
+# event written and whether their notes wait for this supervisor's co-signature.
+OVERVIEW_QUERIES = 4
 
 
 def roll_up(**changes: Any) -> dict[str, Any]:
