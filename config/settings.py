@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "sessions.apps.TherapySessionsConfig",  # label "therapy_sessions": see README
     "ruptures",
     "flags",
+    "plans",
     "supervision",
     "consultation",
     "exports",

@@ -32,6 +32,7 @@ urlpatterns = [
         "partner-screen/unlock/", measure_views.partner_screen_unlock, name="partner_screen_unlock"
     ),
     path("couples/", include("cycles.urls")),
+    path("couples/", include("plans.urls")),
     path("supervision/", include("supervision.urls")),
     path("groups/", include("consultation.urls")),
     path("practice/", include("people.urls")),

@@ -29,6 +29,7 @@ FLOORS: dict[str, int] = {
     "sessions": 3,
     "ruptures": 4,
     "flags": 5,
+    "plans": 5,
     "supervision": 6,
     "consultation": 6,
     "exports": 7,

@@ -271,7 +271,8 @@ def test_couple_page(client, scene, django_assert_num_queries):
     url = scene.couple.get_absolute_url()
     # 17 until the timeline became a page of the latest sessions (cycles.views.timeline_page):
     # the open ruptures, then read off every session, are now one query of their own.
-    response = count(django_assert_num_queries, PER_REQUEST + 18, lambda: client.get(url))
+    # + 1 for the treatment plan's card (plans.templatetags.plans.plan_summary).
+    response = count(django_assert_num_queries, PER_REQUEST + 19, lambda: client.get(url))
     assert len(response.context["sessions"]) == min(scene.size, TIMELINE_SHOWN)
     assert len(response.context["diagram"].boxes) == max(scene.size, 4)
 
@@ -280,7 +281,7 @@ def test_couple_page_of_the_supervisor(client, scene, django_assert_num_queries)
     signed_in(client, scene.supervisor)
     url = scene.couple.get_absolute_url()
     # + 1 since the open ruptures are a query of their own, as for the owner above.
-    count(django_assert_num_queries, PER_REQUEST + 17, lambda: client.get(url))
+    count(django_assert_num_queries, PER_REQUEST + 18, lambda: client.get(url))  # + the plan card
 
 
 def test_earlier_sessions_of_the_couple_page(client, scene, django_assert_num_queries):

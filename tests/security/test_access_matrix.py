@@ -194,6 +194,20 @@ ROUTES: dict[str, Route] = {
         get=GET_REFUSED,
         post=roles(NOT_FOUND, owner="302 cycles:detail"),
     ),
+    # The couple's treatment plan (plans.urls): reads as the couple page, writes the therapist's.
+    "plans:detail": Route(couple, get=roles(NOT_FOUND, owner=OK, supervisor=OK), post=POST_REFUSED),
+    # An empty post is refused on the form (200), so the matrix's post saves nothing.
+    "plans:edit": Route(couple, get=roles(NOT_FOUND, owner=OK), post=roles(NOT_FOUND, owner=OK)),
+    # With no plan on record there is no goal to mark: refused on the plan page (200).
+    "plans:mark": Route(
+        couple,
+        get=GET_REFUSED,
+        post=roles(NOT_FOUND, owner=OK),
+        data=lambda s: {"position": "1", "status": "met", "base_revision": "1"},
+    ),
+    "plans:history": Route(
+        couple, get=roles(NOT_FOUND, owner=OK, supervisor=OK), post=POST_REFUSED
+    ),
     # The supervisor's screens: supervisors only, and only their supervisees' couples.
     "supervision:review": Route(
         no_kwargs,

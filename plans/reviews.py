@@ -1,0 +1,38 @@
+"""Plan reviews due, for the therapist's morning digest (case codes and dates only)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from django.db.models import Min, OuterRef, Q, Subquery
+
+from cycles.models import CoupleStatus
+from plans.models import GoalStatus, PlanRevision
+
+# Couples whose plan is still being worked: a completed or dropped-out case has no review due.
+WORKED = (CoupleStatus.ACTIVE, CoupleStatus.PAUSED)
+
+
+def due(on_date: datetime.date, therapist_ids: Iterable[int]) -> list[tuple[str, datetime.date]]:
+    """(case code, review date) of each couple of these therapists whose current plan (its
+    latest revision) has a review due on or before `on_date`: the plan's own review date or
+    an open goal's, whichever comes first. One query; oldest review first."""
+    latest = (
+        PlanRevision.objects.filter(couple=OuterRef("couple")).order_by("-revision").values("pk")
+    )
+    rows = (
+        PlanRevision.objects.filter(
+            pk=Subquery(latest[:1]),
+            couple__therapist_id__in=list(therapist_ids),
+            couple__status__in=WORKED,
+        )
+        .annotate(goal_review=Min("goals__review_on", filter=Q(goals__status=GoalStatus.OPEN)))
+        .values_list("couple__case_code", "review_on", "goal_review")
+    )
+    found = []
+    for case_code, review_on, goal_review in rows:
+        when = min(review_on, goal_review) if goal_review else review_on
+        if when <= on_date:
+            found.append((case_code, when))
+    return sorted(found, key=lambda row: (row[1], row[0]))
