@@ -36,6 +36,12 @@ ABSENT_FROM = {
     "individual_a": (WhoMoved.PARTNER_B, WhoMoved.BOTH),
     "individual_b": (WhoMoved.PARTNER_A, WhoMoved.BOTH),
 }
+# The partner who was there: in an individual session a new rupture starts with them as the
+# one who moved (a click saved; the therapist is still one click away).
+PRESENT_IN = {
+    "individual_a": WhoMoved.PARTNER_A,
+    "individual_b": WhoMoved.PARTNER_B,
+}
 
 
 class RuptureForm(VersionedForm, CreateForm, forms.ModelForm):
@@ -82,6 +88,8 @@ class RuptureForm(VersionedForm, CreateForm, forms.ModelForm):
     def __init__(self, *args: Any, session: TherapySession | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("toward", Toward.THERAPIST)
+        if session is not None and session.format in PRESENT_IN:
+            kwargs["initial"].setdefault("who_moved", PRESENT_IN[session.format])
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:  # a correction is checked against what it read
             self.initial.setdefault("version", self.instance.version)

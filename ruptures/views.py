@@ -101,7 +101,7 @@ def rupture_add(request: HttpRequest, session_pk: int) -> HttpResponse:
     if not is_htmx(request):
         messages.success(request, "Recorded the rupture.")
         return redirect("therapy_sessions:detail", pk=session.pk)
-    fresh = RuptureForm(prefix="new")
+    fresh = RuptureForm(prefix="new", session=session)
     fresh.fields["rupture_type"].widget.attrs["autofocus"] = True  # ready for the next one
     response = _region(request, session, "ruptures", just_added=True, rupture_form=fresh)
     return trigger_client_event(response, "rupturesChanged")

@@ -95,7 +95,7 @@ def session_page_context(
         "add_rupture_unfolded": not ruptures and not repairs_first,
         "private_note": note,
         "can_edit": editable,
-        "rupture_form": RuptureForm(prefix="new") if can_edit else None,
+        "rupture_form": RuptureForm(prefix="new", session=session) if can_edit else None,
         "withdraw_form": WithdrawForm() if can_edit else None,
     }
 

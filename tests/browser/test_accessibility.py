@@ -147,6 +147,7 @@ def test_every_screen_of_the_workflow_passes_axe(page: Page, live_server: LiveSe
         with htmx_swap(page):
             repairs.get_by_role("link", name="Repaired here…").first.click()
     expect(page.locator("#repairs .repair-form")).to_have_count(2)
+    page.locator("#rupture-add-fold > summary").click()  # folded below the repairs until asked for
     report.check("session page with a rupture, the rupture form and repair forms")
     form = page.locator("#rupture-add")
     form.get_by_label("Confrontation (moving against)").check()
@@ -176,8 +177,12 @@ def test_rupture_type_is_chosen_by_keyboard_and_focus_stays_on_it(
     withdrawal = form.get_by_label("Withdrawal (moving away)")
     confrontation = form.get_by_label("Confrontation (moving against)")
 
-    # Tab on from the last link of the rupture list: the form's first stop is the type.
+    # Tab on from the last link of the rupture list to the folded form, Enter unfolds it, and
+    # its first stop is the type.
     page.locator("#session-ruptures .rupture-item").last.get_by_role("link").focus()
+    page.keyboard.press("Tab")
+    expect(page.locator("#rupture-add-fold > summary")).to_be_focused()
+    page.keyboard.press("Enter")
     page.keyboard.press("Tab")
     expect(withdrawal).to_be_focused()
     expect(withdrawal).not_to_be_checked()
