@@ -9,6 +9,8 @@ from django.utils import timezone
 from plans.services import GoalDraft, plan_save
 from tests.factories import World
 
+PLAN_DAYS_AGO = 30
+
 
 @pytest.fixture
 def world(db: None) -> World:
@@ -17,7 +19,9 @@ def world(db: None) -> World:
 
 def save_plan(couple: Any, goals: list[GoalDraft], **fields: Any) -> Any:
     """Save the couple's next revision from what is there now."""
-    plan_date = fields.pop("plan_date", timezone.localdate() - datetime.timedelta(days=30))
+    plan_date = fields.pop(
+        "plan_date", timezone.localdate() - datetime.timedelta(days=PLAN_DAYS_AGO)
+    )
     plan, _ = plan_save(
         couple=couple,
         author=couple.therapist,
