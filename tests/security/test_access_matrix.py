@@ -11,6 +11,7 @@ Outcomes are "200", "404", "405", or "302 <url name>" for a redirect (where it l
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,44 @@ def export_job(scene: Scene) -> dict[str, Any]:
         },
     )
     return {"token": job.token}
+
+
+def owner(scene: Scene) -> dict[str, Any]:
+    return {"pk": scene.world.owner.pk}
+
+
+MATRIX_MEETING = uuid.UUID("00000000-0000-4000-8000-000000000019")
+
+
+def meeting(scene: Scene) -> dict[str, Any]:
+    """The supervisor's meeting with the owner, three days ago (made once in the scene)."""
+    from supervision.models import MeetingAttendance, SupervisionMeeting
+
+    made, created = SupervisionMeeting.objects.get_or_create(
+        request_token=MATRIX_MEETING,
+        defaults={
+            "practice": scene.world.practice,
+            "supervisor": scene.world.supervisor,
+            "starts_at": timezone.now() - datetime.timedelta(days=3),
+            "duration_minutes": 60,
+            "format": "individual",
+        },
+    )
+    if created:
+        MeetingAttendance.objects.create(meeting=made, supervisee=scene.world.owner)
+    return {"pk": made.pk}
+
+
+def meeting_data(scene: Scene) -> dict[str, Any]:
+    """A meeting yesterday with the owner on the owner's couple (clear of `meeting`)."""
+    return {
+        "held_on": (timezone.localdate() - datetime.timedelta(days=1)).isoformat(),
+        "starts_at_time": "10:00",
+        "duration_minutes": "50",
+        "format": "individual",
+        "supervisees": [str(scene.world.owner.pk)],
+        "cases": [scene.world.couple.case_code],
+    }
 
 
 @dataclass(frozen=True)
@@ -240,6 +279,57 @@ ROUTES: dict[str, Route] = {
         no_kwargs,
         get=roles(NOT_FOUND, supervisor=OK, other_supervisor=OK),
         post=roles(NOT_FOUND, supervisor=STARTED, other_supervisor=STARTED),
+    ),
+    # The supervision log: a supervisor's own meetings (logged for their own supervisees only:
+    # the other supervisor's POST naming the owner is refused beside the field, nothing saved),
+    # a therapist's own entries; the practice admin reads none of it.
+    "supervision:log": Route(no_kwargs, get=roles(OK, practice_admin=NOT_FOUND), post=POST_REFUSED),
+    "supervision:log_new": Route(
+        no_kwargs,
+        get=roles(NOT_FOUND, supervisor=OK, other_supervisor=OK),
+        post=roles(NOT_FOUND, supervisor="302 supervision:log", other_supervisor=OK),
+        data=meeting_data,
+    ),
+    # Only a supervisee present at the meeting confirms it.
+    "supervision:log_confirm": Route(
+        meeting, get=GET_REFUSED, post=roles(NOT_FOUND, owner="302 supervision:log")
+    ),
+    # Hours: the clinician their own, their supervisor, the practice admin (counts, no codes).
+    "supervision:hours_own": Route(
+        no_kwargs,
+        get=roles(OK, supervisor=NOT_FOUND, other_supervisor=NOT_FOUND, practice_admin=NOT_FOUND),
+        post=POST_REFUSED,
+    ),
+    "supervision:hours": Route(
+        owner, get=roles(NOT_FOUND, owner=OK, supervisor=OK, practice_admin=OK), post=POST_REFUSED
+    ),
+    "supervision:hours_csv": Route(
+        owner, get=roles(NOT_FOUND, owner=OK, supervisor=OK, practice_admin=OK), post=POST_REFUSED
+    ),
+    "supervision:hours_pdf": Route(
+        owner, get=roles(NOT_FOUND, owner=OK, supervisor=OK, practice_admin=OK), post=POST_REFUSED
+    ),
+    "supervision:hours_overview": Route(
+        no_kwargs,
+        get=roles(NOT_FOUND, supervisor=OK, other_supervisor=OK, practice_admin=OK),
+        post=POST_REFUSED,
+    ),
+    "supervision:hours_rules": Route(
+        no_kwargs,
+        get=roles(NOT_FOUND, practice_admin=OK),
+        post=roles(NOT_FOUND, practice_admin="302 supervision:hours_rules"),
+        data=lambda s: {
+            "version": "1",
+            "direct_target_hours": "500",
+            "relational_target_hours": "250",
+            "supervision_target_hours": "100",
+            "individual_max_supervisees": "2",
+            "group_max_supervisees": "8",
+            "weekly_base_units": "1",
+            "client_hours_per_extra_unit": "5",
+            "individual_unit_minutes": "60",
+            "group_unit_minutes": "120",
+        },
     ),
     # Consultation groups: members only, de-identified.
     "consultation:groups": Route(no_kwargs, get=ACCOUNT_GET, post=POST_REFUSED),
