@@ -16,7 +16,9 @@ Let through:
   observed (checklist labels); ruptures by session ordinal with type, who
   moved, toward whom, markers, strategies, significance, contribution, stage reached, status and
   the repairing session's ordinal;
-- alliance totals and questionnaire totals by session ordinal; open flags by kind and ordinals.
+- alliance totals and questionnaire totals by session ordinal; open flags by kind and ordinals;
+- the current treatment plan's goals as stage, evidence kind and status, and the change events
+  of the goals marked met (the goals' interventions and targets never leave).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ RUPTURE_COLUMNS = (
     "repaired_in_id",
 )
 SESSION_COLUMNS = ("pk", "ordinal", "format", "attendance", "change_events", "horsemen")
+# What of a plan's goal a group may see: never its interventions or targets (free text).
+PLAN_GOAL_COLUMNS = ("stage", "evidence", "status")
 
 
 def label(model: type[Model], name: str, value: Any) -> Any:
@@ -100,6 +104,9 @@ class SharedCase:
     alliance: list[tuple[int, int | None, int | None]] = field(default_factory=list)
     questionnaires: list[tuple[str, int, str, float]] = field(default_factory=list)
     flags: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    # The current plan's goals: (stage, evidence kind, status), vocabulary only.
+    plan_goals: list[tuple[str, str, str]] = field(default_factory=list)
+    change_events_met: tuple[str, ...] = ()
 
 
 def _labels(value: int, flag: type[LabelledFlag]) -> tuple[str, ...]:
@@ -128,6 +135,7 @@ def shared_case(share: CaseShare) -> SharedCase:
     _ruptures(case, couple_id, ordinals)
     _measures(case, couple_id, ordinals)
     _flags(case, couple_id)
+    _plan(case, couple_id)
     return case
 
 
@@ -231,3 +239,27 @@ def _flags(case: SharedCase, couple_id: int) -> None:
         (FlagKind(kind).label, tuple(int(n) for n in (evidence or {}).get("sessions", [])))
         for kind, evidence in rows
     )
+
+
+def _plan(case: SharedCase, couple_id: int) -> None:
+    """The current revision's goals by their coded columns only (PLAN_GOAL_COLUMNS)."""
+    from plans.models import CHANGE_EVENT_OF, GoalStatus, PlanGoal, PlanRevision
+
+    latest = PlanRevision.objects.filter(couple_id=couple_id).order_by("-revision").values("pk")
+    rows = (
+        PlanGoal.objects.filter(plan_id__in=latest[:1])
+        .order_by("position")
+        .values_list(*PLAN_GOAL_COLUMNS)
+    )
+    met = []
+    for stage, evidence, status in rows:
+        case.plan_goals.append(
+            (
+                label(PlanGoal, "stage", stage),
+                label(PlanGoal, "evidence", evidence),
+                label(PlanGoal, "status", status),
+            )
+        )
+        if status == GoalStatus.MET and evidence in CHANGE_EVENT_OF:
+            met.append(CHANGE_EVENT_OF[evidence].label)
+    case.change_events_met = tuple(dict.fromkeys(met))

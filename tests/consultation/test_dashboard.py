@@ -215,7 +215,7 @@ SIZES = [1, 30]
 # savepoint); the dashboard view runs 6 (group, case list, access event, 3 for the counts) and
 # the shared case 11 (group, share, then consultation.deidentify's 8, and the access event).
 DASHBOARD_QUERIES = 8
-CASE_QUERIES = 13
+CASE_QUERIES = 14  # + the treatment plan's goals (consultation.deidentify._plan)
 
 
 @dataclass
