@@ -199,12 +199,12 @@ def clinician_hours(clinician: User, tz: ZoneInfo, rules: HoursRules) -> Clinici
         .annotate(minutes=Sum("duration_minutes"))
         .order_by()
     )
-    for row in sessions:
-        category = "relational" if row["format"] == SessionFormat.CONJOINT else "individual"
-        for table, key in ((months, "month"), (weeks, "week")):
-            period = bucket(table, row[key])
-            setattr(period, category, getattr(period, category) + row["minutes"])
-        bucket(months, row["month"]).case_codes.add(row["couple__case_code"])
+    for held in sessions:
+        category = "relational" if held["format"] == SessionFormat.CONJOINT else "individual"
+        for table, start in ((months, held["month"]), (weeks, held["week"])):
+            period = bucket(table, start)
+            setattr(period, category, getattr(period, category) + held["minutes"])
+        bucket(months, held["month"]).case_codes.add(held["couple__case_code"])
 
     confirmed = ExpressionWrapper(Q(confirmed_at__isnull=False), output_field=BooleanField())
     meetings = (
@@ -218,18 +218,18 @@ def clinician_hours(clinician: User, tz: ZoneInfo, rules: HoursRules) -> Clinici
         .annotate(minutes=Sum("meeting__duration_minutes"))
         .order_by()
     )
-    for row in meetings:
-        minutes = row["minutes"]
-        group = row["meeting__format"] == MeetingFormat.GROUP
-        for table, key in ((months, "month"), (weeks, "week")):
-            period = bucket(table, row[key])
+    for attended in meetings:
+        minutes = attended["minutes"]
+        group = attended["meeting__format"] == MeetingFormat.GROUP
+        for table, start in ((months, attended["month"]), (weeks, attended["week"])):
+            period = bucket(table, start)
             if group:
                 period.supervision_group += minutes
             else:
                 period.supervision_individual += minutes
-            if row["meeting__observable_data"]:
+            if attended["meeting__observable_data"]:
                 period.supervision_observable += minutes
-            if row["confirmed"]:
+            if attended["confirmed"]:
                 period.supervision_confirmed += minutes
             else:
                 period.supervision_unconfirmed += minutes
@@ -346,7 +346,9 @@ def overview_people(viewer: User) -> tuple[QuerySet[User], bool]:
         )
         return mine.order_by("display_name", "username"), True
     if viewer.is_practice_admin:
-        practice = User.objects.filter(practice_id=viewer.practice_id).therapists()
+        practice = User.objects.filter(
+            practice_id=viewer.practice_id, is_therapist=True, is_active=True
+        )
         return practice.order_by("display_name", "username"), False
     return User.objects.none(), False
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch
@@ -212,7 +212,7 @@ def meeting_log(
         if clash is not None:
             raise MeetingClash(clash)
         meeting = SupervisionMeeting.objects.create(
-            practice_id=supervisor.practice_id,
+            practice_id=cast("int", supervisor.practice_id),  # supervisors have a practice
             supervisor=supervisor,
             starts_at=starts_at,
             duration_minutes=duration_minutes,

@@ -9,7 +9,7 @@ individual or group supervision, a case of a supervisee who wasn't there.
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -119,8 +119,10 @@ class MeetingForm(CreateForm):
         self.tz = tz
         self.people = {str(p.pk): p for p in people}
         self.couples = {c.case_code: c for c in couples}
-        self.fields["supervisees"].choices = [(str(p.pk), str(p)) for p in people]
-        self.fields["cases"].choices = [(c.case_code, c.case_code) for c in couples]
+        supervisees = cast("forms.MultipleChoiceField", self.fields["supervisees"])
+        supervisees.choices = [(str(p.pk), str(p)) for p in people]
+        cases = cast("forms.MultipleChoiceField", self.fields["cases"])
+        cases.choices = [(c.case_code, c.case_code) for c in couples]
 
     def clean_supervisees(self) -> list[User]:
         return [self.people[pk] for pk in self.cleaned_data["supervisees"]]

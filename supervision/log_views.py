@@ -135,6 +135,8 @@ def log_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 def _clinician(request: HttpRequest, pk: int) -> tuple[User, User, str]:
     """(viewer, clinician, access level), or a 404 when the viewer may not see their hours."""
     viewer = signed_in(request)
+    if viewer.practice_id is None:
+        raise Http404("No practice, no hours.")
     clinician = User.objects.filter(pk=pk, practice_id=viewer.practice_id).first()
     level = counting.hours_access(viewer, clinician) if clinician is not None else None
     if clinician is None or level is None:
@@ -187,7 +189,7 @@ def _filename(clinician: User, ext: str) -> str:
 
 @require_GET
 @reauthentication_required
-def hours_csv(request: HttpRequest, pk: int) -> HttpResponse:
+def hours_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """The hours as a CSV a board accepts: clinician, supervisors, one row a month and a total,
     hours by category, case codes only (none for the practice admin). No names of clients,
     no notes."""
