@@ -240,3 +240,15 @@ def test_the_couple_page_summarises_the_plan(world: World) -> None:
 
     assert f"next review {show(TODAY + datetime.timedelta(days=3))}" in text
     assert reverse("plans:detail", args=[world.couple.case_code]) in text
+
+
+def test_nobody_but_the_therapist_writes_the_plan(world: World) -> None:
+    save_plan(world.couple, [goal(Evidence.DE_ESCALATION)])
+    edit = reverse("plans:edit", args=[world.couple.case_code])
+    mark = reverse("plans:mark", args=[world.couple.case_code])
+    for role in ("supervisor", "colleague", "group_member", "practice_admin", "outsider"):
+        client = signed_in(world, role)
+        assert client.post(edit, plan_post(world.couple, [{}])).status_code == 404, role
+        data = {"position": "1", "status": "met", "base_revision": "1"}
+        assert client.post(mark, data).status_code == 404, role
+    assert PlanRevision.objects.filter(couple=world.couple).count() == 1
