@@ -100,7 +100,12 @@ def timeline(couple: Couple) -> list[TherapySession]:
 
 
 def _timeline_rows(couple: Couple) -> QuerySet[TherapySession]:
-    ruptures = Rupture.objects.current().select_related("repaired_in").order_by("minute", "pk")
+    ruptures = (
+        Rupture.objects.current()
+        .select_related("repaired_in")
+        .with_repair_note()  # the couple PDF prints it (templates/cycles/couple_pdf.html)
+        .order_by("minute", "pk")
+    )
     return (
         TherapySession.objects.current()
         .filter(couple=couple)

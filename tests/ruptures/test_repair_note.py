@@ -18,6 +18,7 @@ from cycles.models import CaseShare
 from ruptures.codes import RuptureStatus
 from ruptures.models import Rupture, RuptureRepair
 from tests.consultation import found_in, page_text, pdf_text
+from tests.exports import exported
 from tests.ruptures.test_rupture_views import (
     HTMX,
     NO_ACCESS,
@@ -183,3 +184,11 @@ def test_the_repair_note_never_reaches_the_consultation_group(client: Client, sc
     assert pdf.status_code == 200
     for text in (page_text(case.content), pdf_text(pdf.content)):
         assert found_in(text, ["CANARY", "r3p4ir", "apologised", "felt heard"]) == []
+
+
+def test_the_couple_pdf_prints_the_repair_note(client: Client, scene: Scene) -> None:
+    repair_with_note(as_user(client, scene.world.owner), scene)
+    response = exported(client, reverse("cycles:pdf", args=[scene.couple.case_code]))
+    assert response.status_code == 200
+    text = pdf_text(response.content)
+    assert found_in(text, [f"Note on the repair in #2: {NOTE}"]) != []
