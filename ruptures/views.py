@@ -57,7 +57,8 @@ def _editable_rupture(request: HttpRequest, pk: int) -> Rupture:
     return get_object_or_404(
         Rupture.objects.editable_by(request.user)
         .current()
-        .select_related("session__couple", "repaired_in"),
+        .select_related("session__couple", "repaired_in")
+        .with_repair_note(),
         pk=pk,
     )
 

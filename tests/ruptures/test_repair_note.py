@@ -84,6 +84,15 @@ def test_the_therapist_and_their_supervisor_read_the_note_on_both_session_pages(
     assert f"Note on the repair in session 2: {NOTE}" in repaired
 
 
+def test_the_correction_page_shows_the_note_beside_where_it_was_repaired(
+    client: Client, scene: Scene
+) -> None:
+    repair_with_note(as_user(client, scene.world.owner), scene)
+    page = text_of(client.get(edit_url(scene.rupture)).text)
+    assert "Repaired in session 2" in page
+    assert f"Note on the repair: {NOTE}" in page
+
+
 @pytest.mark.parametrize("role", NO_ACCESS)
 def test_no_one_else_reads_the_note(client: Client, scene: Scene, role: str) -> None:
     repair_with_note(as_user(client, scene.world.owner), scene)
