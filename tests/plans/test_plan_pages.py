@@ -235,6 +235,8 @@ def test_the_couple_page_summarises_the_plan(world: World) -> None:
     )
     text = text_of(signed_in(world).get(world.couple.get_absolute_url()))
     assert "Focus: Stage 2: restructuring" in text
+    # The record says stage 1 (no session has moved the step): the card says so, never stale.
+    assert "the sessions are at stage 1" in text
     assert "2 goals open, 1 met" in text
     from core.dates import show
 
