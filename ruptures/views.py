@@ -21,6 +21,7 @@ from django_htmx.http import trigger_client_event
 from core.concurrency import StaleEdit
 from core.http import is_htmx
 from flags import runs as nightly
+from flags import same_day
 from flags.worker import broker_answers, runs_in_process
 from people import audit
 from people.access import signed_in
@@ -33,7 +34,8 @@ from ruptures.services import (
     rupture_repair,
     rupture_withdraw,
 )
-from sessions.forms import WithdrawForm
+from sessions import signing
+from sessions.forms import AmendmentForm, WithdrawForm
 from sessions.models import PrivateNote, TherapySession
 from sessions.views import session_page_context
 
@@ -43,6 +45,12 @@ SESSION_PAGE = "sessions/detail.html"
 NOT_HELD = (
     "This session didn't take place ({attendance}): ruptures and repairs are recorded in "
     "sessions that did."
+)
+
+
+SIGNED = (
+    "Session {ordinal} is signed: its record is locked. A rupture or repair is no longer "
+    "added to it or taken from it; correct what it says with an amendment."
 )
 
 
@@ -89,6 +97,8 @@ def rupture_add(request: HttpRequest, session_pk: int) -> HttpResponse:
     form = RuptureForm(request.POST, prefix="new", session=session)
     if not session.took_place:
         form.add_error(None, NOT_HELD.format(attendance=session.get_attendance_display().lower()))
+    elif session.is_signed:
+        form.add_error(None, SIGNED.format(ordinal=session.ordinal))
     if not form.is_valid():
         focus_first_error(form)
         return _region(request, session, "ruptures", rupture_form=form)
@@ -99,8 +109,9 @@ def rupture_add(request: HttpRequest, session_pk: int) -> HttpResponse:
     rupture_record(
         session=session, recorded_by=user, reflection=reflection, request_token=token, **data
     )
+    same_day.recheck_after_commit(session.couple_id)
     if not is_htmx(request):
-        messages.success(request, "Recorded the rupture.")
+        messages.success(request, f"Recorded the rupture. {same_day.WHEN_SUPERVISOR_SEES}")
         return redirect("therapy_sessions:detail", pk=session.pk)
     fresh = RuptureForm(prefix="new", session=session)
     fresh.fields["rupture_type"].widget.attrs["autofocus"] = True  # ready for the next one
@@ -134,14 +145,20 @@ def rupture_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial={"reflection": reflection.text if reflection else ""},
         prefix=f"r{rupture.pk}",
     )
-    if request.method == "POST" and form.is_valid():
+    amendment = AmendmentForm(request.POST or None) if rupture.session.is_signed else None
+    valid = form.is_valid() and (amendment is None or amendment.is_valid())
+    if request.method == "POST" and valid:
         try:
-            rupture_correct(correction=form, author=user, read_version=form.read_version())
+            correct_rupture(rupture, form, user, amendment)
         except StaleEdit as stale:
             refuse_stale_rupture(form, stale, user)
+        except signing.SignOffRefused as refused:
+            if amendment is not None:
+                amendment.add_error("amendment_reason", str(refused))
         except IntegrityError:
             form.add_error(None, "That combination can't be saved: check type, markers and repair.")
         else:
+            same_day.recheck_after_commit(rupture.couple_id)
             messages.success(request, "Saved the correction.")
             return redirect("therapy_sessions:detail", pk=rupture.session_id)
     context = {
@@ -149,8 +166,51 @@ def rupture_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "withdraw_form": WithdrawForm(),
         "rupture": rupture,
         "session": rupture.session,
+        "amendment": amendment,
     }
     return render(request, "ruptures/edit.html", context)
+
+
+# What a signed session's record says of a rupture observed in it (sessions migration 0010).
+OBSERVED = [
+    "minute",
+    "rupture_type",
+    "who_moved",
+    "toward",
+    "withdrawal_markers",
+    "confrontation_markers",
+    "significance",
+    "therapist_contribution",
+    "note",
+]
+
+
+def correct_rupture(
+    rupture: Rupture, form: RuptureForm, user: Any, amendment: AmendmentForm | None
+) -> None:
+    """Save the correction; in a signed session, a change to what was observed is an
+    amendment of the session's record, with its reason (docs/domain.md, "Signing")."""
+
+    def save() -> None:
+        rupture_correct(correction=form, author=user, read_version=form.read_version())
+
+    if amendment is None:
+        save()
+        return
+    stored = Rupture.objects.get(pk=rupture.pk)
+    corrected = {name: getattr(form.instance, name) for name in OBSERVED}
+    what = f"Rupture ({stored.get_rupture_type_display().lower()})"
+    changes = signing.change_rows(what, stored, corrected)
+    if not changes:
+        save()  # the private reflection, or the repair's later state: outside the record
+        return
+    signing.amend(
+        rupture.session,
+        by=user,
+        reason=amendment.cleaned_data["amendment_reason"],
+        changes=changes,
+        apply=save,
+    )
 
 
 def refuse_stale_rupture(form: RuptureForm, stale: StaleEdit, user: Any) -> None:
@@ -188,6 +248,10 @@ def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpR
     if not session.took_place:
         message = NOT_HELD.format(attendance=session.get_attendance_display().lower())
         return _region(request, session, "repairs", repair_error=message)
+    if session.is_signed:
+        return _region(
+            request, session, "repairs", repair_error=SIGNED.format(ordinal=session.ordinal)
+        )
     if rupture.session.starts_at >= session.starts_at:
         message = (
             f"The rupture from session {rupture.session.ordinal} can only be repaired in a "
@@ -211,6 +275,7 @@ def rupture_repair_view(request: HttpRequest, session_pk: int, pk: int) -> HttpR
     except StaleEdit as stale:
         form.refuse_stale(stale.current, {})
         return _region(request, session, "repairs", repair_forms={rupture.pk: form})
+    same_day.recheck_after_commit(session.couple_id)
     return _repaired(request, session)
 
 
@@ -289,6 +354,10 @@ def repair_withdraw_view(request: HttpRequest, session_pk: int, pk: int) -> Http
             "session (the repair was undone, or it was repaired again later): nothing changed."
         )
         return _region(request, session, "repairs", repair_message=message)
+    if session.is_signed:
+        return _region(
+            request, session, "repairs", repair_error=SIGNED.format(ordinal=session.ordinal)
+        )
     form = UndoRepairForm(request.POST, prefix=f"undo{rupture.pk}")
     if not form.is_valid():
         return _region(request, session, "repairs", undo_forms={rupture.pk: form})
@@ -301,6 +370,7 @@ def repair_withdraw_view(request: HttpRequest, session_pk: int, pk: int) -> Http
             "correct the rupture from its own session's page."
         )
         return _region(request, session, "repairs", repair_error=message)
+    same_day.recheck_after_commit(session.couple_id)
     message = (
         f"Undid the repair. The rupture from session {rupture.session.ordinal} is "
         f"{rupture.get_status_display().lower()} again, as before it."
@@ -322,6 +392,9 @@ def rupture_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "This rupture was already withdrawn.")
         return redirect("therapy_sessions:detail", pk=earlier)
     rupture = _editable_rupture(request, pk)
+    if rupture.session.is_signed:
+        messages.error(request, SIGNED.format(ordinal=rupture.session.ordinal))
+        return redirect("therapy_sessions:detail", pk=rupture.session_id)
     form = WithdrawForm(request.POST)
     if not form.is_valid():
         context = {
@@ -332,6 +405,7 @@ def rupture_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
         }
         return render(request, "ruptures/edit.html", context)
     rupture_withdraw(rupture=rupture, by=user, reason=form.cleaned_data["reason"])
+    same_day.recheck_after_commit(rupture.couple_id)
     messages.success(request, "Withdrew the rupture. It stays in the record, hidden from views.")
     return redirect("therapy_sessions:detail", pk=rupture.session_id)
 
