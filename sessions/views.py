@@ -74,7 +74,9 @@ def session_page_context(
     can_edit = may_edit(user, session.couple)
     editable = can_edit and not session.is_withdrawn
     shown_from = (open_page - 1) * EARLIER_OPEN_SHOWN
-    repairs_first = bool(repaired_here) or (editable and bool(earlier_open) and session.took_place)
+    # A signed session takes no new repair (ruptures.views), so its open list isn't offered.
+    offers_repairs = editable and session.took_place and not session.is_signed
+    repairs_first = bool(repaired_here) or (offers_repairs and bool(earlier_open))
     return {
         "alliance": list(AllianceRating.objects.filter(session=session)),
         "reports": list(PostSessionReport.objects.filter(session=session)),
