@@ -171,7 +171,7 @@ def test_session_pages_show_sydney_dates_and_times(client, sydney):
     signed_in(client, sydney.therapist)
 
     detail = client.get(reverse("therapy_sessions:detail", args=[session.pk]))
-    assert "Tuesday 10 March 2026, 09:30" in detail.text
+    assert "Tuesday 10 Mar 2026, 09:30" in detail.text  # the practice's date format (core.dates)
 
     edit = client.get(edit_url(session))
     form = edit.context["form"]
