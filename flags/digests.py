@@ -24,6 +24,7 @@ from django.urls import reverse
 from flags.incidents import incidents
 from flags.snapshot import end_of
 from people.models import SignalThresholds, Supervision, User
+from plans.reviews import due_by_therapist
 from ruptures.models import DigestLog, Flag, FlagKind, NightlyRun
 from sessions.signing import unsigned_overdue
 
@@ -104,6 +105,8 @@ class Digest:
     # Session records still unsigned after the practice's days, by case code (sessions.signing).
     unsigned: Counter[str] = field(default_factory=Counter)
     unsigned_after_days: int = 0
+    # The person's own couples whose treatment plan is due for review (plans.reviews).
+    reviews_due: list[str] = field(default_factory=list)
 
     def case(self, case_code: str) -> CaseLine:
         return self.cases.setdefault(case_code, CaseLine(case_code))
@@ -158,8 +161,14 @@ class Digest:
         return text + (f" and {more} more couple{'s' if more != 1 else ''}" if more else "")
 
     @property
+    def reviews_due_text(self) -> str:
+        listed = self.reviews_due[:CASES_LISTED]
+        more = len(self.reviews_due) - len(listed)
+        return ", ".join(listed) + (f" and {more} more" if more else "")
+
+    @property
     def worth_sending(self) -> bool:
-        return bool(self.cases or self.unsigned)
+        return bool(self.cases or self.unsigned or self.reviews_due)
 
 
 def build(run: NightlyRun) -> list[Digest]:
@@ -199,7 +208,21 @@ def build(run: NightlyRun) -> list[Digest]:
                 line.still_open[kind] += 1
             line.open_flags.append(OpenFlag(pk, kind, evidence or {}, opened_on))
     _add_unsigned(run, digests, supervisors_of)
+    _add_reviews_due(run, digests, supervisors_of)
     return [d for d in digests.values() if d.worth_sending]
+
+
+def _add_reviews_due(
+    run: NightlyRun, digests: dict[int, Digest], supervisors_of: dict[int, list[int]]
+) -> None:
+    """Treatment plans due for review by the morning after the run's day, to the therapist
+    and their supervisors (docs/domain.md, "Treatment plan"): case codes only, one query."""
+    on_date = run.for_date + datetime.timedelta(days=1)
+    for therapist_id, rows in due_by_therapist(on_date, run.practice_id).items():
+        for person_id in [therapist_id, *supervisors_of[therapist_id]]:
+            digest = digests.get(person_id)
+            if digest is not None:
+                digest.reviews_due.extend(code for code, _ in rows)
 
 
 def _add_unsigned(

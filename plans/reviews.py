@@ -18,21 +18,35 @@ def due(on_date: datetime.date, therapist_ids: Iterable[int]) -> list[tuple[str,
     """(case code, review date) of each couple of these therapists whose current plan (its
     latest revision) has a review due on or before `on_date`: the plan's own review date or
     an open goal's, whichever comes first. One query; oldest review first."""
+    rows = _due(on_date, couple__therapist_id__in=list(therapist_ids))
+    return sorted(((code, when) for _, code, when in rows), key=lambda row: (row[1], row[0]))
+
+
+def due_by_therapist(
+    on_date: datetime.date, practice_id: int
+) -> dict[int, list[tuple[str, datetime.date]]]:
+    """The same, for a whole practice, by therapist: the morning digest's "plan reviews due"
+    (flags/digests.py). One query."""
+    found: dict[int, list[tuple[str, datetime.date]]] = {}
+    for therapist_id, code, when in sorted(
+        _due(on_date, couple__practice_id=practice_id), key=lambda row: (row[2], row[1])
+    ):
+        found.setdefault(therapist_id, []).append((code, when))
+    return found
+
+
+def _due(on_date: datetime.date, **couples: object) -> list[tuple[int, str, datetime.date]]:
     latest = (
         PlanRevision.objects.filter(couple=OuterRef("couple")).order_by("-revision").values("pk")
     )
     rows = (
-        PlanRevision.objects.filter(
-            pk=Subquery(latest[:1]),
-            couple__therapist_id__in=list(therapist_ids),
-            couple__status__in=WORKED,
-        )
+        PlanRevision.objects.filter(pk=Subquery(latest[:1]), couple__status__in=WORKED, **couples)
         .annotate(goal_review=Min("goals__review_on", filter=Q(goals__status=GoalStatus.OPEN)))
-        .values_list("couple__case_code", "review_on", "goal_review")
+        .values_list("couple__therapist_id", "couple__case_code", "review_on", "goal_review")
     )
     found = []
-    for case_code, review_on, goal_review in rows:
+    for therapist_id, case_code, review_on, goal_review in rows:
         when = min(review_on, goal_review) if goal_review else review_on
         if when <= on_date:
-            found.append((case_code, when))
-    return sorted(found, key=lambda row: (row[1], row[0]))
+            found.append((therapist_id, case_code, when))
+    return found

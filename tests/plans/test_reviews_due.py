@@ -70,3 +70,31 @@ def test_reviews_due_by_the_date_from_the_current_revision_only(world: World) ->
     assert rows == [(later.case_code, days(2)), (world.couple.case_code, days(5))]
     assert len(captured) == 1
     assert due(days(7), [world.colleague.pk]) == [(theirs.case_code, days(1))]
+
+
+def test_the_morning_digest_lists_plans_due_for_review_by_case_code(world: World) -> None:
+    from django.core import mail
+
+    from flags.runs import run_now
+
+    due_plan = make_couple(world.owner)
+    save_plan(
+        due_plan,
+        [goal(Evidence.DE_ESCALATION, review_on=days(30))],
+        plan_date=days(-60),
+        review_on=days(0),  # due this morning
+    )
+    not_yet = make_couple(world.owner)
+    save_plan(
+        not_yet,
+        [goal(Evidence.DE_ESCALATION, review_on=days(30))],
+        plan_date=days(-60),
+        review_on=days(14),
+    )
+
+    run_now(world.practice, days(-1), digests=True)
+
+    for person in (world.owner, world.supervisor):
+        (digest,) = [m for m in mail.outbox if person.email in m.to]
+        assert f"- 1 treatment plan due for review: {due_plan.case_code}\n" in digest.body
+        assert not_yet.case_code not in digest.body
