@@ -24,6 +24,8 @@ from exports import caseload
 from exports.models import ExportJob, ExportKind
 from people import audit_views
 from people.models import User
+from plans.progress import plan_progress
+from plans.services import latest_plan
 from supervision import review
 
 Progress = Callable[[int, int], None]
@@ -83,6 +85,7 @@ def couple_pdf(job: ExportJob, progress: Progress) -> bytes:
     )
     partners = list(couple.partners.all())
     cycle_map = latest_map(couple)
+    plan = latest_plan(couple)
     context = {
         "couple": couple,
         "partners": partners,
@@ -90,6 +93,8 @@ def couple_pdf(job: ExportJob, progress: Progress) -> bytes:
         "diagram": layout(cycle_map, partners),
         "sessions": timeline(couple),
         "signals": couple_signals(couple),
+        "plan": plan,
+        "plan_progress": plan_progress(plan, list(plan.goals.all())) if plan else [],
         "today": datetime.date.fromisoformat(job.params["today"]),
     }
     progress(1, 3)

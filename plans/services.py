@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from core.concurrency import create_once
@@ -45,6 +46,16 @@ class StalePlan(Exception):
 
 class GoalNotFound(Exception):
     """The goal to mark is not in the plan's current revision."""
+
+
+def latest_plan(couple: Couple) -> PlanRevision | None:
+    """The current revision with its author and goals: two queries."""
+    return (
+        couple.plan_revisions.select_related("author")
+        .prefetch_related(Prefetch("goals", queryset=PlanGoal.objects.order_by("position")))
+        .order_by("-revision")
+        .first()
+    )
 
 
 def current_revision_number(couple: Couple) -> int:

@@ -24,21 +24,11 @@ from plans import diff
 from plans.forms import GoalFormSet, PlanForm, Targets, check_review_dates
 from plans.models import GoalStatus, PlanGoal, PlanRevision
 from plans.progress import plan_progress
-from plans.services import GoalDraft, GoalNotFound, StalePlan, goal_mark, plan_save
+from plans.services import GoalDraft, GoalNotFound, StalePlan, goal_mark, latest_plan, plan_save
 from plans.starter import PLAN_REVIEW_AFTER, starter_goals
 
 # Empty goal slots under the plan's goals: a new goal is written into one (more after saving).
 BLANK_SLOTS = 2
-
-
-def latest_plan(couple: Couple) -> PlanRevision | None:
-    """The current revision with its author and goals: two queries."""
-    return (
-        couple.plan_revisions.select_related("author")
-        .prefetch_related(Prefetch("goals", queryset=PlanGoal.objects.order_by("position")))
-        .order_by("-revision")
-        .first()
-    )
 
 
 def map_steps(couple: Couple) -> list[CycleStep]:
