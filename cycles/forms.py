@@ -8,6 +8,7 @@ from django import forms
 from django.utils import dateformat, timezone
 
 from core.concurrency import CreateForm, VersionedForm
+from core.dates import DateTextField
 from cycles.models import (
     EMOTION_STEP_KINDS,
     Couple,
@@ -119,10 +120,14 @@ class CoupleForm(VersionedForm, CreateForm):
     cycle_pattern = forms.ChoiceField(
         label="Cycle pattern", choices=CyclePattern.choices, initial=CyclePattern.PURSUE_WITHDRAW
     )
-    eft_step = forms.TypedChoiceField(label="EFT step", choices=EFTStep.choices, coerce=int)
-    started_on = forms.DateField(
-        label="Start date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    eft_step = forms.TypedChoiceField(
+        label="EFT step",
+        choices=EFTStep.choices,
+        coerce=int,
+        help_text="Where the work starts. Each session that records a step moves the case there.",
     )
+    # Typed in the practice's date format, or ISO (core.dates).
+    started_on = DateTextField(label="Start date")
 
     def __init__(self, *args: Any, with_status: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -72,6 +72,12 @@ def days_ago(days: int) -> str:
     return (timezone.localdate() - datetime.timedelta(days=days)).isoformat()
 
 
+def shown(days: int) -> str:
+    """The day as the practice's default date format shows it ("7 Dec 2026")."""
+    day = timezone.localdate() - datetime.timedelta(days=days)
+    return f"{day.day} {day:%b %Y}"
+
+
 def step(page: Page, label: str, index: int, name: str) -> Locator:
     """One field of one row of the cycle-map editor: `step(page, "A", 0, "text")`."""
     return page.locator(f"#id_{label}-{index}-{name}")
@@ -383,7 +389,8 @@ def test_editing_the_couple_and_a_session_keeps_their_dates(
     login(page, live_server, therapist)
 
     page.goto(f"/couples/{couple.case_code}/edit/")
-    expect(page.get_by_label("Start date")).to_have_value(days_ago(60))
+    # Shown in the practice's date format (core.dates; "7 Dec 2026" by default).
+    expect(page.get_by_label("Start date")).to_have_value(shown(60))
     page.get_by_label("EFT step").select_option("3")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Saved the couple's details.")
@@ -397,13 +404,11 @@ def test_editing_the_couple_and_a_session_keeps_their_dates(
     page.locator("#id_end_time").fill("09:50")
     page.get_by_role("button", name="Log the session").click()
     page.get_by_role("link", name="Edit the session").click()
-    expect(page.locator("#id_date")).to_have_value(days_ago(3))
+    expect(page.locator("#id_date")).to_have_value(shown(3))
     page.get_by_label("Progress note").fill("Corrected afterwards.")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Saved session 1.")
-    expect(page.get_by_role("heading", level=1)).to_contain_text(
-        (timezone.localdate() - datetime.timedelta(days=3)).strftime("%-d %B %Y")
-    )
+    expect(page.get_by_role("heading", level=1)).to_contain_text(shown(3))
 
 
 # -- the speed requirement ---------------------------------------------------------------------
@@ -450,8 +455,8 @@ def test_a_session_with_two_ruptures_takes_few_clicks_and_keystrokes(
     # The session: the form's defaults are a conjoint, attended session of 50 minutes that
     # ended just now, so the therapist adds a line of progress note and logs it.
     effort.click(page.get_by_role("link", name="Log a session"))
-    # A date input only takes an ISO date: anything else shows (and posts) an empty field.
-    expect(page.locator("#id_date")).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
+    # Today, filled in the practice's date format (core.dates), so the form posts as it is.
+    expect(page.locator("#id_date")).to_have_value(shown(0))
     expect(page.locator("#id_start_time")).to_have_value(re.compile(r"^\d{2}:\d{2}"))
     expect(page.locator("#id_end_time")).to_have_value(re.compile(r"^\d{2}:\d{2}"))
     expect(page.get_by_label("Conjoint")).to_be_checked()
