@@ -136,8 +136,11 @@ class _AlreadyUsedCode:
     def clean_code(self) -> str:
         try:
             return cast(str, super().clean_code())  # type: ignore[misc]
-        except ValidationError:
-            if totp.is_current_code(self.user, self.cleaned_data.get("code", "")):
+        except ValidationError as refused:
+            # Only allauth's "incorrect code" is reworded: a throttled attempt stays refused as
+            # throttled, whatever code it carries.
+            incorrect = getattr(refused, "code", None) == "incorrect_code"
+            if incorrect and totp.is_current_code(self.user, self.cleaned_data.get("code", "")):
                 raise ValidationError(
                     CODE_ALREADY_USED.format(seconds=totp.PERIOD_SECONDS), code="code_used"
                 ) from None
