@@ -156,6 +156,7 @@ def fingerprint() -> str:
 
     from cycles.models import Couple, CycleMap, CycleStep, Partner
     from people.models import ConsultationGroup, GroupMembership, Practice, Supervision, User
+    from plans.models import PlanGoal, PlanRevision
     from ruptures.models import (
         FlagAcknowledgement,
         NightlyRun,
@@ -165,11 +166,14 @@ def fingerprint() -> str:
     )
     from sessions.models import (
         AllianceRating,
+        Amendment,
         MeasureResponse,
         PostSessionReport,
         PrivateNote,
+        SignOffEvent,
         TherapySession,
     )
+    from supervision.models import HoursRules, MeetingAttendance, SupervisionMeeting
 
     models = [
         Practice,
@@ -194,6 +198,13 @@ def fingerprint() -> str:
         Flag,
         FlagAcknowledgement,
         NightlyRun,
+        SignOffEvent,
+        Amendment,
+        PlanRevision,
+        PlanGoal,
+        SupervisionMeeting,
+        MeetingAttendance,
+        HoursRules,
     ]
     digest = hashlib.sha256()
     for model in models:
