@@ -36,7 +36,7 @@ def test_a_supervisor_exports_the_rupture_codes_and_only_they_may_download_them(
     make_rupture(make_session(couple, days_ago=3), significance=4)
 
     login(page, live_server, supervisor)
-    page.get_by_role("link", name="Supervision").click()
+    page.get_by_role("link", name="Supervision", exact=True).click()
     page.get_by_role("button", name="Export rupture codes (CSV)").click()
 
     # The request only starts the job; its page says where it stands, then offers the file.

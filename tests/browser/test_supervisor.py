@@ -46,7 +46,7 @@ def test_a_supervisor_acknowledges_a_flag_and_the_therapist_sees_it(
     run_now(practice, timezone.localdate() - datetime.timedelta(days=1))
 
     login(page, live_server, supervisor)
-    page.get_by_role("link", name="Supervision").click()
+    page.get_by_role("link", name="Supervision", exact=True).click()
     expect(page.get_by_role("heading", name="Caseload review")).to_be_visible()
     row = page.get_by_role("row").filter(has_text=couple.case_code)
     expect(row).to_contain_text("Confrontation then absence")
@@ -65,7 +65,12 @@ def test_a_supervisor_acknowledges_a_flag_and_the_therapist_sees_it(
     flag.get_by_label("Follow up on").fill(follow_up)
     flag.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_text("The therapist sees your comment on the couple page")).to_be_visible()
-    assert FlagAcknowledgement.objects.filter(by=supervisor).count() == 1
+    # The walk-out's three flags are one incident: one acknowledgement, recorded on each.
+    saved = FlagAcknowledgement.objects.filter(by=supervisor)
+    assert saved.count() == 3
+    assert set(saved.values_list("comment", flat=True)) == {
+        "Let's look at the walk-out together on Thursday."
+    }
 
     page.context.clear_cookies()
     login(page, live_server, therapist)
