@@ -80,6 +80,18 @@ class CoupleStatus(models.TextChoices):
     PAUSED = "paused", "Paused"
     COMPLETED = "completed", "Completed"
     DROPPED_OUT = "dropped_out", "Dropped out"
+    REFERRED = "referred", "Referred on"
+    CLOSED_OTHER = "closed_other", "Closed (other reason)"
+
+
+# A closed case (discharged): out of the active caseload, the nightly flags and the consultation
+# groups' counts of active cases, still readable. Its status is the reason it was closed.
+CLOSED_STATUSES = (
+    CoupleStatus.COMPLETED,
+    CoupleStatus.DROPPED_OUT,
+    CoupleStatus.REFERRED,
+    CoupleStatus.CLOSED_OTHER,
+)
 
 
 # The parts of a couple's record that other apps hold, by the related name of their foreign key.
@@ -97,6 +109,13 @@ class CoupleQuerySet(models.QuerySet["Couple"]):
 
     def editable_by(self, user: User | AnonymousUser) -> CoupleQuerySet:
         return self.filter(writable_couples(user))
+
+    def open(self) -> CoupleQuerySet:
+        """Cases not closed (active or paused)."""
+        return self.exclude(status__in=CLOSED_STATUSES)
+
+    def closed(self) -> CoupleQuerySet:
+        return self.filter(status__in=CLOSED_STATUSES)
 
     def for_caseload(self) -> CoupleQuerySet:
         """Everything a caseload row shows, in one query: partners' names, the last session
@@ -171,6 +190,8 @@ class Couple(models.Model):
         max_length=12, choices=CoupleStatus.choices, default=CoupleStatus.ACTIVE
     )
     started_on = models.DateField("start date", default=timezone.localdate)
+    # The discharge date of a closed case (its reason is the status); empty while open.
+    closed_on = models.DateField("closed on", null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Its couple form (with the partners) is checked against this; its create is made once.
     version = version_field()
@@ -193,6 +214,10 @@ class Couple(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("cycles:detail", kwargs={"case_code": self.case_code})
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
 
 
 class PartnerLabel(models.TextChoices):
@@ -445,3 +470,37 @@ class CaseShare(models.Model):
 
     def __str__(self) -> str:
         return f"{self.couple} shared into {self.group}"
+
+
+class CaseEventKind(models.TextChoices):
+    DISCHARGED = "discharged", "Closed"
+    REOPENED = "reopened", "Reopened"
+    TRANSFERRED = "transferred", "Transferred"
+
+
+class CaseEvent(models.Model):
+    """One closing, reopening or transfer of a case, with its reason: the case's history.
+
+    `note` is what the person wrote (the "other" reason, why it was reopened or moved); it
+    stays on the record, never in the access trail (people.audit keeps no clinical text).
+    """
+
+    couple = models.ForeignKey(Couple, on_delete=models.CASCADE, related_name="case_events")
+    kind = models.CharField(max_length=12, choices=CaseEventKind.choices)
+    on_date = models.DateField()
+    reason = models.CharField(max_length=12, choices=CoupleStatus.choices, blank=True)
+    note = models.TextField(blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    from_therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["couple", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.couple} {self.get_kind_display().lower()} on {self.on_date}"
