@@ -23,6 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from consultation.groups import groups_of
 from core.concurrency import StaleEdit
 from core.http import is_htmx
+from core.revisions import compared as revisions_compared
 from cycles import editor, restore
 from cycles.diagram import layout
 from cycles.forms import CoupleForm, CycleMapMetaForm
@@ -551,16 +552,10 @@ def _history_detail(revisions: list[CycleMap], comparison: dict[str, Any] | None
 def _comparison(
     request: HttpRequest, couple: Couple, revisions: list[CycleMap], partners: list[Partner]
 ) -> dict[str, Any] | None:
-    numbers = {r.revision for r in revisions}
-    try:
-        older_n = int(request.GET.get("from", ""))
-        newer_n = int(request.GET.get("to", ""))
-    except ValueError:
-        if len(revisions) < 2:
-            return None
-        newer_n, older_n = revisions[0].revision, revisions[1].revision
-    if older_n not in numbers or newer_n not in numbers:
+    pair = revisions_compared(request.GET, [r.revision for r in revisions])
+    if pair is None:
         return None
+    older_n, newer_n = pair
     maps = {
         m.revision: m
         for m in couple.cycle_maps.filter(revision__in=[older_n, newer_n]).prefetch_related(

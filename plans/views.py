@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.revisions import compared as revisions_compared
 from cycles.models import Couple, CycleMap, CycleStep
 from people import audit
 from people.access import may_edit, signed_in
@@ -276,16 +277,10 @@ def plan_history(request: HttpRequest, case_code: str) -> HttpResponse:
 def _comparison(
     request: HttpRequest, couple: Couple, revisions: list[PlanRevision]
 ) -> dict[str, Any] | None:
-    numbers = {r.revision for r in revisions}
-    try:
-        older_n = int(request.GET.get("from", ""))
-        newer_n = int(request.GET.get("to", ""))
-    except ValueError:
-        if len(revisions) < 2:
-            return None
-        newer_n, older_n = revisions[0].revision, revisions[1].revision
-    if older_n not in numbers or newer_n not in numbers:
+    pair = revisions_compared(request.GET, [r.revision for r in revisions])
+    if pair is None:
         return None
+    older_n, newer_n = pair
     plans = {
         p.revision: p
         for p in couple.plan_revisions.filter(revision__in=[older_n, newer_n]).prefetch_related(
