@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cycles.models import CaseShare, Couple, CyclePattern
+from cycles.models import CLOSED_STATUSES, CaseShare, Couple, CyclePattern
 from people.models import ConsultationGroup
 from ruptures.codes import ResolutionStrategy, RuptureStatus, RuptureType
 
@@ -62,7 +62,12 @@ def dashboard(group: ConsultationGroup) -> Dashboard:
     """Case counts over the group's active shares: three queries."""
     from ruptures.models import Rupture
 
-    couple_ids = list(active_shares(group).values_list("couple_id", flat=True))
+    # Active cases only: a closed (discharged) case leaves the group's counts.
+    couple_ids = list(
+        active_shares(group)
+        .exclude(couple__status__in=CLOSED_STATUSES)
+        .values_list("couple_id", flat=True)
+    )
     patterns = Counter(
         Couple.objects.filter(pk__in=couple_ids).values_list("cycle_pattern", flat=True)
     )

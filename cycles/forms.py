@@ -10,8 +10,10 @@ from django.utils import dateformat, timezone
 from core.concurrency import CreateForm, VersionedForm
 from core.dates import DateTextField
 from cycles.models import (
+    CLOSED_STATUSES,
     EMOTION_STEP_KINDS,
     Couple,
+    CoupleStatus,
     CyclePattern,
     CyclePosition,
     EFTStep,
@@ -134,9 +136,11 @@ class CoupleForm(VersionedForm, CreateForm):
         # The couple being corrected, which `initial_for` passes in; None for a new record.
         self.couple: Couple | None = self.initial.get("couple")
         if with_status:
-            from cycles.models import CoupleStatus
-
-            self.fields["status"] = forms.ChoiceField(label="Status", choices=CoupleStatus.choices)
+            # Closing a case has its own form, with a reason and a date (DischargeForm).
+            self.fields["status"] = forms.ChoiceField(
+                label="Status",
+                choices=[c for c in CoupleStatus.choices if c[0] not in CLOSED_STATUSES],
+            )
 
     def clean_started_on(self) -> Any:
         started_on = self.cleaned_data["started_on"]
@@ -189,6 +193,110 @@ class CoupleForm(VersionedForm, CreateForm):
             initial[f"partner_{key}_pronouns"] = partners[label].pronouns
             initial[f"partner_{key}_position"] = partners[label].position
         return initial
+
+
+class DischargeForm(VersionedForm):
+    """Close a case: why (completed, dropped out, referred on, other with its words) and when
+    (not before the first session, not in the future)."""
+
+    reason = forms.ChoiceField(
+        label="Why the case is closing",
+        choices=[c for c in CoupleStatus.choices if c[0] in CLOSED_STATUSES],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose why the case is closing.",
+            "invalid_choice": "Choose one of the reasons listed.",
+        },
+    )
+    other_reason = forms.CharField(
+        label="The other reason", max_length=500, required=False, widget=forms.Textarea({"rows": 2})
+    )
+    closed_on = DateTextField(label="Discharge date")
+
+    def __init__(self, *args: Any, couple: Couple, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.couple = couple
+
+    def clean_closed_on(self) -> Any:
+        closed_on = self.cleaned_data["closed_on"]
+        if closed_on > timezone.localdate():
+            raise forms.ValidationError("The discharge date can't be in the future.")
+        first = first_session(self.couple)
+        if first is not None and closed_on < first[0]:
+            on, number = dateformat.format(first[0], "j M Y"), first[1]
+            raise forms.ValidationError(
+                f"The first session on record (session {number}) was on {on}: "
+                "the discharge date can't be before it."
+            )
+        if first is None and closed_on < self.couple.started_on:
+            on = dateformat.format(self.couple.started_on, "j M Y")
+            raise forms.ValidationError(
+                f"The treatment started on {on}: the discharge date can't be before it."
+            )
+        return closed_on
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        other = cleaned.get("other_reason", "").strip()
+        cleaned["other_reason"] = other
+        if cleaned.get("reason") == CoupleStatus.CLOSED_OTHER and not other:
+            self.add_error("other_reason", "Say what the other reason is.")
+        return cleaned
+
+
+class ReopenForm(VersionedForm):
+    """Reopen a closed case, saying why."""
+
+    why = forms.CharField(
+        label="Why the case is reopening",
+        max_length=500,
+        widget=forms.Textarea({"rows": 2}),
+        error_messages={"required": "Say why the case is reopening."},
+    )
+
+    def clean_why(self) -> str:
+        why = str(self.cleaned_data["why"]).strip()
+        if not why:
+            raise forms.ValidationError("Say why the case is reopening.")
+        return why
+
+
+class TransferForm(VersionedForm):
+    """Move a case to another therapist of the practice. The admin who moves it sees the case
+    code and the therapists' names only."""
+
+    to_therapist = forms.CharField(
+        label="Move the case to",
+        error_messages={"required": "Choose the therapist the case moves to."},
+    )
+    why = forms.CharField(
+        label="Why it moves",
+        max_length=500,
+        widget=forms.Textarea({"rows": 2}),
+        error_messages={"required": "Say why the case moves."},
+    )
+
+    def __init__(self, *args: Any, targets: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.targets = targets
+        self.fields["to_therapist"].widget = forms.Select(
+            choices=[("", "Choose a therapist…"), *((t.pk, str(t)) for t in targets)]
+        )
+
+    def clean_to_therapist(self) -> Any:
+        value = str(self.cleaned_data["to_therapist"]).strip()
+        chosen = next((t for t in self.targets if str(t.pk) == value), None)
+        if chosen is None:
+            raise forms.ValidationError(
+                "Choose another therapist of this practice: a case can only move to one of them."
+            )
+        return chosen
+
+    def clean_why(self) -> str:
+        why = str(self.cleaned_data["why"]).strip()
+        if not why:
+            raise forms.ValidationError("Say why the case moves.")
+        return why
 
 
 # What a step's words can hold: the length of CycleStep.text.

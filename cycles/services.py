@@ -6,12 +6,17 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.concurrency import claim_version, create_once
 from cycles.models import (
+    CLOSED_STATUSES,
+    CaseEvent,
+    CaseEventKind,
     Couple,
+    CoupleStatus,
     CycleMap,
     CyclePattern,
     CyclePosition,
@@ -21,10 +26,13 @@ from cycles.models import (
     MoveDirection,
     Partner,
     StepKind,
+    reached,
 )
 
 if TYPE_CHECKING:
     import datetime
+
+    from django.db.models import QuerySet
 
     from people.models import User
 
@@ -211,3 +219,136 @@ def default_move_for(position: str) -> str:
     if position == CyclePosition.WITHDRAWER:
         return MoveDirection.WITHDRAWING
     return MoveDirection.PURSUING
+
+
+class CaseRefused(Exception):
+    """A closing, reopening or transfer that can't be made; the message says why."""
+
+
+def _close_open_flags(couple: Couple, today: datetime.date) -> None:
+    """A closed case's open flags close today (the nightly run opens none for it: flags.rules)."""
+    flags = reached(Couple, "flags")
+    flags.open().filter(couple=couple, opened_on__lte=today).update(closed_on=today)
+
+
+@transaction.atomic
+def couple_discharge(
+    *,
+    couple: Couple,
+    by: User,
+    reason: str,
+    closed_on: datetime.date,
+    note: str = "",
+    read_version: int | None,
+) -> Couple:
+    """Close the case: its status becomes the reason, `closed_on` the discharge date.
+
+    Refused with StaleEdit when the couple was saved since `read_version` was read.
+    """
+    if reason not in CLOSED_STATUSES:
+        raise CaseRefused("Choose why the case is closing.")
+    if couple.is_closed:
+        raise CaseRefused("This case is already closed.")
+    if closed_on > timezone.localdate():
+        raise CaseRefused("A case can't be closed on a date still to come.")
+    couple.version = claim_version(Couple, pk=couple.pk, read_version=read_version)
+    couple.status = reason
+    couple.closed_on = closed_on
+    couple.save(update_fields=["status", "closed_on", "version"])
+    CaseEvent.objects.create(
+        couple=couple,
+        kind=CaseEventKind.DISCHARGED,
+        on_date=closed_on,
+        reason=reason,
+        note=note if reason == CoupleStatus.CLOSED_OTHER else "",
+        by=by,
+    )
+    _close_open_flags(couple, timezone.localdate())
+    return couple
+
+
+@transaction.atomic
+def couple_reopen(*, couple: Couple, by: User, note: str, read_version: int | None) -> Couple:
+    """Reopen a closed case (active again), with the reason it is reopened."""
+    if not couple.is_closed:
+        raise CaseRefused("This case is open already.")
+    couple.version = claim_version(Couple, pk=couple.pk, read_version=read_version)
+    couple.status = CoupleStatus.ACTIVE
+    couple.closed_on = None
+    couple.save(update_fields=["status", "closed_on", "version"])
+    CaseEvent.objects.create(
+        couple=couple, kind=CaseEventKind.REOPENED, on_date=timezone.localdate(), note=note, by=by
+    )
+    return couple
+
+
+def may_transfer(user: User, couple: Couple) -> bool:
+    """The practice admin, or the supervisor of the couple's therapist, may move the case."""
+    if not user.is_authenticated or user.practice_id != couple.practice_id:
+        return False
+    if user.is_practice_admin:
+        return True
+    return bool(user.is_supervisor and couple.therapist_id in set(user.supervisee_ids()))
+
+
+def transfer_targets(couple: Couple) -> QuerySet[User]:
+    """The therapists of the couple's practice it could move to (its own therapist aside)."""
+    from people.models import User
+
+    return (
+        User.objects.filter(practice_id=couple.practice_id, is_therapist=True, is_active=True)
+        .exclude(pk=couple.therapist_id)
+        .order_by("display_name", "username")
+    )
+
+
+TRANSFER_SUBJECT = "Cycles: case {code} transferred"
+TRANSFER_BODY = (
+    "Case {code} has been transferred from {old} to {new} by {by}.\n\n"
+    "Sign in to Cycles to see your caseload. This message holds no clinical content."
+)
+
+
+@transaction.atomic
+def couple_transfer(
+    *, couple: Couple, to_therapist: User, by: User, note: str, read_version: int | None
+) -> Couple:
+    """Move the case to another therapist of the practice; both are told by e-mail (the case
+    code and names only). Private notes stay their author's: they are not moved, and the new
+    therapist never reads the old one's (sessions.PrivateNote.visible_to)."""
+    if not may_transfer(by, couple):
+        raise CaseRefused("Only the practice admin or the therapist's supervisor can move a case.")
+    if (
+        to_therapist.practice_id != couple.practice_id
+        or not to_therapist.is_therapist
+        or not to_therapist.is_active
+    ):
+        raise CaseRefused("A case can only move to a therapist of this practice.")
+    if to_therapist.pk == couple.therapist_id:
+        raise CaseRefused("The case is already with this therapist.")
+    old = couple.therapist
+    couple.version = claim_version(Couple, pk=couple.pk, read_version=read_version)
+    couple.therapist = to_therapist
+    couple.save(update_fields=["therapist", "version"])
+    CaseEvent.objects.create(
+        couple=couple,
+        kind=CaseEventKind.TRANSFERRED,
+        on_date=timezone.localdate(),
+        note=note,
+        by=by,
+        from_therapist=old,
+        to_therapist=to_therapist,
+    )
+    words = {"code": couple.case_code, "old": old, "new": to_therapist, "by": by}
+    recipients = [person.email for person in (old, to_therapist) if person.email]
+
+    def tell() -> None:
+        send_mail(
+            TRANSFER_SUBJECT.format(**words),
+            TRANSFER_BODY.format(**words),
+            None,
+            recipients,
+        )
+
+    transaction.on_commit(tell)
+    return couple

@@ -26,15 +26,28 @@ from core.http import is_htmx
 from core.revisions import compared as revisions_compared
 from cycles import editor, restore
 from cycles.diagram import layout
-from cycles.forms import CoupleForm, CycleMapMetaForm
-from cycles.models import CaseShare, Couple, CoupleStatus, CycleMap, CycleStep, Partner
+from cycles.forms import CoupleForm, CycleMapMetaForm, DischargeForm, ReopenForm, TransferForm
+from cycles.models import (
+    CaseEvent,
+    CaseShare,
+    Couple,
+    CoupleStatus,
+    CycleMap,
+    CycleStep,
+    Partner,
+)
 from cycles.services import (
+    CaseRefused,
     PartnerDetails,
     StaleRevision,
     couple_create,
     couple_update,
     cycle_map_save,
+    transfer_targets,
 )
+from cycles.services import couple_discharge as couple_discharge_service
+from cycles.services import couple_reopen as couple_reopen_service
+from cycles.services import couple_transfer as couple_transfer_service
 from exports import jobs as export_jobs
 from exports.models import ExportKind
 from flags.charts import alliance_chart, satisfaction_chart
@@ -47,6 +60,8 @@ from sessions.models import TherapySession
 from supervision import review as supervision
 
 CASELOAD_PAGE_SIZE = 25
+# The caseload's status filter: each status, and every closed case whatever its reason.
+CASELOAD_STATUSES = [*CoupleStatus.choices, ("closed", "Closed (any reason)")]
 
 
 def _template(request: HttpRequest, page: str, region: str) -> str:
@@ -68,12 +83,14 @@ def caseload(request: HttpRequest) -> HttpResponse:
     """
     params = request.POST if request.method == "POST" else request.GET
     status = params.get("status", CoupleStatus.ACTIVE)
-    if status not in CoupleStatus.values and status != "all":
+    if status not in CoupleStatus.values and status not in ("all", "closed"):
         status = CoupleStatus.ACTIVE
     # NUL can't reach PostgreSQL in a string (a 500 once): dropped with the rest of the query.
     query = request.POST.get("q", "").replace("\x00", "")[:100] if request.method == "POST" else ""
     couples = Couple.objects.visible_to(request.user).search(query)
-    if status != "all":
+    if status == "closed":
+        couples = couples.closed()
+    elif status != "all":
         couples = couples.filter(status=status)
     page = Paginator(couples.for_caseload().order_by("case_code"), CASELOAD_PAGE_SIZE).get_page(
         params.get("page")
@@ -81,7 +98,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
     # One event for the page: what was listed, never the search words (they may be names).
     detail = f"status={status} couples={page.paginator.count} page={page.number}"
     audit.record(request, "read caseload", detail=detail)
-    context = {"page": page, "status": status, "query": query, "statuses": CoupleStatus.choices}
+    context = {"page": page, "status": status, "query": query, "statuses": CASELOAD_STATUSES}
     return render(request, _template(request, "cycles/caseload.html", "caseload-table"), context)
 
 
@@ -375,7 +392,9 @@ def couple_edit(request: HttpRequest, case_code: str) -> HttpResponse:
     if request.method == "GET":
         audit.record(request, "read couple", couple, detail="edit form")
     form = CoupleForm(
-        request.POST or None, initial=CoupleForm.initial_for(couple), with_status=True
+        request.POST or None,
+        initial=CoupleForm.initial_for(couple),
+        with_status=not couple.is_closed,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -387,7 +406,7 @@ def couple_edit(request: HttpRequest, case_code: str) -> HttpResponse:
                 cycle_pattern=data["cycle_pattern"],
                 eft_step=data["eft_step"],
                 started_on=data["started_on"],
-                status=data["status"],
+                status=data.get("status", couple.status),
                 read_version=form.read_version(),
             )
         except StaleEdit as stale:
@@ -568,3 +587,138 @@ def _comparison(
         "newer": newer,
         "chains": [(p, editor.compare(older, newer, p)) for p in partners],
     }
+
+
+# Closing, reopening and transferring a case (docs/domain.md, "Closing, transferring and keeping
+# records"): each through its form with the write guard, each audited.
+
+
+def _case_history(couple: Couple) -> list[CaseEvent]:
+    return list(
+        couple.case_events.select_related("by", "from_therapist", "to_therapist").order_by(
+            "-at", "-pk"
+        )
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def couple_discharge(request: HttpRequest, case_code: str) -> HttpResponse:
+    """Close the case, by its own therapist: a reason and the discharge date."""
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    if couple.is_closed:
+        messages.info(request, f"{couple.case_code} is closed already.")
+        return redirect("cycles:detail", case_code=couple.case_code)
+    if request.method == "GET":
+        audit.record(request, "read couple", couple, detail="close form")
+    initial = {"version": couple.version, "closed_on": timezone.localdate()}
+    form = DischargeForm(request.POST or None, couple=couple, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            couple_discharge_service(
+                couple=couple,
+                by=user,
+                reason=data["reason"],
+                closed_on=data["closed_on"],
+                note=data["other_reason"],
+                read_version=form.read_version(),
+            )
+        except StaleEdit as stale:
+            form.refuse_stale(stale.current, {"version": getattr(stale.current, "version", None)})
+        except CaseRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            detail = f"reason={data['reason']} closed_on={data['closed_on'].isoformat()}"
+            audit.record(request, "close case", couple, detail=detail)
+            messages.success(request, f"Closed {couple.case_code}.")
+            return redirect("cycles:detail", case_code=couple.case_code)
+    context = {"form": form, "couple": couple, "history": _case_history(couple)}
+    return render(request, "cycles/couple_close.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def couple_reopen(request: HttpRequest, case_code: str) -> HttpResponse:
+    """Reopen a closed case, by its own therapist, saying why."""
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    if not couple.is_closed:
+        messages.info(request, f"{couple.case_code} is open.")
+        return redirect("cycles:detail", case_code=couple.case_code)
+    if request.method == "GET":
+        audit.record(request, "read couple", couple, detail="reopen form")
+    form = ReopenForm(request.POST or None, initial={"version": couple.version})
+    if request.method == "POST" and form.is_valid():
+        try:
+            couple_reopen_service(
+                couple=couple,
+                by=user,
+                note=form.cleaned_data["why"],
+                read_version=form.read_version(),
+            )
+        except StaleEdit as stale:
+            form.refuse_stale(stale.current, {"version": getattr(stale.current, "version", None)})
+        except CaseRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            audit.record(request, "reopen case", couple)
+            messages.success(request, f"Reopened {couple.case_code}.")
+            return redirect("cycles:detail", case_code=couple.case_code)
+    context = {"form": form, "couple": couple, "history": _case_history(couple)}
+    return render(request, "cycles/couple_reopen.html", context)
+
+
+def _transferable(user: User) -> QuerySet[Couple]:
+    """The couples `user` may move: the practice's for its admin, the supervisees' for a
+    supervisor; none for anyone else."""
+    if user.practice_id is None:
+        return Couple.objects.none()
+    couples = Couple.objects.filter(practice_id=user.practice_id).select_related("therapist")
+    if user.is_practice_admin:
+        return couples
+    if user.is_supervisor:
+        return couples.filter(therapist_id__in=user.supervisee_ids())
+    return couples.none()
+
+
+@require_GET
+def transfers(request: HttpRequest) -> HttpResponse:
+    """The cases the admin (or a supervisor) may move: case codes and therapists' names only,
+    never a partner's name or anything clinical."""
+    user = signed_in(request)
+    if not (user.is_practice_admin or user.is_supervisor):
+        raise Http404("Only the practice admin or a supervisor moves cases.")
+    couples = list(_transferable(user).order_by("therapist__display_name", "case_code"))
+    audit.record(request, "read transfer list", detail=f"couples={len(couples)}")
+    return render(request, "cycles/transfers.html", {"couples": couples})
+
+
+@require_http_methods(["GET", "POST"])
+def couple_transfer(request: HttpRequest, case_code: str) -> HttpResponse:
+    """Move a case to another therapist of the practice, with a reason; both are told."""
+    user = signed_in(request)
+    couple = get_object_or_404(_transferable(user), case_code=case_code)
+    targets = list(transfer_targets(couple))
+    form = TransferForm(request.POST or None, targets=targets, initial={"version": couple.version})
+    if request.method == "POST" and form.is_valid():
+        old = couple.therapist
+        new = form.cleaned_data["to_therapist"]
+        try:
+            couple_transfer_service(
+                couple=couple,
+                to_therapist=new,
+                by=user,
+                note=form.cleaned_data["why"],
+                read_version=form.read_version(),
+            )
+        except StaleEdit as stale:
+            form.refuse_stale(stale.current, {"version": getattr(stale.current, "version", None)})
+        except CaseRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            audit.record(
+                request, "transfer case", couple, detail=f"from user {old.pk} to user {new.pk}"
+            )
+            messages.success(request, f"Moved {couple.case_code} from {old} to {new}.")
+            return redirect("cycles:transfers")
+    return render(request, "cycles/couple_transfer.html", {"form": form, "couple": couple})

@@ -32,6 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cycles.models import CLOSED_STATUSES
 from flags.incidents import sessions_text
 from flags.measure_signals import CoupleSignals
 from flags.snapshot import CoupleData, RuptureRow
@@ -295,6 +296,8 @@ def stuck(couple: CoupleData, sessions_needed: int) -> list[FlagSpec]:
 def desired(
     couple: CoupleData, signals: CoupleSignals, for_date: datetime.date, t: SignalThresholds
 ) -> list[FlagSpec]:
+    if couple.status in CLOSED_STATUSES:
+        return []  # a closed case gets no new flags, and reconcile closes its open ones
     return [
         *unresolved(couple, t.unresolved_after_sessions),
         *confrontation_then_absence(couple),

@@ -190,6 +190,26 @@ ROUTES: dict[str, Route] = {
         couple, get=roles(NOT_FOUND, owner=OK, supervisor=OK), post=POST_REFUSED
     ),
     "cycles:edit": Route(couple, get=roles(NOT_FOUND, owner=OK), post=roles(NOT_FOUND, owner=OK)),
+    # Closing and reopening: the therapist only. An empty close is refused on its form (200);
+    # the scene's couple is open, so reopening it leads back to its page.
+    "cycles:close": Route(couple, get=roles(NOT_FOUND, owner=OK), post=roles(NOT_FOUND, owner=OK)),
+    "cycles:reopen": Route(
+        couple,
+        get=roles(NOT_FOUND, owner="302 cycles:detail"),
+        post=roles(NOT_FOUND, owner="302 cycles:detail"),
+    ),
+    # Transfers: the practice admin (any case of the practice) and the therapist's own
+    # supervisor; an empty transfer is refused on its form (200).
+    "cycles:transfers": Route(
+        no_kwargs,
+        get=roles(NOT_FOUND, supervisor=OK, other_supervisor=OK, practice_admin=OK),
+        post=POST_REFUSED,
+    ),
+    "cycles:transfer": Route(
+        couple,
+        get=roles(NOT_FOUND, supervisor=OK, practice_admin=OK),
+        post=roles(NOT_FOUND, supervisor=OK, practice_admin=OK),
+    ),
     "cycles:cycle_edit": Route(
         couple,
         get=roles(NOT_FOUND, owner=OK),
