@@ -20,7 +20,7 @@ from cycles.diagram import layout
 from cycles.models import Couple
 from cycles.pdf import render_pdf
 from cycles.views import couple_signals, latest_map, timeline
-from exports import caseload
+from exports import caseload, record
 from exports.models import ExportJob, ExportKind
 from people import audit_views
 from people.models import User
@@ -104,10 +104,37 @@ def couple_pdf(job: ExportJob, progress: Progress) -> bytes:
     return bytes(response.content)
 
 
+def whole_record(job: ExportJob, progress: Progress) -> bytes:
+    """The couple's whole record (exports.record): its tables read once, drawn as a PDF by
+    cycles.pdf, and packed with the JSON, the CSVs and the codebook in one zip."""
+    whole = record.whole_record(job.requested_by, job.params["case_code"], job.params["copy"])
+    progress(1, 3)
+    context = {
+        "record": whole,
+        "copy": record.COPIES[whole.copy],
+        "today": datetime.date.fromisoformat(job.params["today"]),
+        "sections": [
+            {
+                "title": table.title,
+                "name": table.name,
+                "rows": [
+                    [(f.verbose_name, whole.shown(row, f)) for f in table.fields]
+                    for row in table.rows
+                ],
+            }
+            for table in whole.tables
+        ],
+    }
+    response = render_pdf(HttpRequest(), "exports/record_pdf.html", context, "record.pdf")
+    progress(2, 3)
+    return record.archive(whole, bytes(response.content))
+
+
 BUILDERS: dict[str, Callable[[ExportJob, Progress], bytes]] = {
     ExportKind.RUPTURES_CSV: ruptures_csv,
     ExportKind.AUDIT_CSV: audit_csv,
     ExportKind.COUPLE_PDF: couple_pdf,
+    ExportKind.WHOLE_RECORD: whole_record,
 }
 
 

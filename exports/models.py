@@ -26,6 +26,7 @@ class ExportKind(models.TextChoices):
     RUPTURES_CSV = "ruptures_csv", "Rupture codes (CSV)"
     AUDIT_CSV = "audit_csv", "Audit trail (CSV)"
     COUPLE_PDF = "couple_pdf", "Case formulation (PDF)"
+    WHOLE_RECORD = "whole_record", "Whole record (ZIP: PDF, JSON, CSV)"
 
 
 class ExportStatus(models.TextChoices):

@@ -16,10 +16,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.http import is_htmx
-from exports import caseload, jobs
+from cycles.models import Couple
+from exports import caseload, jobs, record
 from exports.models import ExportJob, ExportKind
+from people import audit
 from people.access import signed_in
-from people.audit import record
 from people.forms import AuditExportFilters
 from people.models import User
 
@@ -78,7 +79,7 @@ def audit_start(request: HttpRequest) -> HttpResponse:
         if filters.get(name)
     ]
     case_code = (filters.get("case_code") or "").strip()
-    record(
+    audit.record(
         request,
         "export audit",
         case_code=case_code[:12],
@@ -121,12 +122,52 @@ def caseload_ruptures_start(request: HttpRequest) -> HttpResponse:
         }
         return render(request, "exports/start.html", context)
     count = caseload.own_ruptures(user).count()
-    record(request, "export csv", detail=f"caseload-rupture-codes.csv rows={count}")
+    audit.record(request, "export csv", detail=f"caseload-rupture-codes.csv rows={count}")
     job = jobs.start(
         user=user,
         kind=ExportKind.RUPTURES_CSV,
         filename=f"caseload-rupture-codes-{timezone.localdate().isoformat()}.csv",
         content_type="text/csv; charset=utf-8",
         params={"scope": caseload.OWN_CASELOAD},
+    )
+    return redirect("exports:status", token=job.token)
+
+
+@require_http_methods(["GET", "POST"])
+@reauthentication_required
+def whole_record_start(request: HttpRequest, case_code: str) -> HttpResponse:
+    """The couple's whole record for a client's right of access (exports.record), for the
+    couple's own therapist only: a GET offers the joint record or one partner's copy, a POST
+    asks for a recent check, is recorded with the copy chosen, and leads to the job's page."""
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
+    partners = {p.label: p for p in couple.partners.all()}
+    choices = [
+        (code, f"{label}: {partners[code].display_name}" if code in partners else label)
+        for code, label in record.COPIES.items()
+    ]
+    context = {
+        "couple": couple,
+        "choices": choices,
+        "chosen": request.POST.get("copy", record.JOINT),
+        "action": request.path,
+    }
+    if request.method == "GET":
+        return render(request, "exports/whole_record.html", context)
+    copy = request.POST.get("copy", "")
+    if copy not in record.COPIES:
+        context["error"] = "Choose the joint record or one partner's copy."
+        return render(request, "exports/whole_record.html", context)
+    audit.record(request, "export whole record", couple, detail=f"copy={copy}")
+    job = jobs.start(
+        user=user,
+        kind=ExportKind.WHOLE_RECORD,
+        filename=f"{couple.case_code}-record-{copy.lower()}-{timezone.localdate().isoformat()}.zip",
+        content_type="application/zip",
+        params={
+            "case_code": couple.case_code,
+            "copy": copy,
+            "today": timezone.localdate().isoformat(),
+        },
     )
     return redirect("exports:status", token=job.token)

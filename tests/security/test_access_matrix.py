@@ -388,6 +388,13 @@ ROUTES: dict[str, Route] = {
             NOT_FOUND, owner=STARTED, colleague=STARTED, outsider=STARTED, group_member=STARTED
         ),
     ),
+    # The whole record (right of access): the couple's own therapist only.
+    "exports:whole_record": Route(
+        couple,
+        get=roles(NOT_FOUND, owner=OK),
+        post=roles(NOT_FOUND, owner=STARTED),
+        data=lambda s: {"copy": "joint"},
+    ),
     # An export's page and file: the person who asked for it only.
     "exports:status": Route(
         export_job, get=roles(NOT_FOUND, supervisor=OK), post=POST_REFUSED, htmx=("get",)
