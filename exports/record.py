@@ -3,11 +3,11 @@
 
 1. Choose the sessions of the copy: every session for the joint record; for one partner's
    copy the conjoint sessions and that partner's own individual sessions, never the other's.
-2. Read each table of the record set (TABLES) once, limited to those sessions: ruptures and
-   repairs, measures (for one partner's copy, only that partner's answers and the
-   therapist's), sign-off events and amendments; the couple, partners, cycle maps, plans and
-   flags are the joint record (for one partner's copy, without the flags read from the
-   partners' answers or naming a session left out).
+2. Read each table of the record set (whole_record) once, limited to those sessions:
+   ruptures and repairs, measures (for one partner's copy, only that partner's answers and
+   the therapist's), sign-off events and amendments; the couple, partners, cycle maps, plans,
+   flags and the case's history are the joint record (for one partner's copy, without the
+   flags read from the partners' answers or naming a session left out).
 3. Each table's columns come from its model (every concrete field but the write guards and
    the tenant), so a new field is exported, and listed in the codebook, without an edit here.
 
@@ -30,7 +30,7 @@ from django.db import models
 
 from core.csv import streamed_lines
 from core.fields import FlagSetField
-from cycles.models import Couple, CycleMap, CycleStep, EmotionTerm, Partner
+from cycles.models import CaseEvent, Couple, CycleMap, CycleStep, EmotionTerm, Partner
 from people.models import User
 from plans.models import PlanGoal, PlanRevision
 from ruptures.models import Flag, FlagAcknowledgement, FlagKind, Rupture, RuptureRepair
@@ -275,6 +275,12 @@ def whole_record(user: User, case_code: str, copy: str) -> Record:
             "Amendments (the original words kept)",
             Amendment,
             list(Amendment.objects.filter(session__in=in_copy).order_by("at", "pk")),
+        ),
+        Table(
+            "case_events",
+            "Case history: closings, reopenings, transfers",
+            CaseEvent,
+            list(CaseEvent.objects.filter(couple=couple).order_by("at", "pk")),
         ),
     ]
     return Record(couple, copy, tables, _labels(tables), {s.pk for s in sessions})
