@@ -84,6 +84,10 @@ def owner(scene: Scene) -> dict[str, Any]:
     return {"pk": scene.world.owner.pk}
 
 
+def colleague(scene: Scene) -> dict[str, Any]:
+    return {"pk": scene.world.colleague.pk}
+
+
 MATRIX_MEETING = uuid.UUID("00000000-0000-4000-8000-000000000019")
 
 
@@ -210,6 +214,16 @@ ROUTES: dict[str, Route] = {
         get=roles(NOT_FOUND, supervisor=OK, practice_admin=OK),
         post=roles(NOT_FOUND, supervisor=OK, practice_admin=OK),
     ),
+    # Keeping records: the practice admin sets the period and asks for a destruction (the
+    # scene's couple is open: refused with a message on the retention page); the couple's
+    # therapist or supervisor confirms one that waits (none here: 404).
+    "cycles:retention": Route(
+        no_kwargs, get=roles(NOT_FOUND, practice_admin=OK), post=roles(NOT_FOUND, practice_admin=OK)
+    ),
+    "cycles:destroy": Route(
+        couple, get=GET_REFUSED, post=roles(NOT_FOUND, practice_admin="302 cycles:retention")
+    ),
+    "cycles:destroy_confirm": Route(couple, get=roles(NOT_FOUND), post=roles(NOT_FOUND)),
     "cycles:cycle_edit": Route(
         couple,
         get=roles(NOT_FOUND, owner=OK),
@@ -402,6 +416,30 @@ ROUTES: dict[str, Route] = {
     "exports:download": Route(export_job, get=roles(NOT_FOUND, supervisor=OK), post=POST_REFUSED),
     # The people of one's own practice and their roles: no clinical content.
     "people:practice": Route(no_kwargs, get=ACCOUNT_GET, post=roles(NOT_ALLOWED, anonymous=LOGIN)),
+    # People leaving and account recovery (people.offboarding): the practice admin, for people
+    # of their own practice (the colleague here; the outsider is tests/people/test_offboarding).
+    "people:person": Route(colleague, get=roles(NOT_FOUND, practice_admin=OK), post=POST_REFUSED),
+    "people:deactivate": Route(
+        colleague,
+        get=roles(NOT_FOUND, practice_admin=OK),
+        post=roles(NOT_FOUND, practice_admin="302 people:person"),
+    ),
+    "people:send_reset_link": Route(
+        colleague,
+        get=roles(NOT_FOUND, practice_admin=OK),
+        post=roles(NOT_FOUND, practice_admin="302 people:person"),
+    ),
+    "people:reset_authenticator": Route(
+        colleague,
+        get=roles(NOT_FOUND, practice_admin=OK),
+        post=roles(NOT_FOUND, practice_admin="302 people:person"),
+    ),
+    # Public: the page a reset link opens; a made-up link says so to anyone, changing nothing.
+    "people:password_reset": Route(
+        lambda s: {"uidb64": "MQ", "token": "made-up-token"},
+        get=roles(OK, anonymous=OK),
+        post=roles(OK, anonymous=OK),
+    ),
     # Sessions.
     "therapy_sessions:new": Route(
         couple, get=roles(NOT_FOUND, owner=OK), post=roles(NOT_FOUND, owner=OK)

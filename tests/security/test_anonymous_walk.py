@@ -28,6 +28,12 @@ PUBLIC: dict[str, tuple[int, int, str]] = {
         "where allauth sends the sign-in of a deactivated account (not signed in by then); "
         "static text, nothing of any record",
     ),
+    "people:password_reset": (
+        200,
+        200,
+        "the page a password-reset link opens (people.offboarding): only a good, unused, "
+        "unexpired token shows the form; anything else says the link is dead, nothing else",
+    ),
 }
 # Sent to login by allauth itself, before the middleware: nothing to come back to afterwards.
 WITHOUT_NEXT = {
