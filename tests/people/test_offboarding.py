@@ -16,11 +16,16 @@ from allauth.mfa.models import Authenticator
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.core import mail
+from django.db import transaction
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlsafe_base64_encode
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from people import offboarding
 from people.models import AccessEvent, User
 from people.views import LINK_DEAD, SELF_REFUSED
 from tests.factories import PASSWORD, World, make_couple, make_session
@@ -265,3 +270,38 @@ def test_resetting_the_authenticator_sends_the_next_sign_in_to_enrolment(world: 
     home = client.get(signed["Location"], follow=True)
     assert home.redirect_chain[-1][0] == reverse("mfa_activate_totp")
     assert client.get(reverse("cycles:caseload"))["Location"] == reverse("mfa_activate_totp")
+
+
+@pytest.mark.parametrize(
+    "uidb64",
+    [
+        urlsafe_base64_encode(str(10**30).encode()),  # beyond any id the database holds
+        urlsafe_base64_encode(b"\xff\xfe"),  # not text
+        "%%%",
+        "-1",
+    ],
+)
+def test_a_mangled_link_says_so(uidb64: str) -> None:
+    page = Client().post(reverse("people:password_reset", args=[uidb64, "x-y"]))
+    assert page.status_code == 200
+    assert LINK_DEAD in text_of(page)
+
+
+JUNK = st.one_of(
+    st.text(max_size=300),
+    st.sampled_from(["", "\x00", "a" * 5000, NEW_PASSWORD, "<script>x</script>", "\uff11" * 12]),
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(first=JUNK, second=JUNK)
+def test_the_new_password_form_never_fails(world: World, first: str, second: str) -> None:
+    """Whatever is typed: a message (200) or the password set (302), never a 500."""
+    uidb64, token = offboarding.reset_path_parts(world.owner)
+    url = reverse("people:password_reset", args=[uidb64, token])
+    with transaction.atomic():
+        status = Client().post(url, {"new_password1": first, "new_password2": second}).status_code
+        transaction.set_rollback(True)
+    assert status in (200, 302)
