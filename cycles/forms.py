@@ -433,3 +433,19 @@ StepFormSet = cast(
 class CycleMapMetaForm(forms.Form):
     base_revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     change_note = forms.CharField(label="What changed (optional)", max_length=200, required=False)
+
+
+class RetentionForm(VersionedForm):
+    """The practice's retention period: years a closed record is kept after discharge."""
+
+    years = forms.IntegerField(
+        label="Years a closed record is kept after its discharge date",
+        min_value=1,
+        max_value=100,
+        error_messages={
+            "required": "Give a number of years, 1 to 100.",
+            "invalid": "Give a whole number of years, 1 to 100.",
+            "min_value": "Keep records at least 1 year.",
+            "max_value": "Give at most 100 years.",
+        },
+    )

@@ -6,10 +6,12 @@ numbered from 1, never changed after it is saved, so de-escalation can be read o
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -504,3 +506,86 @@ class CaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.couple} {self.get_kind_display().lower()} on {self.on_date}"
+
+
+def add_years(day: datetime.date, years: int) -> datetime.date:
+    """The same day `years` later (or earlier); 29 February becomes 28 February."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+DEFAULT_RETENTION_YEARS = 7
+
+
+class RetentionPolicy(models.Model):
+    """How long a practice keeps a closed record after its discharge date (one row per
+    practice; a practice without one keeps records DEFAULT_RETENTION_YEARS years)."""
+
+    practice = models.OneToOneField("people.Practice", on_delete=models.CASCADE, related_name="+")
+    years = models.PositiveSmallIntegerField(
+        "years kept after discharge",
+        default=DEFAULT_RETENTION_YEARS,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    version = version_field()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="retention_1_to_100_years", condition=Q(years__gte=1, years__lte=100)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.years} years after discharge"
+
+    @classmethod
+    def for_practice(cls, practice_id: int) -> RetentionPolicy:
+        found = cls.objects.filter(practice_id=practice_id).first()
+        return found or cls(practice_id=practice_id)
+
+    def kept_until(self, closed_on: datetime.date) -> datetime.date:
+        """The first day a record closed on `closed_on` is past retention."""
+        return add_years(closed_on, self.years)
+
+
+class DestructionRequest(models.Model):
+    """Destroying a closed record past retention: the practice admin requests it, the
+    couple's therapist or their supervisor confirms it (a different person). Once confirmed,
+    the couple's clinical rows are deleted and this row stays as the tombstone: the case code,
+    its dates, who requested and who confirmed."""
+
+    practice = models.ForeignKey("people.Practice", on_delete=models.PROTECT, related_name="+")
+    couple = models.ForeignKey(
+        Couple, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    case_code = models.CharField(max_length=12)
+    started_on = models.DateField()
+    closed_on = models.DateField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["couple"],
+                condition=Q(destroyed_at__isnull=True),
+                name="one_destruction_request_per_record",
+            ),
+            models.CheckConstraint(
+                name="destruction_needs_two_people",
+                condition=Q(confirmed_by__isnull=True) | ~Q(confirmed_by=models.F("requested_by")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Destruction of {self.case_code}"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, RestrictedError
+from django.urls import reverse
 from django.utils import timezone
 
 from core.concurrency import claim_version, create_once
@@ -21,11 +23,14 @@ from cycles.models import (
     CyclePattern,
     CyclePosition,
     CycleStep,
+    DestructionRequest,
     EFTStep,
     EmotionTerm,
     MoveDirection,
     Partner,
+    RetentionPolicy,
     StepKind,
+    add_years,
     reached,
 )
 
@@ -352,3 +357,146 @@ def couple_transfer(
 
     transaction.on_commit(tell)
     return couple
+
+
+# Retention and two-person destruction (docs/domain.md, "Closing, transferring and keeping
+# records").
+
+
+def past_retention(practice_id: int, today: datetime.date | None = None) -> QuerySet[Couple]:
+    """The practice's closed records whose retention period has ended, oldest first."""
+    policy = RetentionPolicy.objects.filter(practice_id=practice_id).first()
+    years = policy.years if policy else RetentionPolicy(practice_id=practice_id).years
+    latest_closing = add_years(today or timezone.localdate(), -years)
+    return (
+        Couple.objects.filter(practice_id=practice_id, closed_on__lte=latest_closing)
+        .closed()
+        .order_by("closed_on", "case_code")
+    )
+
+
+def _refuse_within_retention(couple: Couple) -> datetime.date:
+    """The record's discharge date, when it is closed and past retention; else refused."""
+    if not couple.is_closed or couple.closed_on is None:
+        raise CaseRefused(f"{couple.case_code} is not closed: only a closed record is destroyed.")
+    until = RetentionPolicy.for_practice(couple.practice_id).kept_until(couple.closed_on)
+    if timezone.localdate() < until:
+        raise CaseRefused(
+            f"{couple.case_code} is kept until {until:%d %b %Y}: "
+            "a record within its retention period can't be destroyed."
+        )
+    return couple.closed_on
+
+
+@transaction.atomic
+def destruction_request(*, couple: Couple, by: User) -> DestructionRequest:
+    """The practice admin asks for a record past retention to be destroyed; nothing is
+    deleted until the couple's therapist or their supervisor confirms."""
+    if not (by.is_practice_admin and by.practice_id == couple.practice_id):
+        raise CaseRefused("Only the practice admin asks for a record to be destroyed.")
+    Couple.objects.select_for_update().filter(pk=couple.pk).first()
+    closed_on = _refuse_within_retention(couple)
+    if DestructionRequest.objects.filter(couple=couple, destroyed_at__isnull=True).exists():
+        raise CaseRefused(f"The destruction of {couple.case_code} is already waiting.")
+    return DestructionRequest.objects.create(
+        practice_id=couple.practice_id,
+        couple=couple,
+        case_code=couple.case_code,
+        started_on=couple.started_on,
+        closed_on=closed_on,
+        requested_by=by,
+    )
+
+
+def may_confirm_destruction(user: User, couple: Couple) -> bool:
+    """The couple's therapist, or their supervisor, confirms a destruction."""
+    if not user.is_authenticated or user.practice_id != couple.practice_id:
+        return False
+    if user.is_therapist and couple.therapist_id == user.pk:
+        return True
+    return bool(user.is_supervisor and couple.therapist_id in set(user.supervisee_ids()))
+
+
+@transaction.atomic
+def destruction_confirm(*, request: DestructionRequest, by: User) -> DestructionRequest:
+    """The second person confirms: the couple's clinical rows are deleted, the request stays
+    as the tombstone (case code, dates, who requested, who confirmed)."""
+    locked = DestructionRequest.objects.select_for_update().filter(pk=request.pk).first()
+    if locked is None or locked.destroyed_at is not None or locked.couple_id is None:
+        raise CaseRefused("This record was destroyed already.")
+    couple = Couple.objects.select_for_update().get(pk=locked.couple_id)
+    if not may_confirm_destruction(by, couple):
+        raise CaseRefused("Only the couple's therapist or their supervisor confirms.")
+    if by.pk == locked.requested_by_id:
+        raise CaseRefused("Destroying a record needs two people: someone else must confirm.")
+    _refuse_within_retention(couple)
+    _delete_record(couple)
+    locked.confirmed_by = by
+    locked.destroyed_at = timezone.now()
+    locked.save(update_fields=["confirmed_by", "destroyed_at"])
+    return locked
+
+
+def _delete_record(couple: Couple) -> None:
+    """Every clinical row of the couple. Ruptures first (with their repairs and reflections),
+    then sessions (with their notes and measures), then the couple and what cascades from it;
+    reached through the foreign keys the higher apps declared (docs/architecture.md)."""
+    for part in ("ruptures", "sessions"):
+        _delete_with_protected(reached(Couple, part).filter(couple=couple))
+    _delete_with_protected(Couple.objects.filter(pk=couple.pk))
+
+
+def _delete_with_protected(rows: QuerySet[Any], depth: int = 0) -> None:
+    """Delete `rows`, first deleting the rows that protect them (a signed session's sign-off
+    events, its amendments): all of them belong to the record being destroyed."""
+    while True:
+        try:
+            rows.delete()
+            return
+        except (ProtectedError, RestrictedError) as error:
+            if depth >= 4:
+                raise
+            blocking = (
+                error.protected_objects
+                if isinstance(error, ProtectedError)
+                else error.restricted_objects
+            )
+            by_model: dict[type[Any], list[Any]] = {}
+            for row in blocking:
+                by_model.setdefault(type(row), []).append(row.pk)
+            for model, pks in by_model.items():
+                _delete_with_protected(model._default_manager.filter(pk__in=pks), depth + 1)
+
+
+@transaction.atomic
+def retention_set(*, practice_id: int, years: int, read_version: int | None) -> RetentionPolicy:
+    """Save the practice's retention period (its row made on the first save)."""
+    policy, created = RetentionPolicy.objects.get_or_create(practice_id=practice_id)
+    if not created or read_version != policy.version:
+        policy.version = claim_version(RetentionPolicy, pk=policy.pk, read_version=read_version)
+    policy.years = years
+    policy.save(update_fields=["years", "version"])
+    return policy
+
+
+DESTRUCTION_SUBJECT = "Cycles: destroying the record of {code} needs your confirmation"
+DESTRUCTION_BODY = (
+    "{by} asked for the closed record {code} (past its retention period) to be destroyed.\n\n"
+    "Nothing is deleted until the couple's therapist or their supervisor confirms: sign in to "
+    "Cycles and open {path}. This message holds no clinical content."
+)
+
+
+def tell_destruction_asked(asked: DestructionRequest, couple: Couple) -> None:
+    """The couple's therapist and their supervisors are asked to confirm (case code only)."""
+    from people.models import User
+
+    supervisors = User.objects.filter(
+        supervisions__therapist_id=couple.therapist_id, practice_id=couple.practice_id
+    )
+    emails = {couple.therapist.email, *supervisors.values_list("email", flat=True)} - {""}
+    path = reverse("cycles:destroy_confirm", args=[couple.case_code])
+    words = {"code": asked.case_code, "by": asked.requested_by, "path": path}
+    send_mail(
+        DESTRUCTION_SUBJECT.format(**words), DESTRUCTION_BODY.format(**words), None, sorted(emails)
+    )

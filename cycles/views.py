@@ -26,7 +26,14 @@ from core.http import is_htmx
 from core.revisions import compared as revisions_compared
 from cycles import editor, restore
 from cycles.diagram import layout
-from cycles.forms import CoupleForm, CycleMapMetaForm, DischargeForm, ReopenForm, TransferForm
+from cycles.forms import (
+    CoupleForm,
+    CycleMapMetaForm,
+    DischargeForm,
+    ReopenForm,
+    RetentionForm,
+    TransferForm,
+)
 from cycles.models import (
     CaseEvent,
     CaseShare,
@@ -34,7 +41,9 @@ from cycles.models import (
     CoupleStatus,
     CycleMap,
     CycleStep,
+    DestructionRequest,
     Partner,
+    RetentionPolicy,
 )
 from cycles.services import (
     CaseRefused,
@@ -43,6 +52,12 @@ from cycles.services import (
     couple_create,
     couple_update,
     cycle_map_save,
+    destruction_confirm,
+    destruction_request,
+    may_confirm_destruction,
+    past_retention,
+    retention_set,
+    tell_destruction_asked,
     transfer_targets,
 )
 from cycles.services import couple_discharge as couple_discharge_service
@@ -722,3 +737,115 @@ def couple_transfer(request: HttpRequest, case_code: str) -> HttpResponse:
             messages.success(request, f"Moved {couple.case_code} from {old} to {new}.")
             return redirect("cycles:transfers")
     return render(request, "cycles/couple_transfer.html", {"form": form, "couple": couple})
+
+
+# Retention and two-person destruction: the admin sets the period and asks; the couple's
+# therapist or their supervisor confirms. The admin's pages show case codes and dates only.
+
+
+def _practice_admin(request: HttpRequest) -> tuple[User, int]:
+    """The signed-in practice admin and their practice's id; a 404 for anyone else."""
+    user = signed_in(request)
+    if not user.is_practice_admin or user.practice_id is None:
+        raise Http404("Only the practice admin manages retention.")
+    return user, user.practice_id
+
+
+@require_http_methods(["GET", "POST"])
+def retention(request: HttpRequest) -> HttpResponse:
+    """The retention period (a form under the write guard) and the closed records past it."""
+    _, practice_id = _practice_admin(request)
+    policy = RetentionPolicy.for_practice(practice_id)
+    form = RetentionForm(
+        request.POST or None, initial={"years": policy.years, "version": policy.version}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            retention_set(
+                practice_id=practice_id,
+                years=form.cleaned_data["years"],
+                read_version=form.read_version(),
+            )
+        except StaleEdit as stale:
+            saved = {"years": getattr(stale.current, "years", None)}
+            form.refuse_stale(stale.current, saved)
+        else:
+            audit.record(request, "set retention", detail=f"years={form.cleaned_data['years']}")
+            messages.success(request, "Saved the retention period.")
+            return redirect("cycles:retention")
+    due = list(past_retention(practice_id).values_list("case_code", "started_on", "closed_on"))
+    waiting = {
+        r.case_code: r
+        for r in DestructionRequest.objects.filter(
+            practice_id=practice_id, destroyed_at__isnull=True
+        ).select_related("requested_by")
+    }
+    destroyed = list(
+        DestructionRequest.objects.filter(
+            practice_id=practice_id, destroyed_at__isnull=False
+        ).select_related("requested_by", "confirmed_by")
+    )
+    audit.record(request, "read retention list", detail=f"past retention={len(due)}")
+    context = {
+        "form": form,
+        "policy": policy,
+        "due": [(code, started, closed, waiting.get(code)) for code, started, closed in due],
+        "destroyed": destroyed,
+    }
+    return render(request, "cycles/retention.html", context)
+
+
+@require_POST
+def destruction_ask(request: HttpRequest, case_code: str) -> HttpResponse:
+    """The admin asks for a record past retention to be destroyed (nothing is deleted yet)."""
+    user, practice_id = _practice_admin(request)
+    couple = get_object_or_404(Couple.objects.filter(practice_id=practice_id), case_code=case_code)
+    try:
+        asked = destruction_request(couple=couple, by=user)
+    except CaseRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        audit.record(request, "request record destruction", couple)
+        messages.success(
+            request,
+            f"Asked for {couple.case_code} to be destroyed: its therapist or their supervisor "
+            "must confirm.",
+        )
+        tell_destruction_asked(asked, couple)
+    return redirect("cycles:retention")
+
+
+@require_http_methods(["GET", "POST"])
+def destruction_confirm_view(request: HttpRequest, case_code: str) -> HttpResponse:
+    """The couple's therapist or their supervisor confirms a waiting destruction."""
+    user = signed_in(request)
+    couple = get_object_or_404(Couple.objects.visible_to(user), case_code=case_code)
+    asked = get_object_or_404(
+        DestructionRequest.objects.select_related("requested_by"),
+        couple=couple,
+        destroyed_at__isnull=True,
+    )
+    if not may_confirm_destruction(user, couple):
+        raise Http404("Only the couple's therapist or their supervisor confirms.")
+    error = ""
+    if request.method == "POST":
+        try:
+            destruction_confirm(request=asked, by=user)
+        except CaseRefused as refused:
+            error = str(refused)
+        else:
+            audit.record(
+                request,
+                "destroy record",
+                case_code=asked.case_code,
+                detail=(
+                    f"started {asked.started_on.isoformat()} closed {asked.closed_on.isoformat()} "
+                    f"requested by user {asked.requested_by_id} confirmed by user {user.pk}"
+                ),
+            )
+            messages.success(request, f"Destroyed the record of {asked.case_code}.")
+            return redirect("cycles:caseload")
+    else:
+        audit.record(request, "read couple", couple, detail="destruction confirmation")
+    context = {"couple": couple, "asked": asked, "error": error}
+    return render(request, "cycles/destruction_confirm.html", context)

@@ -214,6 +214,16 @@ ROUTES: dict[str, Route] = {
         get=roles(NOT_FOUND, supervisor=OK, practice_admin=OK),
         post=roles(NOT_FOUND, supervisor=OK, practice_admin=OK),
     ),
+    # Keeping records: the practice admin sets the period and asks for a destruction (the
+    # scene's couple is open: refused with a message on the retention page); the couple's
+    # therapist or supervisor confirms one that waits (none here: 404).
+    "cycles:retention": Route(
+        no_kwargs, get=roles(NOT_FOUND, practice_admin=OK), post=roles(NOT_FOUND, practice_admin=OK)
+    ),
+    "cycles:destroy": Route(
+        couple, get=GET_REFUSED, post=roles(NOT_FOUND, practice_admin="302 cycles:retention")
+    ),
+    "cycles:destroy_confirm": Route(couple, get=roles(NOT_FOUND), post=roles(NOT_FOUND)),
     "cycles:cycle_edit": Route(
         couple,
         get=roles(NOT_FOUND, owner=OK),
