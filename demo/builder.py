@@ -52,6 +52,7 @@ from demo.scripts import (
     script_seed_case_ruptures,
     script_seed_case_sessions,
 )
+from demo.signing import sign_records
 from people.models import ConsultationGroup, GroupMembership, Practice, Supervision, User
 from people.totp import enrol
 from sessions.models import Attendance, CancelledBy, SessionFormat
@@ -107,6 +108,7 @@ def build_demo(*, today: datetime.date | None = None) -> DemoSummary:
     # The measures draw from their own generators, so adding them left every row above as it was.
     add_measures(built, summary)
     add_observations(built)
+    sign_records(summary.users, today)
     _nightly_history(practice, today)
     return summary
 

@@ -525,6 +525,26 @@ class SeedDemoTests(TestCase):
         )
         assert individual.exists()  # the partner who was there rated it
 
+    # Signing (demo/signing.py)
+
+    def test_the_demo_has_signed_co_signed_awaiting_and_draft_records(self) -> None:
+        from sessions.models import CosignState, TherapySession
+
+        held = TherapySession.objects.filter(
+            couple__practice=self.practice, attendance__in=["attended", "ended_early"]
+        )
+        trainee = self.users["therapist2"]
+        assert held.filter(signed_at__isnull=False).exists()
+        assert held.filter(signed_at__isnull=True).exists()  # the last days' drafts
+        assert not held.filter(
+            signed_at__isnull=True, starts_at__lt=timezone.now() - datetime.timedelta(days=3)
+        ).exists()
+        awaiting = held.filter(cosign_state=CosignState.AWAITING)
+        assert set(awaiting.values_list("therapist", flat=True)) == {trainee.pk}
+        assert awaiting.count() == 2
+        assert held.filter(therapist=trainee, cosign_state=CosignState.COSIGNED).exists()
+        assert not held.exclude(therapist=trainee).exclude(cosign_state="").exists()
+
 
 class SeedDemoRefusalTests(TestCase):
     def test_refused_with_debug_off_before_it_writes_anything(self) -> None:
