@@ -92,6 +92,8 @@ class Record:
     tables: list[Table]
     labels: dict[type[models.Model], dict[Any, str]]
     session_ids: set[int]
+    # The questionnaires answered, for the codebook's meaning of each answer's key.
+    definitions: list[MeasureDefinition] = field(default_factory=list)
 
     def table(self, name: str) -> Table:
         return next(t for t in self.tables if t.name == name)
@@ -283,12 +285,15 @@ def whole_record(user: User, case_code: str, copy: str) -> Record:
             list(CaseEvent.objects.filter(couple=couple).order_by("at", "pk")),
         ),
     ]
-    return Record(couple, copy, tables, _labels(tables), {s.pk for s in sessions})
+    named = _named(tables)
+    labels = {model: {obj.pk: NAMED[model](obj) for obj in objs} for model, objs in named.items()}
+    definitions = sorted(named.get(MeasureDefinition, []), key=lambda d: d.code)
+    return Record(couple, copy, tables, labels, {s.pk for s in sessions}, definitions)
 
 
-def _labels(tables: list[Table]) -> dict[type[models.Model], dict[Any, str]]:
-    """The names shown for references to people, emotion terms and measures: one query each
-    kind referred to."""
+def _named(tables: list[Table]) -> dict[type[models.Model], list[Any]]:
+    """The people, emotion terms and measures the tables refer to, for their names: one query
+    each kind referred to."""
     wanted: dict[type[models.Model], set[Any]] = {}
     for table in tables:
         for f in table.fields:
@@ -296,7 +301,7 @@ def _labels(tables: list[Table]) -> dict[type[models.Model], dict[Any, str]]:
                 ids = {getattr(row, f.attname) for row in table.rows} - {None}
                 wanted.setdefault(f.related_model, set()).update(ids)  # type: ignore[arg-type]
     return {
-        model: {obj.pk: NAMED[model](obj) for obj in model._default_manager.filter(pk__in=ids)}
+        model: list(model._default_manager.filter(pk__in=ids))
         for model, ids in wanted.items()
         if ids
     }
@@ -367,6 +372,14 @@ def codebook(record: Record) -> str:
             "sessions and answers; the other partner's individual sessions and answers, and "
             "the flags read from the partners' answers, are not in it."
         )
+    for definition in record.definitions:
+        lines += ["", f"Questionnaire {definition.code}: {definition.name}"]
+        if definition.citation:
+            lines.append(f"  {definition.citation}")
+        lines.append("  answers (in questionnaire_answers): item key = the item's words (range)")
+        for item in definition.items:
+            scale = f"{item.get('min')}–{item.get('max')}"
+            lines.append(f"      {item.get('key')} = {item.get('text')} ({scale})")
     for table in record.tables:
         lines += ["", f"{table.name}.csv: {table.title}"]
         for f in table.fields:

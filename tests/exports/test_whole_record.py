@@ -23,8 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from cycles.models import CaseEvent
-from exports import record
+from cycles.models import CaseEvent, Couple
+from exports import record, services
 from exports.models import ExportJob
 from people.models import AccessEvent
 from plans.services import GoalDraft, plan_save
@@ -353,6 +353,11 @@ def test_the_codebook_lists_every_file_column_and_code(crafted):
     assert "      individual_b = Individual with partner B" in codebook
     assert "      CLARIFIES_MISUNDERSTANDING = Clarifies a misunderstanding" in codebook
     assert "private psychotherapy notes" in codebook
+    assert "\nQuestionnaire csi4: Couples Satisfaction Index (CSI-4)\n" in codebook
+    assert (
+        "      happiness = Please indicate the degree of happiness, all things considered, of "
+        "your relationship. (0–6)\n" in codebook
+    )
 
 
 @pytest.mark.parametrize("copy", ["joint", "A", "B"])
@@ -501,6 +506,19 @@ def test_the_file_is_for_the_therapist_only_and_for_15_minutes(crafted):
         assert signed_in(other).get(link).status_code == 404
     with time_machine.travel(timezone.now() + datetime.timedelta(minutes=16)):
         assert signed_in(crafted.world.owner).get(link).status_code == 404
+
+
+def test_a_couple_no_longer_theirs_when_the_worker_builds_it_builds_nothing(crafted):
+    """The worker checks access again from the person who asked (exports.record)."""
+    client = signed_in(crafted.world.owner)
+    job = job_of(client.post(crafted.url, {"copy": "joint"}))  # its task not run yet
+    Couple.objects.filter(pk=crafted.world.couple.pk).update(therapist=crafted.world.colleague)
+    services.build(job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error == "DoesNotExist"
+    assert job.content is None
+    assert client.get(reverse("exports:download", args=[job.token])).status_code == 404
 
 
 def test_a_start_long_after_signing_in_asks_to_confirm_who_it_is_first(crafted):
