@@ -74,7 +74,8 @@ def test_the_therapist_closes_a_case_and_it_leaves_the_active_caseload(client):
     # Still readable, by its therapist and by the supervisor.
     page = client.get(world.couple.get_absolute_url())
     assert page.status_code == 200
-    assert "Referred on" in page.text
+    assert f"Closed on {TODAY():%-d %b %Y}: referred on." in page.text
+    assert reverse("cycles:reopen", args=[world.couple.case_code]) in page.text
     assert as_user(client, world.supervisor).get(world.couple.get_absolute_url()).status_code == 200
     event = AccessEvent.objects.get(action="close case")
     assert (event.user, event.case_code) == (world.owner, world.couple.case_code)
