@@ -1,6 +1,7 @@
 """People leaving and account recovery, done by a practice admin (people.views):
 
-- deactivate a person: `is_active` off and every session of theirs ended at once;
+- deactivate a person: `is_active` off and every session of theirs ended at once (and
+  reactivate a returning one);
 - send a time-limited, single-use password-reset link (`reset_tokens`, PASSWORD_RESET_TIMEOUT);
 - reset a person's authenticator: their TOTP and recovery codes deleted, their sessions
   ended, so their next sign-in goes to enrolment (people.middleware.RequireMFAMiddleware).
@@ -67,6 +68,13 @@ def deactivate(*, person: User) -> int:
         return end_sessions(user_id=person.pk)
 
 
+def reactivate(*, person: User) -> None:
+    """A returning colleague: `is_active` on again. Their password and authenticator are as
+    they left them; the admin sends a reset link or resets the authenticator if needed."""
+    person.is_active = True
+    person.save(update_fields=["is_active"])
+
+
 def reset_authenticator(*, person: User) -> int:
     """Delete the person's authenticators (TOTP and recovery codes) and end their sessions:
     their next sign-in asks for the password only, then sends them to enrolment. Returns how
@@ -125,6 +133,13 @@ def deactivated_text() -> str:
     return (
         f"Your Cycles account was deactivated by your practice admin on {when}. "
         "You were signed out everywhere and can no longer sign in."
+    )
+
+
+def reactivated_text() -> str:
+    return (
+        "Your Cycles account was reactivated by your practice admin: you can sign in again "
+        "with your password and authenticator app."
     )
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("audit/export.csv", audit_views.audit_csv, name="audit_csv"),
     path("people/<int:pk>/", views.person, name="person"),
     path("people/<int:pk>/deactivate/", views.deactivate, name="deactivate"),
+    path("people/<int:pk>/reactivate/", views.reactivate, name="reactivate"),
     path("people/<int:pk>/reset-link/", views.send_reset_link, name="send_reset_link"),
     path(
         "people/<int:pk>/reset-authenticator/",

@@ -44,6 +44,12 @@ ACTIONS = {
         "They are signed out everywhere at once and can no longer sign in. Their couples stay "
         "as they are, listed here for transfer. They are told by e-mail.",
     ),
+    "reactivate": (
+        "Reactivate",
+        "They can sign in again with their password and authenticator as they left them (send "
+        "a password-reset link or reset the authenticator afterwards if needed). Their couples "
+        "are not given back: transfer any you want them to have. They are told by e-mail.",
+    ),
     "send_reset_link": (
         "Send a password-reset link",
         "They get an e-mail with a link that sets a new password. It works once, and only "
@@ -136,6 +142,23 @@ def deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     detail = f"sessions ended={ended} caseload={caseload} told={'yes' if told else 'no'}"
     audit.record(request, "person deactivated", shown, detail=detail)
     messages.success(request, f"{shown} is deactivated and signed out everywhere.")
+    return redirect("people:person", pk=shown.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@reauthentication_required
+def reactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    found = _action(request, pk, "reactivate")
+    if isinstance(found, HttpResponse):
+        return found
+    _admin, shown = found
+    if shown.is_active:
+        messages.info(request, f"{shown} is already active.")
+        return redirect("people:person", pk=shown.pk)
+    offboarding.reactivate(person=shown)
+    told = _tell(request, shown, "your account was reactivated", offboarding.reactivated_text())
+    audit.record(request, "person reactivated", shown, detail=f"told={'yes' if told else 'no'}")
+    messages.success(request, f"{shown} is active again and can sign in.")
     return redirect("people:person", pk=shown.pk)
 
 

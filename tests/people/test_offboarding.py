@@ -34,6 +34,12 @@ pytestmark = pytest.mark.django_db
 
 NEW_PASSWORD = "a-much-longer-new-passphrase-42"
 CLINICAL = "Private process note."
+ACTION_URLS = (
+    "people:deactivate",
+    "people:reactivate",
+    "people:send_reset_link",
+    "people:reset_authenticator",
+)
 
 
 @pytest.fixture
@@ -142,7 +148,7 @@ def test_another_practices_clinician_is_a_404_and_nothing_changes(world: World) 
     signed_in(outsider)
     for name in ("people:person", "people:deactivate"):
         assert admin.get(reverse(name, args=[outsider.pk])).status_code == 404
-    for name in ("people:deactivate", "people:send_reset_link", "people:reset_authenticator"):
+    for name in ACTION_URLS:
         assert admin.post(reverse(name, args=[outsider.pk])).status_code == 404
     outsider.refresh_from_db()
     assert outsider.is_active
@@ -167,7 +173,7 @@ def test_only_a_practice_admin_reaches_these_pages(world: World) -> None:
 def test_an_admin_cannot_deactivate_or_reset_themselves_here(world: World) -> None:
     me = world.practice_admin
     admin = signed_in(me)
-    for name in ("people:deactivate", "people:send_reset_link", "people:reset_authenticator"):
+    for name in ACTION_URLS:
         page = admin.post(reverse(name, args=[me.pk]), follow=True)
         assert SELF_REFUSED in text_of(page)
     me.refresh_from_db()
@@ -305,3 +311,22 @@ def test_the_new_password_form_never_fails(world: World, first: str, second: str
         status = Client().post(url, {"new_password1": first, "new_password2": second}).status_code
         transaction.set_rollback(True)
     assert status in (200, 302)
+
+
+def test_a_returning_colleague_is_reactivated_and_signs_in_again(world: World) -> None:
+    admin = signed_in(world.practice_admin)
+    admin.post(reverse("people:deactivate", args=[world.colleague.pk]))
+    page = admin.post(reverse("people:reactivate", args=[world.colleague.pk]), follow=True)
+    assert "is active again" in text_of(page)
+    world.colleague.refresh_from_db()
+    assert world.colleague.is_active
+    assert events("person reactivated")
+    assert "reactivated" in mail_to(world.colleague)[-1].subject
+    response = Client().post(
+        reverse("account_login"), {"login": world.colleague.username, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response["Location"] != reverse("account_inactive")
+    again = admin.post(reverse("people:reactivate", args=[world.colleague.pk]), follow=True)
+    assert "is already active" in text_of(again)
+    assert len(events("person reactivated")) == 1

@@ -424,6 +424,12 @@ ROUTES: dict[str, Route] = {
         get=roles(NOT_FOUND, practice_admin=OK),
         post=roles(NOT_FOUND, practice_admin="302 people:person"),
     ),
+    # The colleague is active: reactivating says so and changes nothing.
+    "people:reactivate": Route(
+        colleague,
+        get=roles(NOT_FOUND, practice_admin=OK),
+        post=roles(NOT_FOUND, practice_admin="302 people:person"),
+    ),
     "people:send_reset_link": Route(
         colleague,
         get=roles(NOT_FOUND, practice_admin=OK),
