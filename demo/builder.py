@@ -108,7 +108,7 @@ def build_demo(*, today: datetime.date | None = None) -> DemoSummary:
     # The measures draw from their own generators, so adding them left every row above as it was.
     add_measures(built, summary)
     add_observations(built)
-    sign_records(summary.users, today)
+    sign_records(practice, summary.users, today)
     _nightly_history(practice, today)
     return summary
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from zoneinfo import ZoneInfo
 
-from people.models import Supervision, User
+from people.models import Practice, Supervision, User
 from sessions.models import TOOK_PLACE, CosignState, SignOffEvent, SignOffKind, TherapySession
 
 # Held this many days ago or more: signed. Younger: still a draft.
@@ -21,7 +21,7 @@ AWAITING = 2
 TRAINEE = "therapist2"
 
 
-def sign_records(users: dict[str, User], today: datetime.date) -> None:
+def sign_records(practice: Practice, users: dict[str, User], today: datetime.date) -> None:
     """Sign (and for the associate, co-sign) the demo's held sessions, in a few queries."""
     trainee = users[TRAINEE]
     supervision = Supervision.objects.get(therapist=trainee)
@@ -29,11 +29,11 @@ def sign_records(users: dict[str, User], today: datetime.date) -> None:
     cutoff = datetime.datetime.combine(
         today - datetime.timedelta(days=UNSIGNED_DAYS),
         datetime.time.min,
-        tzinfo=ZoneInfo(trainee.practice.time_zone),
+        tzinfo=ZoneInfo(practice.time_zone),
     )
     held = list(
         TherapySession.objects.current()
-        .filter(attendance__in=TOOK_PLACE, starts_at__lt=cutoff, couple__practice=trainee.practice)
+        .filter(attendance__in=TOOK_PLACE, starts_at__lt=cutoff, couple__practice=practice)
         .order_by("starts_at")
     )
     latest_of_trainee = {
