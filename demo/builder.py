@@ -214,7 +214,9 @@ def _build_couple(
         )
     if spec.status != ACTIVE:
         couple.status = spec.status
-        couple.save(update_fields=["status"])
+        if couple.is_closed:  # closed (discharged) the day of its last session
+            couple.closed_on = timezone.localtime(sessions[-1].starts_at).date()
+        couple.save(update_fields=["status", "closed_on"])
     summary.couples += 1
     return BuiltCouple(spec, couple, sessions)
 

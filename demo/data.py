@@ -60,6 +60,7 @@ PW, PP, WW = (
 )
 ACTIVE, PAUSED = CoupleStatus.ACTIVE, CoupleStatus.PAUSED
 COMPLETED, DROPPED_OUT = CoupleStatus.COMPLETED, CoupleStatus.DROPPED_OUT
+REFERRED, CLOSED_OTHER = CoupleStatus.REFERRED, CoupleStatus.CLOSED_OTHER
 SHE, HE, THEY = "she/her", "he/him", "they/them"
 T1, T2, T3 = "therapist1", "therapist2", "therapist3"
 
@@ -82,12 +83,12 @@ COUPLE_ROWS: tuple[tuple[Any, ...], ...] = (
     (T2, ("Gideon", P, HE), ("Hallie", W, SHE), PW, 14, 5, 1, ACTIVE, "individual shared unlogged"),
     (T2, ("Ines", W, SHE), ("Joran", W, HE), WW, 10, 3, 4, ACTIVE, "denied recurring"),
     (T2, ("Linnea", P, SHE), ("Mattias", W, HE), PW, 8, 3, 48, DROPPED_OUT, ""),
-    (T2, ("Noor", P, SHE), ("Oren", V, HE), PW, 6, 2, 2, ACTIVE, ""),
+    (T2, ("Noor", P, SHE), ("Oren", V, HE), PW, 6, 2, 2, REFERRED, ""),
     (T2, ("Petra", P, SHE), ("Soren", P, HE), PP, 11, 4, 3, ACTIVE, "split"),
     (T3, ("Tamsin", W, SHE), ("Ulric", P, HE), PW, 18, 7, 6, ACTIVE, "individual unlogged"),
     (T3, ("Vesna", P, SHE), ("Yara", W, SHE), PW, 12, 4, 37, PAUSED, "quiet"),
     (T3, ("Idris", W, HE), ("Zeb", W, HE), WW, 9, 2, 1, ACTIVE, "distressed"),
-    (T3, ("Rosalind", P, SHE), ("Quill", W, HE), PW, 15, 5, 4, ACTIVE, ""),
+    (T3, ("Rosalind", P, SHE), ("Quill", W, HE), PW, 15, 5, 4, CLOSED_OTHER, ""),
     (T3, ("Kestrel", V, THEY), ("Larkin", W, HE), PW, 14, 2, 5, ACTIVE, "stuck"),
 )
 
