@@ -8,3 +8,8 @@ class CyclesConfig(AppConfig):
 
     name = "cycles"
     verbose_name = "Couples and cycle maps"
+
+    def ready(self) -> None:
+        from cycles import signals
+
+        signals.connect()

@@ -500,6 +500,9 @@ class CaseEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     at = models.DateTimeField(default=timezone.now)
+    # A transfer is told to each therapist once more at their next sign-in (cycles.signals).
+    old_therapist_told_at = models.DateTimeField(null=True, blank=True)
+    new_therapist_told_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["couple", "at", "pk"]

@@ -4,16 +4,21 @@ nothing clinical); the record goes with the case, private notes stay their autho
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import time_machine
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from cycles.models import CaseEvent, CaseEventKind, Couple
 from people.models import AccessEvent, Supervision
+from people.totp import current_code, enrol
 from sessions.models import PrivateNote
-from tests.factories import World, make_couple, make_user, version_of
+from tests.conftest import TEST_TOTP_SECRET
+from tests.factories import PASSWORD, World, make_couple, make_user, version_of
 
 if TYPE_CHECKING:
     from django.test import Client
@@ -186,3 +191,41 @@ def test_a_transfer_needs_a_reason_and_a_fresh_form(client):
     world.couple.refresh_from_db()
     assert world.couple.therapist == world.owner
     assert Supervision.objects.filter(therapist=world.owner).exists()
+
+
+def sign_in(user: User) -> Client:
+    """Password, then the authenticator's code, as a person does; the page it leads to."""
+    from django.test import Client
+
+    enrol(user, TEST_TOTP_SECRET)
+    browser = Client()
+    browser.post(reverse("account_login"), {"login": user.username, "password": PASSWORD})
+    browser.post(reverse("mfa_authenticate"), {"code": current_code(TEST_TOTP_SECRET)})
+    return browser
+
+
+def shown_messages(page: Any) -> list[str]:
+    """The messages about cases (allauth's own "Successfully signed in" aside)."""
+    return [str(m) for m in page.context["messages"] if str(m).startswith("Case ")]
+
+
+def test_both_therapists_are_told_once_at_their_next_sign_in(client):
+    world = World.build()
+    old, new = world.owner, world.colleague
+    transfer(as_user(client, world.practice_admin), world.couple, new)
+    day = f"{world.couple.case_events.get().on_date:%d %b %Y}"
+    code = world.couple.case_code
+
+    new_home = sign_in(new).get(reverse("cycles:caseload"))
+    old_home = sign_in(old).get(reverse("cycles:caseload"))
+
+    assert shown_messages(new_home) == [f"Case {code} was transferred to you from {old} on {day}."]
+    assert shown_messages(old_home) == [f"Case {code} was transferred from you to {new} on {day}."]
+    event = world.couple.case_events.get()
+    assert event.new_therapist_told_at is not None
+    assert event.old_therapist_told_at is not None
+    # Told once: the next sign-in (past the authenticator code already used) says nothing.
+    with time_machine.travel(timezone.now() + datetime.timedelta(seconds=90), tick=False):
+        again = sign_in(new).get(reverse("cycles:caseload"))
+    assert again.status_code == 200
+    assert shown_messages(again) == []
