@@ -154,7 +154,15 @@ def fingerprint() -> str:
     sessions aside): equal before and after means nothing changed."""
     from allauth.mfa.models import Authenticator
 
-    from cycles.models import Couple, CycleMap, CycleStep, Partner
+    from cycles.models import (
+        CaseEvent,
+        Couple,
+        CycleMap,
+        CycleStep,
+        DestructionRequest,
+        Partner,
+        RetentionPolicy,
+    )
     from people.models import ConsultationGroup, GroupMembership, Practice, Supervision, User
     from plans.models import PlanGoal, PlanRevision
     from ruptures.models import (
@@ -187,6 +195,9 @@ def fingerprint() -> str:
         CycleMap,
         CycleStep,
         CaseShare,
+        CaseEvent,
+        RetentionPolicy,
+        DestructionRequest,
         TherapySession,
         PrivateNote,
         AllianceRating,
