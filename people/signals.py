@@ -1,5 +1,6 @@
 """Sign-in and MFA events into the audit trail (people.AccessEvent): infrastructure, not
-domain logic, so these are the project's only signal receivers."""
+domain logic. The project's other receiver is also on sign-in: cycles/signals.py tells a
+therapist of cases transferred to or from them. No signal carries domain logic."""
 
 from __future__ import annotations
 
