@@ -196,3 +196,23 @@ def test_a_longer_period_set_after_the_request_stops_the_confirmation(client):
 
     assert "within its retention period" in response.text
     assert Couple.objects.filter(pk=couple.pk).exists()
+
+
+def test_the_retention_page_costs_the_same_however_many_records(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    world = World.build()
+    client = as_user(client, world.practice_admin)
+    ask(client, closed_long_ago(world.owner))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("cycles:retention")).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for _ in range(3):
+        ask(client, closed_long_ago(world.owner))
+    assert len(client.get(reverse("cycles:retention")).context["due"]) == 4
+    assert queries() == few

@@ -229,3 +229,21 @@ def test_both_therapists_are_told_once_at_their_next_sign_in(client):
         again = sign_in(new).get(reverse("cycles:caseload"))
     assert again.status_code == 200
     assert shown_messages(again) == []
+
+
+def test_the_transfer_list_costs_the_same_however_many_cases(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    world = World.build()
+    client = as_user(client, world.practice_admin)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("cycles:transfers")).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for therapist in (world.owner, world.colleague, world.group_member):
+        make_couple(therapist)
+    assert queries() == few
