@@ -64,7 +64,7 @@ from cycles.services import couple_discharge as couple_discharge_service
 from cycles.services import couple_reopen as couple_reopen_service
 from cycles.services import couple_transfer as couple_transfer_service
 from exports import jobs as export_jobs
-from exports.models import ExportKind
+from exports.models import ExportJob, ExportKind
 from flags.charts import alliance_chart, satisfaction_chart
 from flags.measure_signals import CoupleSignals, derive, load_points, load_satisfaction
 from people import audit
@@ -834,6 +834,8 @@ def destruction_confirm_view(request: HttpRequest, case_code: str) -> HttpRespon
         except CaseRefused as refused:
             error = str(refused)
         else:
+            # Files exported from the record (its PDF, copies of the record) go with it.
+            ExportJob.objects.filter(params__case_code=asked.case_code).delete()
             audit.record(
                 request,
                 "destroy record",

@@ -155,6 +155,28 @@ def test_the_supervisor_may_confirm_too(client):
     assert not Couple.objects.filter(pk=couple.pk).exists()
 
 
+def test_files_exported_from_a_destroyed_record_go_with_it(client):
+    from exports.models import ExportJob, ExportKind
+
+    world = World.build()
+    couple = closed_long_ago(world.owner)
+    for case_code in (couple.case_code, world.couple.case_code):
+        ExportJob.objects.create(
+            requested_by=world.owner,
+            kind=ExportKind.COUPLE_PDF,
+            params={"case_code": case_code},
+            content=b"%PDF-1.7 invented",
+            filename=f"{case_code}.pdf",
+            content_type="application/pdf",
+            expires_at=timezone.now() + datetime.timedelta(minutes=15),
+        )
+    ask(as_user(client, world.practice_admin), couple)
+    assert confirm(as_user(client, world.owner), couple).status_code == 302
+
+    left = ExportJob.objects.values_list("params__case_code", flat=True)
+    assert list(left) == [world.couple.case_code]  # the other couple's export is untouched
+
+
 def test_the_same_person_can_not_both_ask_and_confirm(client):
     world = World.build()
     both = make_user(world.practice, "Admin And Supervisor", supervisor=True, practice_admin=True)
