@@ -270,19 +270,21 @@ class PrivateNote(models.Model):
 
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=NoteKind.choices)
-    session = models.OneToOneField(
+    # One per author: a case with two therapists (a co-therapist, or a case transferred) has
+    # one for each who writes one, each readable by its author alone.
+    session = models.ForeignKey(
         TherapySession,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
-        related_name="private_note",
+        related_name="private_notes",
     )
-    rupture = models.OneToOneField(
+    rupture = models.ForeignKey(
         "ruptures.Rupture",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
-        related_name="private_reflection",
+        related_name="private_reflections",
     )
     text = EncryptedTextField()  # ciphertext in the database: PRIVATE_NOTE_KEYS, never SECRET_KEY
     updated_at = models.DateTimeField(auto_now=True)
@@ -297,6 +299,16 @@ class PrivateNote(models.Model):
                     kind=NoteKind.PSYCHOTHERAPY_NOTE, session__isnull=False, rupture__isnull=True
                 )
                 | Q(kind=NoteKind.RUPTURE_REFLECTION, session__isnull=True, rupture__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["session", "author"],
+                condition=Q(session__isnull=False),
+                name="private_note_once_per_author_and_session",
+            ),
+            models.UniqueConstraint(
+                fields=["rupture", "author"],
+                condition=Q(rupture__isnull=False),
+                name="private_reflection_once_per_author_and_rupture",
             ),
         ]
 

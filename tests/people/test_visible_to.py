@@ -245,7 +245,7 @@ def test_private_notes_are_read_by_their_author_only(scene, role):
 
 def test_a_supervisor_never_reads_the_private_notes_of_a_record_they_read(scene):
     supervisor = scene.people["supervisor"]
-    assert TherapySession.objects.visible_to(supervisor).filter(private_note__isnull=False)
+    assert TherapySession.objects.visible_to(supervisor).filter(private_notes__isnull=False)
     assert not PrivateNote.objects.visible_to(supervisor).exists()
 
 
