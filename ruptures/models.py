@@ -235,6 +235,14 @@ class FlagKind(models.TextChoices):
     REPORT_MISMATCH = "report_mismatch", "Report mismatch"
     GONE_QUIET = "gone_quiet", "Gone quiet"
     STUCK_IN_STAGE_ONE = "stuck_in_stage_one", "Stuck in stage 1"
+    # For the therapist and supervisor only: never shown to the other partner, a consultation
+    # group or in a digest beyond a count (sessions/safety.py; docs/security.md).
+    SAFETY_CONCERN = "safety_concern", "Safety concern"
+
+
+# Kinds never shown outside the couple's own therapist and supervisor: not in a shared or
+# de-identified case, not in a per-partner copy of the record, not named in a digest.
+PRIVATE_FLAG_KINDS = frozenset({FlagKind.SAFETY_CONCERN})
 
 
 class FlagQuerySet(models.QuerySet["Flag"]):

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from people.admin import PracticeScopedAdmin, ScopedReadOnlyAdmin
-from sessions.models import MeasureDefinition, PrivateNote, TherapySession
+from sessions.models import MeasureDefinition, MeasureKind, PrivateNote, TherapySession
 
 
 @admin.register(TherapySession)
@@ -27,13 +28,19 @@ class PrivateNoteAdmin(ScopedReadOnlyAdmin):
 class MeasureDefinitionAdmin(PracticeScopedAdmin):
     """A practice adds the questionnaires it is licensed for, as data: items with their
     ranges (a list of {"key", "text", "min", "max", "anchors"}), a cut-off and a
-    reliable-change threshold. The shared ones (the CSI-4) aren't edited here."""
+    reliable-change threshold. The shared ones (the CSI-4) aren't edited here.
 
-    list_display = ["name", "code", "cutoff", "reliable_change", "active"]
+    A safety screen (kind) is one too, its items with an optional "positive_at" each: the
+    screen is positive when any answer reaches its item's "positive_at", or the total reaches
+    the cut-off (sessions/safety.py)."""
+
+    list_display = ["name", "code", "kind", "cutoff", "reliable_change", "active"]
+    list_filter = ["kind"]
     fields = [
         "code",
         "name",
         "citation",
+        "kind",
         "items",
         "cutoff",
         "lower_is_worse",
@@ -46,7 +53,31 @@ class MeasureDefinitionAdmin(PracticeScopedAdmin):
     ) -> Any:
         form = super().get_form(request, obj, **kwargs)
         form.clean_items = _clean_items  # type: ignore[attr-defined]
+        form.clean = _clean_safety_rule  # type: ignore[method-assign,assignment]
         return form
+
+
+def _clean_safety_rule(form: Any) -> Any:
+    """A safety screen needs a rule that can say "positive", and higher answers are worse."""
+    cleaned = forms.ModelForm.clean(form) or {}
+    if cleaned.get("kind") != MeasureKind.SAFETY_SCREEN or not isinstance(
+        cleaned.get("items"), list
+    ):
+        return cleaned
+    has_item_rule = any(item.get("positive_at") is not None for item in cleaned["items"])
+    if not has_item_rule and cleaned.get("cutoff") is None:
+        form.add_error(
+            "cutoff",
+            "A safety screen needs a rule: give a cut-off for the total, or a "
+            '"positive_at" on at least one item.',
+        )
+    if cleaned.get("lower_is_worse"):
+        form.add_error(
+            "lower_is_worse",
+            "On a safety screen higher answers are worse: untick this "
+            "(the screen is positive at or above its thresholds).",
+        )
+    return cleaned
 
 
 def _clean_items(form: Any) -> Any:
@@ -62,6 +93,13 @@ def _clean_items(form: Any) -> Any:
             raise ValidationError(f"Item {number}: min and max are whole numbers.")
         if item["min"] >= item["max"]:
             raise ValidationError(f"Item {number}: min must be below max.")
+        positive_at = item.get("positive_at")
+        if positive_at is not None and (
+            not isinstance(positive_at, int) or not item["min"] <= positive_at <= item["max"]
+        ):
+            raise ValidationError(
+                f"Item {number}: positive_at is a whole number between min and max."
+            )
         if item["key"] in keys:
             raise ValidationError(f"Item {number} repeats the key {item['key']!r}.")
         keys.add(item["key"])

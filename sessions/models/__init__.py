@@ -3,6 +3,7 @@
 from sessions.models.measures import (
     AllianceRating,
     MeasureDefinition,
+    MeasureKind,
     MeasureResponse,
     PostSessionReport,
     Respondent,
@@ -20,6 +21,7 @@ from sessions.models.records import (
     SessionFormat,
     TherapySession,
 )
+from sessions.models.safety import SafetyOutcome, SafetyReview, SafetyScreen
 from sessions.models.signing import Amendment, SignOffEvent, SignOffKind
 
 __all__ = [
@@ -33,11 +35,15 @@ __all__ = [
     "Horseman",
     "LeftBy",
     "MeasureDefinition",
+    "MeasureKind",
     "MeasureResponse",
     "NoteKind",
     "PostSessionReport",
     "PrivateNote",
     "Respondent",
+    "SafetyOutcome",
+    "SafetyReview",
+    "SafetyScreen",
     "SessionFormat",
     "SignOffEvent",
     "SignOffKind",

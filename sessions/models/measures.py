@@ -39,6 +39,20 @@ class Respondent(models.TextChoices):
 class EnteredBy(models.TextChoices):
     THERAPIST = "therapist", "Entered by the therapist"
     PARTNER = "partner", "Entered by the partner on the partner screen"
+    PARTNER_REMOTE = "partner_remote", "Entered by the partner, remotely"
+
+
+# Wide enough for every EnteredBy value ("partner_remote" is 14).
+ENTERED_BY_LENGTH = 20
+
+
+class MeasureKind(models.TextChoices):
+    """What a measure definition is for. A safety screen is never a session's questionnaire:
+    its answers are kept apart (sessions.models.safety.SafetyScreen) and never shown to the
+    other partner, a consultation group or a digest (sessions/safety.py)."""
+
+    QUESTIONNAIRE = "questionnaire", "Questionnaire"
+    SAFETY_SCREEN = "safety_screen", "Safety screen"
 
 
 class SessionRecordQuerySet(models.QuerySet[Any]):
@@ -66,7 +80,7 @@ class AllianceRating(models.Model):
     goals = models.PositiveSmallIntegerField("agreement on goals", help_text="0–10.")
     tasks = models.PositiveSmallIntegerField("agreement on tasks", help_text="0–10.")
     fit = models.PositiveSmallIntegerField("overall fit", help_text="0–10.")
-    entered_by = models.CharField(max_length=10, choices=EnteredBy.choices)
+    entered_by = models.CharField(max_length=ENTERED_BY_LENGTH, choices=EnteredBy.choices)
     absent_but_recorded = models.BooleanField(
         default=False, help_text="The partner wasn't in this session and the therapist said so."
     )
@@ -106,7 +120,7 @@ class PostSessionReport(models.Model):
     resolved = models.PositiveSmallIntegerField(
         "how far resolved by the end", null=True, blank=True
     )
-    entered_by = models.CharField(max_length=10, choices=EnteredBy.choices)
+    entered_by = models.CharField(max_length=ENTERED_BY_LENGTH, choices=EnteredBy.choices)
     recorded_at = models.DateTimeField(default=timezone.now)
 
     objects = SessionRecordQuerySet.as_manager()
@@ -136,9 +150,18 @@ class PostSessionReport(models.Model):
 
 class MeasureDefinitionQuerySet(models.QuerySet["MeasureDefinition"]):
     def visible_to(self, user: User | AnonymousUser) -> MeasureDefinitionQuerySet:
+        """The questionnaires a session's measures page offers: never a safety screen, which
+        is taken by one partner alone (sessions/safety.py)."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(Q(practice__isnull=True) | Q(practice_id=user.practice_id), active=True)
+        return self.for_practice(user.practice_id).filter(kind=MeasureKind.QUESTIONNAIRE)
+
+    def for_practice(self, practice_id: int | None) -> MeasureDefinitionQuerySet:
+        """The active definitions of every kind the practice uses: shared ones and its own."""
+        return self.filter(Q(practice__isnull=True) | Q(practice_id=practice_id), active=True)
+
+    def safety_screens(self) -> MeasureDefinitionQuerySet:
+        return self.filter(kind=MeasureKind.SAFETY_SCREEN)
 
 
 class MeasureDefinition(models.Model):
@@ -147,6 +170,10 @@ class MeasureDefinition(models.Model):
     `items` is a list of {"key", "text", "min", "max"}; the total is the sum. A lower total
     than `cutoff` is flagged when `lower_is_worse` (as for the CSI, where below 13.5 suggests
     distress). `reliable_change` is the smallest change of total counted as reliable.
+
+    A safety screen (`kind`) is positive when any item's answer is at or above that item's
+    own "positive_at", or when the total is at or above `cutoff` (`screen_positive`); it
+    needs at least one of the two, and `lower_is_worse` off (the admin checks both).
     """
 
     practice = models.ForeignKey(
@@ -155,6 +182,14 @@ class MeasureDefinition(models.Model):
     code = models.SlugField(max_length=40)
     name = models.CharField(max_length=120)
     citation = models.CharField(max_length=300, blank=True)
+    kind = models.CharField(
+        max_length=20,
+        choices=MeasureKind.choices,
+        default=MeasureKind.QUESTIONNAIRE,
+        db_default=MeasureKind.QUESTIONNAIRE,
+        help_text="A safety screen is taken by each partner alone and opens a safety concern "
+        "when positive; it is never a session's questionnaire.",
+    )
     items = models.JSONField()
     cutoff = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     lower_is_worse = models.BooleanField(default=True)
@@ -183,6 +218,21 @@ class MeasureDefinition(models.Model):
     def total_range(self) -> tuple[int, int]:
         return (sum(int(i["min"]) for i in self.items), sum(int(i["max"]) for i in self.items))
 
+    @property
+    def is_safety_screen(self) -> bool:
+        return self.kind == MeasureKind.SAFETY_SCREEN
+
+    def screen_positive(self, answers: dict[str, int]) -> bool:
+        """A safety screen's rule: any item at or above its "positive_at", or the total at or
+        above the cut-off. Answers to keys the definition doesn't have are ignored."""
+        by_key = {item["key"]: item for item in self.items}
+        for key, value in answers.items():
+            threshold = by_key.get(key, {}).get("positive_at")
+            if threshold is not None and value is not None and int(value) >= int(threshold):
+                return True
+        total = sum(int(v) for k, v in answers.items() if k in by_key and v is not None)
+        return self.cutoff is not None and total >= self.cutoff
+
 
 class MeasureResponse(models.Model):
     """One partner's answers to one measure, given at (or around) one session."""
@@ -198,7 +248,7 @@ class MeasureResponse(models.Model):
     partner = models.CharField(max_length=1, choices=[("A", "Partner A"), ("B", "Partner B")])
     answers = models.JSONField()
     total = models.DecimalField(max_digits=7, decimal_places=2)
-    entered_by = models.CharField(max_length=10, choices=EnteredBy.choices)
+    entered_by = models.CharField(max_length=ENTERED_BY_LENGTH, choices=EnteredBy.choices)
     absent_but_recorded = models.BooleanField(default=False)
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(
