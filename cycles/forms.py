@@ -261,6 +261,36 @@ class ReopenForm(VersionedForm):
         return why
 
 
+class CoTherapistForm(VersionedForm):
+    """Set, change or end the case's co-therapist (docs/domain.md#co-therapy)."""
+
+    co_therapist = forms.CharField(label="Co-therapist", required=False)
+    why = forms.CharField(
+        label="Why",
+        max_length=500,
+        widget=forms.Textarea({"rows": 2}),
+        error_messages={"required": "Say why the co-therapy changes."},
+    )
+
+    def __init__(self, *args: Any, targets: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.targets = targets
+        self.fields["co_therapist"].widget = forms.Select(
+            choices=[("", "No co-therapist"), *((t.pk, str(t)) for t in targets)]
+        )
+
+    def clean_co_therapist(self) -> Any:
+        value = str(self.cleaned_data["co_therapist"] or "").strip()
+        if not value:
+            return None
+        chosen = next((t for t in self.targets if str(t.pk) == value), None)
+        if chosen is None:
+            raise forms.ValidationError(
+                "Choose another therapist of this practice: only they can share a case."
+            )
+        return chosen
+
+
 class TransferForm(VersionedForm):
     """Move a case to another therapist of the practice. The admin who moves it sees the case
     code and the therapists' names only."""

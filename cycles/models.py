@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.concurrency import request_token_field, version_field
-from people.access import readable_couples, writable_couples
+from people.access import readable_couples, therapist_of, writable_couples
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -178,6 +178,16 @@ class Couple(models.Model):
     therapist = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="couples"
     )
+    # A second therapist with the same rights on the shared record (docs/domain.md#co-therapy);
+    # each keeps their own private notes. Set by the practice admin or a supervisor.
+    co_therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="co_therapy_couples",
+        verbose_name="co-therapist",
+    )
     case_code = models.CharField(max_length=12, unique=True, default=new_case_code, editable=False)
     cycle_pattern = models.CharField(
         max_length=20, choices=CyclePattern.choices, default=CyclePattern.PURSUE_WITHDRAW
@@ -205,6 +215,10 @@ class Couple(models.Model):
         ordering = ["case_code"]
         constraints = [
             models.CheckConstraint(name="couple_stage_holds_step", condition=STAGE_HOLDS_STEP),
+            models.CheckConstraint(
+                name="co_therapist_is_another_therapist",
+                condition=~Q(co_therapist=models.F("therapist")),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -437,7 +451,9 @@ class CaseShareQuerySet(models.QuerySet["CaseShare"]):
             return self.none()
         return (
             self.filter(group__practice_id=user.practice_id)
-            .filter(Q(couple__therapist=user) | Q(withdrawn_at__isnull=True, group__members=user))
+            .filter(
+                therapist_of(user, "couple__") | Q(withdrawn_at__isnull=True, group__members=user)
+            )
             .distinct()
         )
 
@@ -478,6 +494,8 @@ class CaseEventKind(models.TextChoices):
     DISCHARGED = "discharged", "Closed"
     REOPENED = "reopened", "Reopened"
     TRANSFERRED = "transferred", "Transferred"
+    CO_THERAPIST_JOINED = "co_joined", "Co-therapist joined"
+    CO_THERAPIST_LEFT = "co_left", "Co-therapist left"
 
 
 class CaseEvent(models.Model):

@@ -33,6 +33,7 @@ from cycles.models import (
     add_years,
     reached,
 )
+from people.access import supervises, treats
 
 if TYPE_CHECKING:
     import datetime
@@ -293,7 +294,7 @@ def may_transfer(user: User, couple: Couple) -> bool:
         return False
     if user.is_practice_admin:
         return True
-    return bool(user.is_supervisor and couple.therapist_id in set(user.supervisee_ids()))
+    return supervises(user, couple)
 
 
 def transfer_targets(couple: Couple) -> QuerySet[User]:
@@ -334,7 +335,9 @@ def couple_transfer(
     old = couple.therapist
     couple.version = claim_version(Couple, pk=couple.pk, read_version=read_version)
     couple.therapist = to_therapist
-    couple.save(update_fields=["therapist", "version"])
+    if couple.co_therapist_id == to_therapist.pk:
+        couple.co_therapist = None  # the co-therapist now leads the case alone
+    couple.save(update_fields=["therapist", "co_therapist", "version"])
     CaseEvent.objects.create(
         couple=couple,
         kind=CaseEventKind.TRANSFERRED,
@@ -357,6 +360,89 @@ def couple_transfer(
 
     transaction.on_commit(tell)
     return couple
+
+
+CO_THERAPY_SUBJECT = "Cycles: co-therapy on case {code}"
+CO_THERAPY_JOINED = (
+    "{person} is now the co-therapist of case {code} (with {lead}), set by {by}.\n\n"
+    "Sign in to Cycles to see the case. This message holds no clinical content."
+)
+CO_THERAPY_LEFT = (
+    "{person} is no longer the co-therapist of case {code} (with {lead}), set by {by}.\n\n"
+    "This message holds no clinical content."
+)
+
+
+def co_therapist_targets(couple: Couple) -> QuerySet[User]:
+    """The therapists of the practice who could join the case (its lead therapist aside)."""
+    return transfer_targets(couple)
+
+
+@transaction.atomic
+def co_therapist_set(
+    *, couple: Couple, co_therapist: User | None, by: User, note: str, read_version: int | None
+) -> Couple:
+    """A second therapist joins the case (or the one there leaves): same rights on the shared
+    record, own private notes (docs/domain.md#co-therapy). Everyone concerned is told by
+    e-mail (the case code and names only) and at their next sign-in (cycles.signals)."""
+    if not may_transfer(by, couple):
+        raise CaseRefused(
+            "Only the practice admin or the therapist's supervisor sets a co-therapist."
+        )
+    if co_therapist is not None and (
+        co_therapist.practice_id != couple.practice_id
+        or not co_therapist.is_therapist
+        or not co_therapist.is_active
+    ):
+        raise CaseRefused("A co-therapist is a therapist of this practice.")
+    if co_therapist is not None and co_therapist.pk == couple.therapist_id:
+        raise CaseRefused(f"{co_therapist} already leads this case.")
+    old = couple.co_therapist
+    if (old and old.pk) == (co_therapist and co_therapist.pk):
+        raise CaseRefused("Nothing to change: that is the case's co-therapist already.")
+    couple.version = claim_version(Couple, pk=couple.pk, read_version=read_version)
+    couple.co_therapist = co_therapist
+    couple.save(update_fields=["co_therapist", "version"])
+    today = timezone.localdate()
+    told: list[tuple[str, User]] = []
+    if old is not None:
+        CaseEvent.objects.create(
+            couple=couple,
+            kind=CaseEventKind.CO_THERAPIST_LEFT,
+            on_date=today,
+            note=note,
+            by=by,
+            from_therapist=old,
+        )
+        told.append((CO_THERAPY_LEFT, old))
+    if co_therapist is not None:
+        CaseEvent.objects.create(
+            couple=couple,
+            kind=CaseEventKind.CO_THERAPIST_JOINED,
+            on_date=today,
+            note=note,
+            by=by,
+            to_therapist=co_therapist,
+        )
+        told.append((CO_THERAPY_JOINED, co_therapist))
+    _tell_co_therapy(couple, by, told)
+    return couple
+
+
+def _tell_co_therapy(couple: Couple, by: User, told: list[tuple[str, User]]) -> None:
+    """After the commit: the lead therapist and each joining or leaving co-therapist."""
+    subject = CO_THERAPY_SUBJECT.format(code=couple.case_code)
+    letters = []
+    for body, person in told:
+        words = {"person": person, "code": couple.case_code, "lead": couple.therapist, "by": by}
+        text = body.format(**words)
+        letters += [(text, p.email) for p in (person, couple.therapist) if p.email]
+
+    def send() -> None:
+        for text, address in letters:
+            send_mail(subject, text, None, [address])
+
+    transaction.on_commit(send)
 
 
 # Retention and two-person destruction (docs/domain.md, "Closing, transferring and keeping
@@ -409,12 +495,10 @@ def destruction_request(*, couple: Couple, by: User) -> DestructionRequest:
 
 
 def may_confirm_destruction(user: User, couple: Couple) -> bool:
-    """The couple's therapist, or their supervisor, confirms a destruction."""
+    """The couple's therapist (or co-therapist), or their supervisor, confirms a destruction."""
     if not user.is_authenticated or user.practice_id != couple.practice_id:
         return False
-    if user.is_therapist and couple.therapist_id == user.pk:
-        return True
-    return bool(user.is_supervisor and couple.therapist_id in set(user.supervisee_ids()))
+    return treats(user, couple) or supervises(user, couple)
 
 
 @transaction.atomic
@@ -491,10 +575,12 @@ def tell_destruction_asked(asked: DestructionRequest, couple: Couple) -> None:
     """The couple's therapist and their supervisors are asked to confirm (case code only)."""
     from people.models import User
 
+    therapists = [t for t in (couple.therapist, couple.co_therapist) if t is not None]
     supervisors = User.objects.filter(
-        supervisions__therapist_id=couple.therapist_id, practice_id=couple.practice_id
+        supervisions__therapist__in=therapists, practice_id=couple.practice_id
     )
-    emails = {couple.therapist.email, *supervisors.values_list("email", flat=True)} - {""}
+    emails = {*(t.email for t in therapists), *supervisors.values_list("email", flat=True)}
+    emails -= {""}
     path = reverse("cycles:destroy_confirm", args=[couple.case_code])
     words = {"code": asked.case_code, "by": asked.requested_by, "path": path}
     send_mail(

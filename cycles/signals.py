@@ -1,5 +1,6 @@
-"""A transfer told at sign-in: each therapist sees, once, the cases moved to or from them since
-(the e-mail told them already; this is the message on the next sign-in)."""
+"""A transfer or a co-therapy change told at sign-in: each therapist sees, once, the cases moved
+to or from them, and those they joined or left as co-therapist, since (the e-mail told them
+already; this is the message on the next sign-in)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def tell_transfers(sender: Any, request: Any = None, user: Any = None, **kwargs:
     if not hasattr(request, "_messages"):
         return  # no page to show it on (a sign-in made outside the browser): kept for the next
     untold = (
-        CaseEvent.objects.filter(kind=CaseEventKind.TRANSFERRED)
+        CaseEvent.objects.filter(kind__in=TOLD)
         .filter(
             Q(to_therapist=user, new_therapist_told_at__isnull=True)
             | Q(from_therapist=user, old_therapist_told_at__isnull=True)
@@ -31,12 +32,27 @@ def tell_transfers(sender: Any, request: Any = None, user: Any = None, **kwargs:
     for event in untold:
         code, day = event.couple.case_code, f"{event.on_date:%d %b %Y}"
         if event.to_therapist_id == user.pk:
-            text = f"Case {code} was transferred to you from {event.from_therapist} on {day}."
             CaseEvent.objects.filter(pk=event.pk).update(new_therapist_told_at=now)
         else:
-            text = f"Case {code} was transferred from you to {event.to_therapist} on {day}."
             CaseEvent.objects.filter(pk=event.pk).update(old_therapist_told_at=now)
-        messages.info(request, text)
+        messages.info(request, _told(event, user, code, day))
+
+
+TOLD = [
+    CaseEventKind.TRANSFERRED,
+    CaseEventKind.CO_THERAPIST_JOINED,
+    CaseEventKind.CO_THERAPIST_LEFT,
+]
+
+
+def _told(event: CaseEvent, user: Any, code: str, day: str) -> str:
+    if event.kind == CaseEventKind.CO_THERAPIST_JOINED:
+        return f"Case {code}: you joined as co-therapist on {day}."
+    if event.kind == CaseEventKind.CO_THERAPIST_LEFT:
+        return f"Case {code}: you left as co-therapist on {day}."
+    if event.to_therapist_id == user.pk:
+        return f"Case {code} was transferred to you from {event.from_therapist} on {day}."
+    return f"Case {code} was transferred from you to {event.to_therapist} on {day}."
 
 
 def connect() -> None:

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<str:case_code>/close/", views.couple_discharge, name="close"),
     path("<str:case_code>/reopen/", views.couple_reopen, name="reopen"),
     path("<str:case_code>/transfer/", views.couple_transfer, name="transfer"),
+    path("<str:case_code>/co-therapist/", views.couple_co_therapist, name="co_therapist"),
     path("<str:case_code>/destroy/", views.destruction_ask, name="destroy"),
     path(
         "<str:case_code>/destroy/confirm/",

@@ -27,6 +27,7 @@ from core.revisions import compared as revisions_compared
 from cycles import editor, restore
 from cycles.diagram import layout
 from cycles.forms import (
+    CoTherapistForm,
     CoupleForm,
     CycleMapMetaForm,
     DischargeForm,
@@ -49,6 +50,8 @@ from cycles.services import (
     CaseRefused,
     PartnerDetails,
     StaleRevision,
+    co_therapist_set,
+    co_therapist_targets,
     couple_create,
     couple_update,
     cycle_map_save,
@@ -68,7 +71,7 @@ from exports.models import ExportJob, ExportKind
 from flags.charts import alliance_chart, satisfaction_chart
 from flags.measure_signals import CoupleSignals, derive, load_points, load_satisfaction
 from people import audit
-from people.access import may_edit, signed_in
+from people.access import may_edit, signed_in, supervisor_of
 from people.models import SignalThresholds, User
 from ruptures.models import Flag, Rupture, RuptureSummary
 from sessions.models import TherapySession
@@ -224,7 +227,8 @@ def _page_number(request: HttpRequest, name: str) -> int:
 def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
     user = signed_in(request)
     couple = get_object_or_404(
-        Couple.objects.visible_to(user).select_related("therapist"), case_code=case_code
+        Couple.objects.visible_to(user).select_related("therapist", "co_therapist"),
+        case_code=case_code,
     )
     sessions, sessions_shown = timeline_page(couple, _page_number(request, "sessions"))
     if is_htmx(request) and "sessions" in request.GET:
@@ -688,24 +692,30 @@ def _transferable(user: User) -> QuerySet[Couple]:
     supervisor; none for anyone else."""
     if user.practice_id is None:
         return Couple.objects.none()
-    couples = Couple.objects.filter(practice_id=user.practice_id).select_related("therapist")
+    couples = Couple.objects.filter(practice_id=user.practice_id).select_related(
+        "therapist", "co_therapist"
+    )
     if user.is_practice_admin:
         return couples
     if user.is_supervisor:
-        return couples.filter(therapist_id__in=user.supervisee_ids())
+        return couples.filter(supervisor_of(user))
     return couples.none()
+
+
+TRANSFERS_PAGE_SIZE = 50
 
 
 @require_GET
 def transfers(request: HttpRequest) -> HttpResponse:
-    """The cases the admin (or a supervisor) may move: case codes and therapists' names only,
-    never a partner's name or anything clinical."""
+    """The cases the admin (or a supervisor) may move or give a co-therapist: case codes and
+    therapists' names only, never a partner's name or anything clinical. A page at a time."""
     user = signed_in(request)
     if not (user.is_practice_admin or user.is_supervisor):
         raise Http404("Only the practice admin or a supervisor moves cases.")
-    couples = list(_transferable(user).order_by("therapist__display_name", "case_code"))
-    audit.record(request, "read transfer list", detail=f"couples={len(couples)}")
-    return render(request, "cycles/transfers.html", {"couples": couples})
+    ordered = _transferable(user).order_by("therapist__display_name", "case_code")
+    page = Paginator(ordered, TRANSFERS_PAGE_SIZE).get_page(request.GET.get("page"))
+    audit.record(request, "read transfer list", detail=f"couples={page.paginator.count}")
+    return render(request, "cycles/transfers.html", {"couples": page.object_list, "page": page})
 
 
 @require_http_methods(["GET", "POST"])
@@ -737,6 +747,38 @@ def couple_transfer(request: HttpRequest, case_code: str) -> HttpResponse:
             messages.success(request, f"Moved {couple.case_code} from {old} to {new}.")
             return redirect("cycles:transfers")
     return render(request, "cycles/couple_transfer.html", {"form": form, "couple": couple})
+
+
+@require_http_methods(["GET", "POST"])
+def couple_co_therapist(request: HttpRequest, case_code: str) -> HttpResponse:
+    """Give the case a co-therapist, change or end it, with a reason; everyone concerned is
+    told (docs/domain.md#co-therapy)."""
+    user = signed_in(request)
+    couple = get_object_or_404(_transferable(user), case_code=case_code)
+    targets = list(co_therapist_targets(couple))
+    initial = {"version": couple.version, "co_therapist": couple.co_therapist_id or ""}
+    form = CoTherapistForm(request.POST or None, targets=targets, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        chosen = form.cleaned_data["co_therapist"]
+        try:
+            co_therapist_set(
+                couple=couple,
+                co_therapist=chosen,
+                by=user,
+                note=form.cleaned_data["why"],
+                read_version=form.read_version(),
+            )
+        except StaleEdit as stale:
+            form.refuse_stale(stale.current, {"version": getattr(stale.current, "version", None)})
+        except CaseRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            detail = f"co-therapist user {chosen.pk}" if chosen else "no co-therapist"
+            audit.record(request, "set co-therapist", couple, detail=detail)
+            done = f"{chosen} is now co-therapist of" if chosen else "No co-therapist on"
+            messages.success(request, f"{done} {couple.case_code}.")
+            return redirect("cycles:transfers")
+    return render(request, "cycles/couple_co_therapist.html", {"form": form, "couple": couple})
 
 
 # Retention and two-person destruction: the admin sets the period and asks; the couple's

@@ -80,7 +80,7 @@ def couple_pdf(job: ExportJob, progress: Progress) -> bytes:
     """The context of cycles.views.couple_pdf before it moved here, rendered by cycles.pdf."""
     couple = (
         Couple.objects.editable_by(job.requested_by)
-        .select_related("therapist")
+        .select_related("therapist", "co_therapist")
         .get(case_code=job.params["case_code"])
     )
     partners = list(couple.partners.all())

@@ -3,8 +3,9 @@
 Every clinical QuerySet's `visible_to(user)` and `editable_by(user)` is built from these two
 functions, so the rule lives here only:
 
-- a therapist reads and writes their own couples;
-- a supervisor reads (never writes) the couples of the therapists they supervise;
+- a therapist reads and writes their own couples, and those they are the co-therapist of;
+- a supervisor reads (never writes) the couples of the therapists they supervise (as the
+  couple's therapist or its co-therapist);
 - a consultation-group member gets nothing of the records (de-identified views only);
 - a practice admin manages people and reads no clinical content;
 - nobody sees another practice, and a superuser is no exception.
@@ -28,28 +29,52 @@ if TYPE_CHECKING:
 NOTHING = Q(pk__in=[])
 
 
-def readable_couples(user: User | AnonymousUser, path: str = "") -> Q:
-    """A filter on couples (reached through `path`, e.g. "couple__") the user may read.
+def therapist_of(user: User | AnonymousUser, path: str = "") -> Q:
+    """A filter on the couples `user` treats: as their therapist or their co-therapist."""
+    if not user.is_authenticated or not user.is_therapist:
+        return NOTHING
+    return Q(**{f"{path}therapist": user}) | Q(**{f"{path}co_therapist": user})
+
+
+def supervisor_of(user: User | AnonymousUser, path: str = "") -> Q:
+    """A filter on the couples `user` supervises: treated (or co-treated) by a supervisee.
 
     One query: the supervisees come in as a subquery, never as a Python list.
     """
-    if not user.is_authenticated or user.practice_id is None:
+    if not user.is_authenticated or not user.is_supervisor:
         return NOTHING
     from people.models import Supervision
 
-    own = Q(**{f"{path}therapist": user}) if user.is_therapist else NOTHING
-    supervised = NOTHING
-    if user.is_supervisor:
-        supervisees = Supervision.objects.filter(supervisor=user).values("therapist_id")
-        supervised = Q(**{f"{path}therapist_id__in": supervisees})
-    return Q(**{f"{path}practice_id": user.practice_id}) & (own | supervised)
+    supervisees = Supervision.objects.filter(supervisor=user).values("therapist_id")
+    return Q(**{f"{path}therapist_id__in": supervisees}) | Q(
+        **{f"{path}co_therapist_id__in": supervisees}
+    )
+
+
+def readable_couples(user: User | AnonymousUser, path: str = "") -> Q:
+    """A filter on couples (reached through `path`, e.g. "couple__") the user may read."""
+    if not user.is_authenticated or user.practice_id is None:
+        return NOTHING
+    return Q(**{f"{path}practice_id": user.practice_id}) & (
+        therapist_of(user, path) | supervisor_of(user, path)
+    )
 
 
 def writable_couples(user: User | AnonymousUser, path: str = "") -> Q:
-    """A filter on couples the user may change: only the couple's own therapist."""
+    """A filter on couples the user may change: only the couple's own therapists (the
+    therapist and the co-therapist)."""
     if not user.is_authenticated or user.practice_id is None or not user.is_therapist:
         return NOTHING
-    return Q(**{f"{path}practice_id": user.practice_id, f"{path}therapist": user})
+    return Q(**{f"{path}practice_id": user.practice_id}) & therapist_of(user, path)
+
+
+def treats(user: User | AnonymousUser, couple: Any) -> bool:
+    """For a couple already read: whether `user` is its therapist or co-therapist."""
+    return bool(
+        user.is_authenticated
+        and user.is_therapist
+        and user.pk in (couple.therapist_id, couple.co_therapist_id)
+    )
 
 
 def may_edit(user: User | AnonymousUser, couple: Any) -> bool:
@@ -57,11 +82,21 @@ def may_edit(user: User | AnonymousUser, couple: Any) -> bool:
     for the pages that offer or hide their edit controls without another query)."""
     return bool(
         user.is_authenticated
-        and user.is_therapist
         and user.practice_id is not None
         and couple.practice_id == user.practice_id
-        and couple.therapist_id == user.pk
+        and treats(user, couple)
     )
+
+
+def supervises(user: User | AnonymousUser, couple: Any) -> bool:
+    """For a couple already read: whether `user` supervises its therapist or co-therapist
+    (supervisor_of, in Python; one query for the supervisees)."""
+    if not user.is_authenticated or not user.is_supervisor:
+        return False
+    if couple.practice_id != user.practice_id:
+        return False
+    ids = set(cast("User", user).supervisee_ids())
+    return bool({couple.therapist_id, couple.co_therapist_id} & ids)
 
 
 def signed_in(request: HttpRequest) -> User:

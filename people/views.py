@@ -88,10 +88,14 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
     admin = _practice_admin(request)
     shown = _person_of(admin, pk)
     caseload = list(shown.couples.order_by("case_code").values_list("case_code", "status"))  # type: ignore[attr-defined]
+    co_therapy = list(
+        shown.co_therapy_couples.order_by("case_code").values_list("case_code", "status")  # type: ignore[attr-defined]
+    )
     audit.record(request, "read person", shown, detail=f"caseload={len(caseload)}")
     context = {
         "person": shown,
         "caseload": caseload,
+        "co_therapy": co_therapy,
         "is_self": shown.pk == admin.pk,
         "actions": ACTIONS,
     }

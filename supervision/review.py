@@ -45,6 +45,7 @@ from core.csv import streamed_lines
 from cycles.models import Couple, CoupleQuerySet
 from flags.incidents import Incident, incident_of, incidents
 from flags.rollups import ChartedFigure, RollUp
+from people.access import supervises, supervisor_of
 from people.models import Supervision, User
 from ruptures.codes import (
     ConfrontationMarker,
@@ -107,7 +108,7 @@ def supervised_couples(user: User) -> CoupleQuerySet:
     """Couples the user reads as a supervisor: visible to them, and of a supervisee."""
     if not is_supervisor(user):
         return Couple.objects.none()
-    return Couple.objects.visible_to(user).filter(therapist_id__in=supervisee_ids(user))
+    return Couple.objects.visible_to(user).filter(supervisor_of(user))
 
 
 def acknowledgeable_flags(user: User) -> QuerySet[Flag]:
@@ -115,14 +116,12 @@ def acknowledgeable_flags(user: User) -> QuerySet[Flag]:
     (so never their own couples' flags, even when they are a therapist too)."""
     if not is_supervisor(user):
         return Flag.objects.none()
-    return Flag.objects.visible_to(user).filter(couple__therapist_id__in=supervisee_ids(user))
+    return Flag.objects.visible_to(user).filter(supervisor_of(user, "couple__"))
 
 
 def can_acknowledge(user: User, couple: Couple) -> bool:
     """For the couple page: whether to offer the acknowledgement form (one query)."""
-    if not is_supervisor(user) or couple.practice_id != user.practice_id:
-        return False
-    return Supervision.objects.filter(supervisor=user, therapist_id=couple.therapist_id).exists()
+    return supervises(user, couple)
 
 
 @transaction.atomic
@@ -501,7 +500,9 @@ def review_queryset(
     """The review's rows for the filters, sorted: one query (plus the paginator's count)."""
     couples = supervised_couples(user)
     if filters.therapist:
-        couples = couples.filter(therapist_id=filters.therapist)
+        couples = couples.filter(
+            Q(therapist_id=filters.therapist) | Q(co_therapist_id=filters.therapist)
+        )
     if filters.status != "all":
         couples = couples.filter(status=filters.status)
     if filters.kind:

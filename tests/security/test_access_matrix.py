@@ -214,6 +214,13 @@ ROUTES: dict[str, Route] = {
         get=roles(NOT_FOUND, supervisor=OK, practice_admin=OK),
         post=roles(NOT_FOUND, supervisor=OK, practice_admin=OK),
     ),
+    # Co-therapy is set like a transfer: the practice admin or the therapist's supervisor (an
+    # empty form is refused on the form, 200). Who reads what after: test_co_therapy_access.
+    "cycles:co_therapist": Route(
+        couple,
+        get=roles(NOT_FOUND, supervisor=OK, practice_admin=OK),
+        post=roles(NOT_FOUND, supervisor=OK, practice_admin=OK),
+    ),
     # Keeping records: the practice admin sets the period and asks for a destruction (the
     # scene's couple is open: refused with a message on the retention page); the couple's
     # therapist or supervisor confirms one that waits (none here: 404).
