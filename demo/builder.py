@@ -12,12 +12,21 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from cycles.models import CaseShare, EmotionTerm, MoveDirection, StepKind
+from cycles.models import (
+    CaseEvent,
+    CaseEventKind,
+    CaseShare,
+    Couple,
+    EmotionTerm,
+    MoveDirection,
+    StepKind,
+)
 from cycles.services import StepDraft, couple_create, cycle_map_save
 from demo.data import (
     ACTIVE,
     CANCELLATION_NOTES,
     CHAIN,
+    CO_THERAPIST,
     COUPLES,
     DEMO_GROUP_NAME,
     DEMO_LOGINS,
@@ -207,6 +216,8 @@ def _build_couple(
         summary.ruptures += script_dropout_ruptures(sessions)
     summary.ruptures += script_flag_case_ruptures(spec, sessions)
     summary.cycle_maps += _save_cycle_maps(couple, spec, sessions, emotions, rng)
+    if "co" in spec.flags:
+        _add_co_therapist(couple, summary, started_on=plans[0].starts_at.date())
     if "shared" in spec.flags:
         shared_at = sessions[-1].starts_at + datetime.timedelta(hours=3)
         CaseShare.objects.create(
@@ -314,3 +325,21 @@ def _draft(kind: str, chosen: str, side: str, emotions: dict[str, EmotionTerm]) 
         move = MoveDirection.WITHDRAWING if side == W else MoveDirection.PURSUING
         return StepDraft(kind, chosen, move=move)
     return StepDraft(kind, chosen)
+
+
+def _add_co_therapist(couple: Couple, summary: DemoSummary, started_on: datetime.date) -> None:
+    """The trainee co-leads this case with its senior therapist from the start (set by the
+    practice admin, as cycles.services.co_therapist_set does; told already, so no sign-in
+    message about an invented past)."""
+    co, admin = summary.users[CO_THERAPIST], summary.users["admin"]
+    Couple.objects.filter(pk=couple.pk).update(co_therapist=co)
+    couple.co_therapist = co
+    CaseEvent.objects.create(
+        couple=couple,
+        kind=CaseEventKind.CO_THERAPIST_JOINED,
+        on_date=started_on,
+        note="Co-therapy for the trainee's relational hours.",
+        by=admin,
+        to_therapist=co,
+        new_therapist_told_at=timezone.now(),
+    )

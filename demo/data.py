@@ -73,7 +73,8 @@ T1, T2, T3 = "therapist1", "therapist2", "therapist3"
 # session without a logged rupture), "denied" (a partner reports none in a rupture session);
 # and for the rarer flags (see flag_cases.py): "recurring" (one marker in the last three
 # sessions), "quiet" (a rupture, then weeks without a session), "stuck" (many sessions, all
-# attended, still in stage 1).
+# attended, still in stage 1); "co": CO_THERAPIST co-leads the case (docs/domain.md#co-therapy).
+CO_THERAPIST = T1
 COUPLE_ROWS: tuple[tuple[Any, ...], ...] = (
     (T1, ("Maren", P, SHE), ("Teo", W, HE), PW, 12, 4, 3, ACTIVE, "seed individual shared"),
     (T1, ("Aurelie", P, SHE), ("Bram", W, HE), PW, 9, 3, 2, ACTIVE, "unlogged"),
@@ -85,7 +86,7 @@ COUPLE_ROWS: tuple[tuple[Any, ...], ...] = (
     (T2, ("Linnea", P, SHE), ("Mattias", W, HE), PW, 8, 3, 48, DROPPED_OUT, ""),
     (T2, ("Noor", P, SHE), ("Oren", V, HE), PW, 6, 2, 2, REFERRED, ""),
     (T2, ("Petra", P, SHE), ("Soren", P, HE), PP, 11, 4, 3, ACTIVE, "split"),
-    (T3, ("Tamsin", W, SHE), ("Ulric", P, HE), PW, 18, 7, 6, ACTIVE, "individual unlogged"),
+    (T3, ("Tamsin", W, SHE), ("Ulric", P, HE), PW, 18, 7, 6, ACTIVE, "individual unlogged co"),
     (T3, ("Vesna", P, SHE), ("Yara", W, SHE), PW, 12, 4, 37, PAUSED, "quiet"),
     (T3, ("Idris", W, HE), ("Zeb", W, HE), WW, 9, 2, 1, ACTIVE, "distressed"),
     (T3, ("Rosalind", P, SHE), ("Quill", W, HE), PW, 15, 5, 4, CLOSED_OTHER, ""),

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
 from cycles.models import (
+    CaseEventKind,
     CaseShare,
     Couple,
     CoupleStatus,
@@ -166,17 +167,26 @@ class SeedDemoTests(TestCase):
         therapists = set(User.objects.filter(practice=self.practice, is_therapist=True))
         assert set(group.members.all()) == therapists
 
-    def test_every_couple_is_visible_to_its_therapist_and_no_other_therapist(self) -> None:
+    def test_every_couple_is_visible_to_its_therapists_and_no_other_therapist(self) -> None:
         therapists = User.objects.filter(practice=self.practice, is_therapist=True)
         for therapist in therapists:
             visible = set(Couple.objects.visible_to(therapist))
-            assert visible == set(self.demo_couples().filter(therapist=therapist))
+            treated = Q(therapist=therapist) | Q(co_therapist=therapist)
+            assert visible == set(self.demo_couples().filter(treated))
             assert visible
+        # One case is co-led by a trainee (docs/domain.md#co-therapy).
+        co_led = self.demo_couples().filter(co_therapist__isnull=False)
+        assert co_led.count() == 1
+        assert co_led.get().case_events.filter(kind=CaseEventKind.CO_THERAPIST_JOINED).exists()
 
     def test_supervisor_sees_the_supervisees_couples_and_admin_sees_none(self) -> None:
         supervisor = User.objects.get(practice=self.practice, is_supervisor=True)
         supervisees = Supervision.objects.filter(supervisor=supervisor).values("therapist")
-        expected = set(self.demo_couples().filter(therapist__in=supervisees))
+        expected = set(
+            self.demo_couples().filter(
+                Q(therapist__in=supervisees) | Q(co_therapist__in=supervisees)
+            )
+        )
         assert set(Couple.objects.visible_to(supervisor)) == expected
         admin = User.objects.get(practice=self.practice, is_practice_admin=True)
         assert not Couple.objects.visible_to(admin).exists()
