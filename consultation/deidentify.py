@@ -232,9 +232,16 @@ def _measures(case: SharedCase, couple_id: int, ordinals: dict[int, int]) -> Non
 
 
 def _flags(case: SharedCase, couple_id: int) -> None:
-    from ruptures.models import Flag, FlagKind
+    from ruptures.models import PRIVATE_FLAG_KINDS, Flag, FlagKind
 
-    rows = Flag.objects.open().filter(couple_id=couple_id).values_list("kind", "evidence")
+    # A safety concern is never shown to a group, nor counted: it is the couple's therapist's
+    # and supervisor's alone (sessions/safety.py).
+    rows = (
+        Flag.objects.open()
+        .filter(couple_id=couple_id)
+        .exclude(kind__in=PRIVATE_FLAG_KINDS)
+        .values_list("kind", "evidence")
+    )
     case.flags = sorted(
         (FlagKind(kind).label, tuple(int(n) for n in (evidence or {}).get("sessions", [])))
         for kind, evidence in rows

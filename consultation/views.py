@@ -25,6 +25,7 @@ from cycles.pdf import render_pdf
 from people import audit
 from people.access import signed_in
 from people.models import ConsultationGroup
+from sessions.safety import has_safety_concern
 
 
 @require_GET
@@ -115,17 +116,46 @@ def _couple_and_group(
     return couple, group
 
 
+# A case where a partner's safety screen was ever positive is shared only with this ticked
+# (sessions/safety.py): the group never sees the concern, but sharing such a case is a
+# decision to take deliberately.
+SAFETY_CONFIRM = "safety_considered"
+SAFETY_CONFIRM_LABEL = (
+    "I have considered the safety concern on this case, and sharing it de-identified is safe "
+    "and useful."
+)
+SAFETY_CONFIRM_MISSING = (
+    "This case has a safety concern. Tick the box to confirm you have considered it; nothing "
+    "was shared."
+)
+
+
+def _preview(
+    request: HttpRequest, couple: Couple, group: ConsultationGroup, error: str = ""
+) -> HttpResponse:
+    # An unsaved share: the code the group will know the case by is drawn when it is saved.
+    case = shared_case(CaseShare(couple=couple, group=group, code="(new code)"))
+    context = {
+        "couple": couple,
+        "group": group,
+        "case": case,
+        "diagram": case_diagram(case),
+        "safety_confirm": has_safety_concern(couple),
+        "safety_confirm_name": SAFETY_CONFIRM,
+        "safety_confirm_label": SAFETY_CONFIRM_LABEL,
+        "safety_confirm_error": error,
+    }
+    return render(request, "consultation/share_preview.html", context)
+
+
 @require_GET
 def share_preview(request: HttpRequest, case_code: str) -> HttpResponse:
     """Before sharing: exactly what the group's members will see, and a button to share."""
     couple, group = _couple_and_group(request, case_code, request.GET.get("group", ""))
     if group is None:
         return redirect(couple.get_absolute_url())
-    # An unsaved share: the code the group will know the case by is drawn when it is saved.
-    case = shared_case(CaseShare(couple=couple, group=group, code="(new code)"))
     audit.record(request, "read share preview", couple, detail=f"group {group.pk}")
-    context = {"couple": couple, "group": group, "case": case, "diagram": case_diagram(case)}
-    return render(request, "consultation/share_preview.html", context)
+    return _preview(request, couple, group)
 
 
 @require_POST
@@ -135,6 +165,9 @@ def share_couple(request: HttpRequest, case_code: str) -> HttpResponse:
     couple, group = _couple_and_group(request, case_code, request.POST.get("group", ""))
     if group is None:
         return redirect(couple.get_absolute_url())
+    if has_safety_concern(couple) and request.POST.get(SAFETY_CONFIRM) != "1":
+        # The preview again, with the message beside the box (status 200: htmx swaps it).
+        return _preview(request, couple, group, error=SAFETY_CONFIRM_MISSING)
     try:
         with transaction.atomic():
             share = CaseShare.objects.create(

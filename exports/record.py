@@ -5,9 +5,10 @@
    copy the conjoint sessions and that partner's own individual sessions, never the other's.
 2. Read each table of the record set (whole_record) once, limited to those sessions:
    ruptures and repairs, measures (for one partner's copy, only that partner's answers and
-   the therapist's), sign-off events and amendments; the couple, partners, cycle maps, plans,
-   flags and the case's history are the joint record (for one partner's copy, without the
-   flags read from the partners' answers or naming a session left out).
+   the therapist's; safety screens, only the partner's own), sign-off events and amendments;
+   the couple, partners, cycle maps, plans, flags and the case's history are the joint
+   record (for one partner's copy, without the flags read from the partners' answers or
+   naming a session left out, and never a safety concern).
 3. Each table's columns come from its model (every concrete field but the write guards and
    the tenant), so a new field is exported, and listed in the codebook, without an edit here.
 
@@ -33,7 +34,14 @@ from core.fields import FlagSetField
 from cycles.models import CaseEvent, Couple, CycleMap, CycleStep, EmotionTerm, Partner
 from people.models import User
 from plans.models import PlanGoal, PlanRevision
-from ruptures.models import Flag, FlagAcknowledgement, FlagKind, Rupture, RuptureRepair
+from ruptures.models import (
+    PRIVATE_FLAG_KINDS,
+    Flag,
+    FlagAcknowledgement,
+    FlagKind,
+    Rupture,
+    RuptureRepair,
+)
 from sessions.models import (
     AllianceRating,
     Amendment,
@@ -41,6 +49,8 @@ from sessions.models import (
     MeasureResponse,
     PostSessionReport,
     Respondent,
+    SafetyReview,
+    SafetyScreen,
     SessionFormat,
     SignOffEvent,
     TherapySession,
@@ -61,6 +71,9 @@ LEFT_OUT = {"version", "request_token", "applying", "practice"}
 # Flags read from the partners' own answers: left out of one partner's copy, since they
 # would tell the other partner's answers (an alliance drop, a widening gap, a mismatch).
 FROM_ANSWERS = {FlagKind.ALLIANCE_DROP, FlagKind.SPLIT_ALLIANCE_WIDENING, FlagKind.REPORT_MISMATCH}
+# Flags for the therapist and supervisor only (a safety concern): in the joint record kept by
+# the practice, never in a partner's copy, not even the partner's own (sessions/safety.py).
+NOT_IN_A_PARTNERS_COPY = FROM_ANSWERS | PRIVATE_FLAG_KINDS
 
 
 @dataclass
@@ -176,7 +189,7 @@ def whole_record(user: User, case_code: str, copy: str) -> Record:
         flags = [
             f
             for f in flags
-            if f.kind not in FROM_ANSWERS
+            if f.kind not in NOT_IN_A_PARTNERS_COPY
             and set(f.evidence.get("sessions", [])) <= ordinals
             and set(f.evidence.get("ruptures", [])) <= rupture_ids
         ]
@@ -241,6 +254,20 @@ def whole_record(user: User, case_code: str, copy: str) -> Record:
                 )
             ),
         ),
+        # One partner's copy holds that partner's own safety screens and nothing of the
+        # other's: not their answers, nor whether they were screened (sessions/safety.py).
+        Table(
+            "safety_screens",
+            "Safety screens",
+            SafetyScreen,
+            list(SafetyScreen.objects.filter(couple=couple, **own).order_by("recorded_at", "pk")),
+        ),
+        Table(
+            "safety_reviews",
+            "Safety concern reviews",
+            SafetyReview,
+            list(SafetyReview.objects.filter(couple=couple, **own).order_by("reviewed_at", "pk")),
+        ),
         Table(
             "plan_revisions",
             "Treatment plan revisions",
@@ -285,6 +312,9 @@ def whole_record(user: User, case_code: str, copy: str) -> Record:
             list(CaseEvent.objects.filter(couple=couple).order_by("at", "pk")),
         ),
     ]
+    if copy != JOINT:
+        # A partner never screened gets no safety tables at all, rather than empty ones.
+        tables = [t for t in tables if t.rows or t.model not in (SafetyScreen, SafetyReview)]
     named = _named(tables)
     labels = {model: {obj.pk: NAMED[model](obj) for obj in objs} for model, objs in named.items()}
     definitions = sorted(named.get(MeasureDefinition, []), key=lambda d: d.code)
@@ -373,10 +403,13 @@ def codebook(record: Record) -> str:
             "the flags read from the partners' answers, are not in it."
         )
     for definition in record.definitions:
-        lines += ["", f"Questionnaire {definition.code}: {definition.name}"]
+        kind, where = ("Questionnaire", "questionnaire_answers")
+        if definition.is_safety_screen:
+            kind, where = ("Safety screen", "safety_screens")
+        lines += ["", f"{kind} {definition.code}: {definition.name}"]
         if definition.citation:
             lines.append(f"  {definition.citation}")
-        lines.append("  answers (in questionnaire_answers): item key = the item's words (range)")
+        lines.append(f"  answers (in {where}): item key = the item's words (range)")
         for item in definition.items:
             scale = f"{item.get('min')}–{item.get('max')}"
             lines.append(f"      {item.get('key')} = {item.get('text')} ({scale})")
@@ -390,6 +423,8 @@ def codebook(record: Record) -> str:
                 codes = [(m.name or "", m.label) for m in f.flag]
             elif f.choices and not f.is_relation:
                 codes = [(str(code), str(label)) for code, label in f.flatchoices if code != ""]
+                if record.copy != JOINT and table.model is Flag and f.name == "kind":
+                    codes = [(c, m) for c, m in codes if c not in PRIVATE_FLAG_KINDS]
             else:
                 codes = []
             lines += [f"      {code} = {meaning}" for code, meaning in codes]

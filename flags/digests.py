@@ -6,6 +6,11 @@ per person and date (DigestLog's unique key), so a repeated run sends nothing tw
 Flags that name the same rupture or session are one incident (flags.incidents): a couple's
 line says so when its open flags are fewer incidents ("(one incident)"), and the open count
 names the incidents beside the flags, so one walk-out doesn't read as three problems.
+
+A safety concern (ruptures.models.PRIVATE_FLAG_KINDS) is never named, counted among the flags
+or described: an e-mail can be read by anyone at the recipient's screen. The digest says only
+"1 safety concern" (per couple, whichever partner or partners) and the case codes, on a line
+of its own (`safety_text`), and nothing once it closes.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from flags.incidents import incidents
 from flags.snapshot import end_of
 from people.models import SignalThresholds, Supervision, User
 from plans.reviews import due_by_therapist
-from ruptures.models import DigestLog, Flag, FlagKind, NightlyRun
+from ruptures.models import PRIVATE_FLAG_KINDS, DigestLog, Flag, FlagKind, NightlyRun
 from sessions.signing import unsigned_overdue
 
 # Cases listed per section of a digest; the rest are counted ("and 14 more couples"): a
@@ -107,6 +112,8 @@ class Digest:
     unsigned_after_days: int = 0
     # The person's own couples whose treatment plan is due for review (plans.reviews).
     reviews_due: list[str] = field(default_factory=list)
+    # Case codes of the couples with an open safety concern: nothing more is said of them.
+    safety: set[str] = field(default_factory=set)
 
     def case(self, case_code: str) -> CaseLine:
         return self.cases.setdefault(case_code, CaseLine(case_code))
@@ -167,8 +174,18 @@ class Digest:
         return ", ".join(listed) + (f" and {more} more" if more else "")
 
     @property
+    def safety_text(self) -> str:
+        """ "1 safety concern: C-AB12CD"; "" for none. Counted by couple, never by partner."""
+        if not self.safety:
+            return ""
+        count = len(self.safety)
+        return f"{count} safety concern{'s' if count != 1 else ''}: " + ", ".join(
+            sorted(self.safety)
+        )
+
+    @property
     def worth_sending(self) -> bool:
-        return bool(self.cases or self.unsigned or self.reviews_due)
+        return bool(self.cases or self.unsigned or self.reviews_due or self.safety)
 
 
 def build(run: NightlyRun) -> list[Digest]:
@@ -197,6 +214,10 @@ def build(run: NightlyRun) -> list[Digest]:
         for person_id in [therapist_id, *supervisors_of[therapist_id]]:
             digest = digests.get(person_id)
             if digest is None:
+                continue
+            if kind in PRIVATE_FLAG_KINDS:
+                if closed_on is None:
+                    digest.safety.add(case_code)
                 continue
             line = digest.case(case_code)
             if closed_on == run.for_date:

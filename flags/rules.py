@@ -20,6 +20,12 @@ what is stored. Exact definitions (thresholds from people.SignalThresholds; docs
    `stuck_stage_one_sessions` sessions held, with no de-escalation recorded as a change
    event on any of its sessions (a couple seen to de-escalate is not stuck; its stage is
    due an update).
+10. safety_concern: a partner's safety screen was positive (the definition's rule, as it read
+   the answers then) and since then neither a negative screen taken in person (entered by the
+   therapist, or by the partner on the hand-over screen) nor a clinician's review of the
+   concern (sessions.SafetyReview) has been recorded. A negative screen from a remote link
+   does not close it: the partner may not be alone where they answered. One flag per partner;
+   for the therapist and supervisor only (ruptures.models.PRIVATE_FLAG_KINDS).
 
 A flag no longer wanted is closed on the date (never deleted); wanted again later, a new one
 opens, so acknowledgements of the old one don't hide it.
@@ -35,10 +41,11 @@ from typing import TYPE_CHECKING, Any
 from cycles.models import CLOSED_STATUSES
 from flags.incidents import sessions_text
 from flags.measure_signals import CoupleSignals
-from flags.snapshot import CoupleData, RuptureRow
+from flags.snapshot import CoupleData, RuptureRow, SafetyRow
 from flags.summaries import marker_names
 from ruptures.codes import ConfrontationMarker, RuptureStatus, RuptureType, WithdrawalMarker
 from ruptures.models import Flag, FlagKind
+from sessions.safety import GUIDANCE
 
 if TYPE_CHECKING:
     from people.models import SignalThresholds
@@ -293,12 +300,44 @@ def stuck(couple: CoupleData, sessions_needed: int) -> list[FlagSpec]:
     ]
 
 
+def safety_concern_text(partner: str, screen: SafetyRow) -> str:
+    where = "answered remotely" if not screen.in_person else "answered in the practice"
+    if screen.session_ordinal is not None:
+        where += f", session {screen.session_ordinal}"
+    return f"Partner {partner}'s safety screen was positive ({where}). {GUIDANCE}"
+
+
+def safety_concern(couple: CoupleData) -> list[FlagSpec]:
+    specs = []
+    for partner in ("A", "B"):
+        concern: list[SafetyRow] = []  # the positive screens since the concern opened
+        for row in couple.safety:
+            if row.partner != partner:
+                continue
+            if row.review or (not row.positive and row.in_person):
+                concern = []
+            elif row.positive:
+                concern.append(row)
+        if concern:
+            ordinals = sorted({r.session_ordinal for r in concern if r.session_ordinal})
+            specs.append(
+                FlagSpec(
+                    FlagKind.SAFETY_CONCERN,
+                    f"partner:{partner}",
+                    safety_concern_text(partner, concern[-1]),
+                    {"screens": [r.pk for r in concern], "sessions": ordinals},
+                )
+            )
+    return specs
+
+
 def desired(
     couple: CoupleData, signals: CoupleSignals, for_date: datetime.date, t: SignalThresholds
 ) -> list[FlagSpec]:
     if couple.status in CLOSED_STATUSES:
         return []  # a closed case gets no new flags, and reconcile closes its open ones
     return [
+        *safety_concern(couple),
         *unresolved(couple, t.unresolved_after_sessions),
         *confrontation_then_absence(couple),
         *recurring(couple, for_date, t.recurring_marker_sessions),

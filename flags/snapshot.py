@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from django.db.models import ExpressionWrapper, F, IntegerField
+from django.db.models import BooleanField, CharField, ExpressionWrapper, F, IntegerField, Value
 
 from cycles.models import Couple
 from flags.measure_signals import (
@@ -23,8 +23,11 @@ from sessions.models import (
     AllianceRating,
     EFTChangeEvent,
     PostSessionReport,
+    SafetyReview,
+    SafetyScreen,
     TherapySession,
 )
+from sessions.models.safety import IN_PERSON
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,19 @@ class RuptureRow:
     repaired_in_id: int | None
 
 
+@dataclass(frozen=True)
+class SafetyRow:
+    """A partner's safety screen, or a clinician's review of their concern (`review`)."""
+
+    pk: int
+    partner: str
+    at: datetime.datetime
+    review: bool
+    positive: bool = False
+    in_person: bool = False
+    session_ordinal: int | None = None
+
+
 @dataclass
 class CoupleData:
     pk: int
@@ -68,6 +84,7 @@ class CoupleData:
     ruptures: list[RuptureRow] = field(default_factory=list)
     points: list[SessionPoint] = field(default_factory=list)
     satisfaction: list[Satisfaction] = field(default_factory=list)
+    safety: list[SafetyRow] = field(default_factory=list)  # in time order
 
     def __post_init__(self) -> None:
         self.session_by_id: dict[int, SessionRow] = {}
@@ -134,7 +151,8 @@ def load_chunk(
     couples: list[tuple[int, int, str, int, str]], for_date: datetime.date, time_zone: str
 ) -> list[CoupleData]:
     """Sessions, ruptures (as they stood then), measures and questionnaires of these couples
-    up to the end of `for_date`: seven queries whatever the chunk's size."""
+    up to the end of `for_date`, and their safety screens and reviews: eight queries whatever
+    the chunk's size."""
     cutoff = end_of(for_date, time_zone)
     zone = ZoneInfo(time_zone)
     data = {
@@ -232,4 +250,49 @@ def load_chunk(
     for couple in data.values():
         couple.points = points.get(couple.pk, [])
         couple.satisfaction = satisfaction.get(couple.pk, [])
+    for couple_id, row in load_safety(ids, cutoff):
+        data[couple_id].safety.append(row)
     return list(data.values())
+
+
+def load_safety(couple_ids: list[int], cutoff: datetime.datetime) -> list[tuple[int, SafetyRow]]:
+    """The couples' safety screens and reviews before the cutoff, in time order: one query
+    (a UNION of the two tables, reviews marked "review" in the entered-by column)."""
+    columns = ("kind", "pk", "couple_id", "partner", "at", "positive", "entered_by", "ordinal")
+    screens = (
+        SafetyScreen.objects.filter(couple_id__in=couple_ids, recorded_at__lt=cutoff)
+        .annotate(kind=Value("screen", output_field=CharField()), at=F("recorded_at"))
+        .annotate(ordinal=F("session__ordinal"))
+        .order_by()
+        .values_list(*columns)
+    )
+    reviews = (
+        SafetyReview.objects.filter(couple_id__in=couple_ids, reviewed_at__lt=cutoff)
+        .annotate(
+            kind=Value("review", output_field=CharField()),
+            at=F("reviewed_at"),
+            positive=Value(False, output_field=BooleanField()),
+            entered_by=Value("", output_field=CharField()),
+            ordinal=Value(None, output_field=IntegerField()),
+        )
+        .order_by()
+        .values_list(*columns)
+    )
+    rows = sorted(
+        screens.union(reviews, all=True).order_by(), key=lambda r: (r[4], r[0] == "review", r[1])
+    )
+    return [
+        (
+            couple_id,
+            SafetyRow(
+                pk,
+                partner,
+                at,
+                review=kind == "review",
+                positive=bool(positive),
+                in_person=entered_by in IN_PERSON,
+                session_ordinal=ordinal,
+            ),
+        )
+        for kind, pk, couple_id, partner, at, positive, entered_by, ordinal in rows
+    ]

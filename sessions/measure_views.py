@@ -18,10 +18,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.concurrency import EXPIRED_MESSAGE, StaleEdit
+from cycles.models import Couple
 from flags import same_day
 from people import audit
 from people.access import signed_in
-from sessions import partner_lock
+from sessions import partner_lock, safety_views
 from sessions.measure_forms import AllianceForm, MeasureForm, ReportForm, absence_reason
 from sessions.models import (
     AllianceRating,
@@ -34,7 +35,7 @@ from sessions.models import (
 from sessions.models.measures import ALLIANCE_ITEMS, EnteredBy
 from sessions.services import measures_record, measures_stamp
 
-PARTNER_SCREEN_KEY = "partner_screen"
+PARTNER_SCREEN_KEY = partner_lock.PARTNER_SCREEN_KEY
 LABELS = ("A", "B")
 
 
@@ -241,6 +242,8 @@ def partner_screen(request: HttpRequest) -> HttpResponse:
     """Only the partner's own questions, large and simple: nothing else of the record."""
     if PARTNER_SCREEN_KEY not in request.session:
         return redirect("home")
+    if request.session[PARTNER_SCREEN_KEY].get("kind") == safety_views.SAFETY:
+        return safety_views.partner_safety(request, request.session[PARTNER_SCREEN_KEY])
     state, session = _locked_session(request)
     partner = state["partner"]
     respondent = f"partner_{partner.lower()}"
@@ -300,4 +303,7 @@ def partner_screen_unlock(request: HttpRequest) -> HttpResponse:
         return render(request, template, context, status=200)
     del request.session[PARTNER_SCREEN_KEY]
     messages.success(request, "Welcome back. The partner's answers are saved.")
+    if state.get("kind") == safety_views.SAFETY:
+        couple = Couple.objects.filter(pk=state["couple"]).only("case_code").first()
+        return redirect(couple.get_absolute_url() + "#safety" if couple else "home")
     return redirect(reverse("therapy_sessions:measures", kwargs={"pk": state["session"]}))

@@ -24,6 +24,9 @@ from sessions.models import TherapySession
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+# The browser session's key holding the partner screen's state while it is locked (the
+# middleware, people.middleware.PartnerScreenLockMiddleware, tests for the same name).
+PARTNER_SCREEN_KEY = "partner_screen"
 UNLOCK_TRIES = 5
 UNLOCK_FAILED = "partner screen unlock failed"
 LOCKED_AT = "locked_at"  # in the partner screen's session state: when this lock began
@@ -92,7 +95,12 @@ def _tries_used(user: User, state: dict[str, Any]) -> int:
     return AccessEvent.objects.filter(user=user, action=UNLOCK_FAILED, at__gte=since).count()
 
 
-def _locked_session(user: User, state: dict[str, Any]) -> TherapySession | None:
-    """The session the partner was answering about, for the event's case code."""
+def _locked_session(user: User, state: dict[str, Any]) -> Any:
+    """The session the partner was answering about, for the event's case code; the couple
+    when the screen was the couple's (a safety screen: sessions.safety_views)."""
+    if state.get("session") is None and state.get("couple") is not None:
+        from cycles.models import Couple
+
+        return Couple.objects.editable_by(user).filter(pk=state["couple"]).first()
     sessions = TherapySession.objects.editable_by(user).select_related("couple")
     return sessions.filter(pk=state["session"]).first()

@@ -138,6 +138,12 @@ def safety_definition(practice_id: int | None, code: str) -> MeasureDefinition |
     )
 
 
+def has_safety_concern(couple: Couple) -> bool:
+    """Whether a partner's safety screen was ever positive on this case (open or assessed
+    since): sharing it with a consultation group asks for a deliberate confirmation."""
+    return SafetyScreen.objects.filter(couple_id=couple.pk, positive=True).exists()
+
+
 class SafetyScreenForm(forms.Form):
     """One partner's answers to one safety screen: every question, or none (`answered`).
 

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sessions import measure_views, signing_views, views
+from sessions import measure_views, safety_views, signing_views, views
 
 app_name = "therapy_sessions"
 
 urlpatterns = [
     path("couples/<str:case_code>/sessions/new/", views.session_new, name="new"),
+    # Neutral names: an access log shows neither a safety screen nor which partner
+    # (sessions/safety_views.py).
+    path("couples/<str:case_code>/hand-over/", safety_views.hand_over, name="hand_over"),
+    path("couples/<str:case_code>/assessment/", safety_views.review, name="safety_review"),
     path("sessions/<int:pk>/", views.session_detail, name="detail"),
     path("sessions/<int:pk>/edit/", views.session_edit, name="edit"),
     path("sessions/<int:pk>/withdraw/", views.session_withdraw_view, name="withdraw"),

@@ -272,7 +272,9 @@ def test_couple_page(client, scene, django_assert_num_queries):
     # 17 until the timeline became a page of the latest sessions (cycles.views.timeline_page):
     # the open ruptures, then read off every session, are now one query of their own.
     # + 1 for the treatment plan's card (plans.templatetags.plans.plan_summary).
-    response = count(django_assert_num_queries, PER_REQUEST + 19, lambda: client.get(url))
+    # + 3 for the safety card (sessions.templatetags.safety): screens, reviews, the practice's
+    # safety screens to offer.
+    response = count(django_assert_num_queries, PER_REQUEST + 22, lambda: client.get(url))
     assert len(response.context["sessions"]) == min(scene.size, TIMELINE_SHOWN)
     assert len(response.context["diagram"].boxes) == max(scene.size, 4)
 
@@ -281,7 +283,8 @@ def test_couple_page_of_the_supervisor(client, scene, django_assert_num_queries)
     signed_in(client, scene.supervisor)
     url = scene.couple.get_absolute_url()
     # + 1 since the open ruptures are a query of their own, as for the owner above.
-    count(django_assert_num_queries, PER_REQUEST + 18, lambda: client.get(url))  # + the plan card
+    # + the plan card; + 2 for the safety card's screens and reviews (no hand-over to offer).
+    count(django_assert_num_queries, PER_REQUEST + 20, lambda: client.get(url))
 
 
 def test_earlier_sessions_of_the_couple_page(client, scene, django_assert_num_queries):

@@ -497,6 +497,21 @@ ROUTES: dict[str, Route] = {
         get=GET_REFUSED,
         post=roles(NOT_FOUND, owner="302 partner_screen"),
     ),
+    # The safety screen (sessions.safety_views): only the therapist hands the device over (the
+    # scene's practice has no safety screen, so back to the couple page, which says so); the
+    # therapist or supervisor records an assessment.
+    "therapy_sessions:hand_over": Route(
+        couple,
+        get=GET_REFUSED,
+        post=roles(NOT_FOUND, owner="302 cycles:detail"),
+        data=lambda s: {"partner": "A"},
+    ),
+    "therapy_sessions:safety_review": Route(
+        couple,
+        get=GET_REFUSED,
+        post=roles(NOT_FOUND, owner="302 cycles:detail", supervisor="302 cycles:detail"),
+        data=lambda s: {"partner": "A", "outcome": "conjoint_can_continue"},
+    ),
     # Ruptures, in place on the session page.
     "ruptures:add": Route(
         lambda s: {"session_pk": s.world.session.pk},
