@@ -35,11 +35,13 @@ _watchdog: list[Watchdog] = []
 @worker_ready.connect
 def start_watchdog(**_: Any) -> None:
     """Each worker writes its heartbeat and resumes stalled nightly runs (flags.tasks), and
-    queues again the export jobs a killed worker or a lost message left (exports.tasks)."""
+    queues again the export jobs a killed worker or a lost message left (exports.tasks), and
+    the partners' links left unsent (invitations.tasks)."""
     from exports.tasks import ExportWatchdog
     from flags.tasks import Watchdog
+    from invitations.tasks import InvitationWatchdog
 
-    for watchdog in (Watchdog(), ExportWatchdog()):
+    for watchdog in (Watchdog(), ExportWatchdog(), InvitationWatchdog()):
         watchdog.start()
         _watchdog.append(watchdog)
 

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "plans",
     "supervision",
     "consultation",
+    "invitations",
     "exports",
     "demo",
 ]
@@ -337,6 +338,8 @@ NIGHTLY_LEASE_SECONDS = 30
 # these sections: people imports no clinical app, so the nightly runs' report is named here.
 HEALTH_SECTIONS = {"nightly": "flags.runs.health"}
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# A partner's private remote answer link works once, for this many hours (invitations.links).
+INVITATION_LINK_HOURS = env_int("INVITATION_LINK_HOURS", 72)
 
 LOGGING = {
     "version": 1,

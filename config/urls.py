@@ -37,6 +37,8 @@ urlpatterns = [
     path("groups/", include("consultation.urls")),
     path("practice/", include("people.urls")),
     path("exports/", include("exports.urls")),
+    # A partner's private remote answer page (/a/<token>/) and the couple's links panel.
+    path("", include("invitations.urls")),
     path("", include("sessions.urls")),
     path("", include("ruptures.urls")),
     path("admin/", admin.site.urls),

@@ -32,6 +32,7 @@ FLOORS: dict[str, int] = {
     "plans": 5,
     "supervision": 6,
     "consultation": 6,
+    "invitations": 6,
     "exports": 7,
     "demo": 8,
     "config": 9,

@@ -88,6 +88,29 @@ def colleague(scene: Scene) -> dict[str, Any]:
     return {"pk": scene.world.colleague.pk}
 
 
+MATRIX_INVITATION = uuid.UUID("00000000-0000-4000-8000-000000000022")
+
+
+def invitation(scene: Scene) -> dict[str, Any]:
+    """A link sent to the owner's couple's partner A (made once in the module's scene)."""
+    from invitations.models import Invitation, InvitationStatus
+
+    made, _ = Invitation.objects.get_or_create(
+        request_token=MATRIX_INVITATION,
+        defaults={
+            "couple": scene.world.couple,
+            "partner": "A",
+            "purpose": "session",
+            "session": scene.world.session,
+            "status": InvitationStatus.SENT,
+            "address_digest": "0" * 64,
+            "created_by": scene.world.owner,
+            "expires_at": timezone.now() + datetime.timedelta(hours=1),
+        },
+    )
+    return {"case_code": scene.world.couple.case_code, "pk": made.pk}
+
+
 MATRIX_MEETING = uuid.UUID("00000000-0000-4000-8000-000000000019")
 
 
@@ -182,6 +205,31 @@ ROUTES: dict[str, Route] = {
     # The partner screen: with no lock in this browser session it only leads home.
     "partner_screen": Route(no_kwargs, get=roles("302 home"), post=roles("302 home")),
     "partner_screen_unlock": Route(no_kwargs, get=GET_REFUSED, post=roles("302 home")),
+    # Remote answer links (invitations). The partner's page answers anyone: a made-up token
+    # gets the dead-link page (test_link_security). The panel: the therapist, and the
+    # supervisor reading statuses; addresses, sending and revoking: the therapist only.
+    "invitations:answer": Route(
+        lambda s: {"token": "matrix-no-such-link-0000000000000000000000"},
+        get=roles(OK, anonymous=OK),
+        post=roles(OK, anonymous=OK),
+    ),
+    "invitations:panel": Route(
+        couple,
+        get=roles(NOT_FOUND, owner=OK, supervisor=OK),
+        post=POST_REFUSED,
+        htmx=("get",),
+    ),
+    "invitations:contact": Route(
+        couple,
+        get=roles(NOT_FOUND, owner=OK),
+        post=roles(NOT_FOUND, owner="302 invitations:panel"),
+    ),
+    "invitations:send": Route(
+        couple, get=GET_REFUSED, post=roles(NOT_FOUND, owner="302 invitations:panel")
+    ),
+    "invitations:revoke": Route(
+        invitation, get=GET_REFUSED, post=roles(NOT_FOUND, owner="302 invitations:panel")
+    ),
     # Couples (cycles.urls). Reads: the therapist and their supervisor; writes: the therapist.
     # The search is a POST, so partners' names never reach a URL (cycles.views.caseload).
     "cycles:caseload": Route(no_kwargs, get=ACCOUNT_GET, post=ACCOUNT_GET, htmx=("get", "post")),

@@ -34,6 +34,13 @@ PUBLIC: dict[str, tuple[int, int, str]] = {
         "the page a password-reset link opens (people.offboarding): only a good, unused, "
         "unexpired token shows the form; anything else says the link is dead, nothing else",
     ),
+    "invitations:answer": (
+        200,
+        200,
+        "a partner's private remote answer link (invitations): only a sent, unused, unexpired "
+        "token of an open case shows that partner's questions; anything else says the link "
+        "no longer works, nothing else",
+    ),
 }
 # Sent to login by allauth itself, before the middleware: nothing to come back to afterwards.
 WITHOUT_NEXT = {
