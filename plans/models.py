@@ -52,6 +52,22 @@ class GoalStatus(models.TextChoices):
     DROPPED = "dropped", "Dropped"
 
 
+class PlanCosignState(models.TextChoices):
+    """Where a revision stands with the supervisor, when its author's notes need co-signing
+    (docs/domain.md, "Signing"; plans.signing). Only the plan's latest revision awaits or is
+    sent back: saving a newer one replaces an awaiting one."""
+
+    NOT_NEEDED = "", "Not needed"
+    AWAITING = "awaiting", "Awaiting co-signature"
+    COSIGNED = "cosigned", "Co-signed"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    SUPERSEDED = "superseded", "Replaced by a later revision before co-signing"
+
+
+# The two outcomes of a supervisor's review: the states that name a reviewer and a time.
+REVIEWED = (PlanCosignState.COSIGNED, PlanCosignState.CHANGES_REQUESTED)
+
+
 class PlanRevisionQuerySet(models.QuerySet["PlanRevision"]):
     def visible_to(self, user: User | AnonymousUser) -> PlanRevisionQuerySet:
         return self.filter(readable_couples(user, "couple__"))
@@ -88,6 +104,26 @@ class PlanRevision(models.Model):
     review_on = models.DateField("plan review date")
     change_note = models.CharField("what changed", max_length=200, blank=True)
     request_token = request_token_field()
+    # The supervisor's co-signature (plans.signing): the plan's content above is never
+    # changed; only where it stands with the supervisor moves, once, as it is reviewed.
+    cosign_state = models.CharField(
+        "co-signature",
+        max_length=20,
+        choices=PlanCosignState.choices,
+        blank=True,
+        default=PlanCosignState.NOT_NEEDED,
+        db_default=PlanCosignState.NOT_NEEDED,
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name="co-signed or sent back by",
+    )
+    reviewed_at = models.DateTimeField("co-signed or sent back at", null=True, blank=True)
+    review_comment = models.TextField("supervisor's comment", blank=True, default="", db_default="")
 
     objects = PlanRevisionQuerySet.as_manager()
 
@@ -100,6 +136,39 @@ class PlanRevision(models.Model):
             models.CheckConstraint(
                 name="plan_review_not_before_plan",
                 condition=Q(review_on__gte=models.F("plan_date")),
+            ),
+            models.CheckConstraint(
+                name="plan_cosign_state_known", condition=Q(cosign_state__in=PlanCosignState.values)
+            ),
+            # A reviewed revision names who reviewed it and when; no other does.
+            models.CheckConstraint(
+                name="plan_reviewer_iff_reviewed",
+                condition=(
+                    Q(
+                        cosign_state__in=REVIEWED,
+                        reviewed_by__isnull=False,
+                        reviewed_at__isnull=False,
+                    )
+                    | (
+                        ~Q(cosign_state__in=REVIEWED)
+                        & Q(reviewed_by__isnull=True, reviewed_at__isnull=True)
+                    )
+                ),
+            ),
+            models.CheckConstraint(
+                name="plan_changes_requested_say_what",
+                condition=~Q(cosign_state=PlanCosignState.CHANGES_REQUESTED)
+                | ~Q(review_comment=""),
+            ),
+        ]
+        indexes = [
+            # The sign-off queues' rows: few among many revisions (plans.signing).
+            models.Index(
+                fields=["cosign_state"],
+                name="plan_awaiting_or_sent_back",
+                condition=Q(
+                    cosign_state__in=[PlanCosignState.AWAITING, PlanCosignState.CHANGES_REQUESTED]
+                ),
             ),
         ]
 

@@ -17,6 +17,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from core.concurrency import create_once
+from plans import signing
 from plans.models import GoalStatus, PlanGoal, PlanRevision
 
 if TYPE_CHECKING:
@@ -49,9 +50,9 @@ class GoalNotFound(Exception):
 
 
 def latest_plan(couple: Couple) -> PlanRevision | None:
-    """The current revision with its author and goals: two queries."""
+    """The current revision with its author, its reviewer and goals: two queries."""
     return (
-        couple.plan_revisions.select_related("author")
+        couple.plan_revisions.select_related("author", "reviewed_by")
         .prefetch_related(Prefetch("goals", queryset=PlanGoal.objects.order_by("position")))
         .order_by("-revision")
         .first()
@@ -80,7 +81,9 @@ def plan_save(
     2. A form sent again with the same `request_token` gets its first save back (created False).
     3. Refuse if the plan moved on since `base_revision` was read (StalePlan); the unique
        (couple, revision) is the last word if two saves race anyway.
-    4. Write revision base+1 with its goals in order.
+    4. Write revision base+1 with its goals in order; it awaits a supervisor's co-signature
+       when the author's notes need co-signing, and replaces an earlier one still awaiting
+       (plans.signing).
     """
     if review_on < plan_date or any(goal.review_on < plan_date for goal in goals):
         raise ValueError("A review date can't be before the plan's date.")
@@ -98,7 +101,9 @@ def plan_save(
             review_on=review_on,
             change_note=change_note,
             request_token=token,
+            cosign_state=signing.state_on_save(author.pk),
         )
+        signing.supersede_earlier(plan)
         PlanGoal.objects.bulk_create(
             PlanGoal(
                 plan=plan,

@@ -21,9 +21,9 @@ from core.revisions import compared as revisions_compared
 from cycles.models import Couple, CycleMap, CycleStep
 from people import audit
 from people.access import may_edit, signed_in
-from plans import diff
+from plans import diff, signing
 from plans.forms import GoalFormSet, PlanForm, Targets, check_review_dates
-from plans.models import GoalStatus, PlanGoal, PlanRevision
+from plans.models import GoalStatus, PlanCosignState, PlanGoal, PlanRevision
 from plans.progress import plan_progress
 from plans.services import GoalDraft, GoalNotFound, StalePlan, goal_mark, latest_plan, plan_save
 from plans.starter import PLAN_REVIEW_AFTER, starter_goals
@@ -91,6 +91,9 @@ def _plan_page(
     goals = list(plan.goals.all()) if plan else []
     progress = plan_progress(plan, goals) if plan else []
     has_map = bool(plan is None and can_edit and couple.cycle_maps.exists())
+    cosigners: list[Any] = []
+    if plan is not None and plan.cosign_state == PlanCosignState.AWAITING:
+        cosigners = signing.cosigners([plan.author_id]).get(plan.author_id, [])
     audit.record(request, "read plan", couple, detail=f"revision={plan.revision if plan else 0}")
     context = {
         "couple": couple,
@@ -102,6 +105,7 @@ def _plan_page(
         "conflict": conflict,
         "refusal": refusal,
         "token": uuid.uuid4,
+        "cosigners": cosigners,
     }
     return render(request, "plans/plan.html", context)
 
@@ -259,7 +263,9 @@ def plan_history(request: HttpRequest, case_code: str) -> HttpResponse:
     """Every revision of the plan, and what changed between any two of them."""
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.visible_to(user), case_code=case_code)
-    revisions = list(couple.plan_revisions.select_related("author").order_by("-revision"))
+    revisions = list(
+        couple.plan_revisions.select_related("author", "reviewed_by").order_by("-revision")
+    )
     comparison = _comparison(request, couple, revisions)
     detail = f"revisions={len(revisions)}"
     if comparison is not None:

@@ -44,9 +44,15 @@ def needs_cosign(therapist_id: int) -> bool:
 
 def may_cosign(user: User, session: TherapySession) -> bool:
     """A supervisor of the session's therapist, never its author."""
-    if user.pk == session.therapist_id:
+    return supervises_author(user, session.therapist_id)
+
+
+def supervises_author(user: User, author_id: int) -> bool:
+    """Who co-signs what a therapist wrote: a supervisor of theirs, never the author. The one
+    rule for a session's record (above) and a treatment plan's revision (plans.signing)."""
+    if user.pk == author_id:
         return False
-    return Supervision.objects.filter(supervisor=user, therapist_id=session.therapist_id).exists()
+    return Supervision.objects.filter(supervisor=user, therapist_id=author_id).exists()
 
 
 @transaction.atomic

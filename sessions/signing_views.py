@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from people import audit
 from people.access import signed_in
+from plans import signing as plan_signing
 from sessions import signing
 from sessions.models import TOOK_PLACE, CosignState, TherapySession
+
+if TYPE_CHECKING:
+    from people.models import User
+    from plans.models import PlanRevision
 
 
 @require_POST
@@ -63,10 +73,47 @@ def session_review(request: HttpRequest, pk: int) -> HttpResponse:
 QUEUE_ROWS = 100
 
 
+@dataclass(frozen=True)
+class QueueRow:
+    """One record awaiting a supervisor's co-signature: a session's record or a revision of a
+    treatment plan, in one list so the oldest comes first whatever it is."""
+
+    case_code: str
+    what: str
+    url: str
+    therapist: User
+    held: datetime.datetime | None
+    signed_at: datetime.datetime
+
+
+def _session_row(session: TherapySession) -> QueueRow:
+    return QueueRow(
+        case_code=session.couple.case_code,
+        what=f"Session {session.ordinal}",
+        url=reverse("therapy_sessions:detail", args=[session.pk]),
+        therapist=session.therapist,
+        held=session.starts_at,
+        signed_at=session.signed_at or session.starts_at,
+    )
+
+
+def _plan_row(plan: PlanRevision) -> QueueRow:
+    code = plan.couple.case_code
+    return QueueRow(
+        case_code=code,
+        what=f"Treatment plan, revision {plan.revision}, {code}",
+        url=reverse("plans:revision", args=[code, plan.revision]),
+        therapist=plan.author,
+        held=None,
+        signed_at=plan.created_at,
+    )
+
+
 @require_GET
 def cosign_queue(request: HttpRequest) -> HttpResponse:
-    """What waits for this person: a supervisor's co-signatures (oldest first), a therapist's
-    records sent back and their records not signed yet."""
+    """What waits for this person: a supervisor's co-signatures (session records and plan
+    revisions, oldest first), a therapist's records and plans sent back and their records not
+    signed yet."""
     user = signed_in(request)
     if not (user.is_supervisor or user.is_therapist):
         raise Http404("Only clinicians sign records.")
@@ -81,10 +128,20 @@ def cosign_queue(request: HttpRequest) -> HttpResponse:
     unsigned = rows.filter(
         therapist=user, signed_at__isnull=True, attendance__in=TOOK_PLACE
     ).order_by("starts_at", "pk")
+    # The treatment plans' revisions (plans.signing): a query each, for the roles they concern.
+    plans_awaiting, plans_total = (
+        plan_signing.awaiting(user, limit=QUEUE_ROWS) if user.is_supervisor else ([], 0)
+    )
+    plans_sent_back = plan_signing.sent_back(user) if user.is_therapist else []
+    awaiting_rows = sorted(
+        [_session_row(s) for s in awaiting[:QUEUE_ROWS]] + [_plan_row(p) for p in plans_awaiting],
+        key=lambda row: row.signed_at,
+    )[:QUEUE_ROWS]
     context = {
-        "awaiting": list(awaiting[:QUEUE_ROWS]),
-        "awaiting_total": awaiting.count(),
+        "awaiting": awaiting_rows,
+        "awaiting_total": awaiting.count() + plans_total,
         "sent_back": list(sent_back[:QUEUE_ROWS]),
+        "plans_sent_back": plans_sent_back,
         "unsigned": list(unsigned[:QUEUE_ROWS]),
         "unsigned_total": unsigned.count(),
         "now": timezone.now(),
