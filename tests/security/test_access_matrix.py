@@ -145,6 +145,27 @@ def meeting_data(scene: Scene) -> dict[str, Any]:
     }
 
 
+MATRIX_PLAN = uuid.UUID("00000000-0000-4000-8000-000000000021")
+
+
+def plan_revision(scene: Scene) -> dict[str, Any]:
+    """Revision 1 of the owner's plan, awaiting the supervisor's co-signature (made once)."""
+    from plans.models import PlanCosignState, PlanRevision
+
+    made, _ = PlanRevision.objects.get_or_create(
+        request_token=MATRIX_PLAN,
+        defaults={
+            "couple": scene.world.couple,
+            "revision": 1,
+            "author": scene.world.owner,
+            "plan_date": timezone.localdate(),
+            "review_on": timezone.localdate() + datetime.timedelta(weeks=12),
+            "cosign_state": PlanCosignState.AWAITING,
+        },
+    )
+    return {"case_code": scene.world.couple.case_code, "revision": made.revision}
+
+
 @dataclass(frozen=True)
 class Route:
     kwargs: Kwargs
@@ -335,6 +356,21 @@ ROUTES: dict[str, Route] = {
     ),
     "plans:history": Route(
         couple, get=roles(NOT_FOUND, owner=OK, supervisor=OK), post=POST_REFUSED
+    ),
+    # A revision and its co-signature: read as the plan; only a supervisor of its author
+    # co-signs (the author is sent back to the revision, nothing recorded).
+    "plans:revision": Route(
+        plan_revision, get=roles(NOT_FOUND, owner=OK, supervisor=OK), post=POST_REFUSED
+    ),
+    "plans:review": Route(
+        plan_revision,
+        get=GET_REFUSED,
+        post=roles(
+            NOT_FOUND,
+            owner="302 plans:revision",
+            supervisor="302 therapy_sessions:cosign_queue",
+        ),
+        data=lambda s: {"outcome": "cosign"},
     ),
     # The supervisor's screens: supervisors only, and only their supervisees' couples.
     "supervision:review": Route(
