@@ -326,3 +326,37 @@ def test_without_co_signing_the_pages_say_nothing_of_it(world: World) -> None:
 
     assert "co-signature" not in page.lower()
     assert "Treatment plan" not in queue.split("Sent back to you")[1]
+
+
+# The couple PDF and the whole record (exports) carry the co-signature.
+
+
+def test_the_couple_pdf_says_who_co_signed_the_plan(cosigned_world: World) -> None:
+    from tests.consultation import pdf_text
+    from tests.exports import exported
+
+    world = cosigned_world
+    signing.cosign(one_goal(world.couple), by=world.supervisor)
+    client = signed_in(world, "owner")
+
+    response = exported(client, reverse("cycles:pdf", args=[world.couple.case_code]))
+
+    text = " ".join(pdf_text(response.content).split())
+    assert f"Co-signed by Owner's Supervisor on {timezone.localdate():%-d %b %Y}." in text
+
+
+def test_the_whole_record_holds_each_revision_s_co_signature(cosigned_world: World) -> None:
+    from exports.record import JOINT, whole_record
+
+    world = cosigned_world
+    signing.request_changes(one_goal(world.couple), by=world.supervisor, comment=COMMENT)
+    one_goal(world.couple)
+
+    record = whole_record(world.owner, world.couple.case_code, JOINT)
+
+    table = record.table("plan_revisions")
+    rows = [{f.name: record.value(row, f) for f in table.fields} for row in table.rows]
+    assert [(r["cosign_state"], r["reviewed_by"], r["review_comment"]) for r in rows] == [
+        ("changes_requested", "Owner's Supervisor", COMMENT),
+        ("awaiting", None, ""),
+    ]
