@@ -2,7 +2,7 @@
 panel on the couple page (docs/domain.md, "Remote answers").
 
 The partner's page answers without a sign-in (`login_not_required`) and grants nothing
-beyond its own questions: it never signs anyone in or writes the session, it shows no
+beyond its own questions: it never signs anyone in, writes the session or sets a cookie, it shows no
 navigation, no name and nothing of the other partner, and every response is `no-store`,
 `no-referrer` and under a CSP that allows no script at all. A used, expired, revoked or
 unknown link, or one of a closed case, gets the same page saying it no longer works.
@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.http import is_htmx
@@ -119,6 +120,11 @@ def _dead(request: HttpRequest, *, throttled: bool = False) -> HttpResponse:
     return _private(response)
 
 
+# No CSRF check: the page has no ambient credential for another site to ride on (no session,
+# no cookie: the secret is the token in the URL itself, which a forging site can't know), and
+# under `Referrer-Policy: no-referrer` browsers send `Origin: null` with the form's POST, which
+# Django's origin check refuses. So no CSRF cookie either: the page sets no cookie at all.
+@csrf_exempt
 @login_not_required
 @csp_override(PARTNER_PAGE_CSP)
 @require_http_methods(["GET", "POST"])
