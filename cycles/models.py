@@ -153,7 +153,7 @@ class CoupleQuerySet(models.QuerySet["Couple"]):
             .annotate(n=Count("pk"))
             .values("n")
         )
-        return self.select_related("therapist").annotate(
+        return self.select_related("therapist", "co_therapist").annotate(
             open_flag_count=Coalesce(Subquery(open_flags), 0),
             partner_a_name=partner("A", "display_name"),
             partner_b_name=partner("B", "display_name"),

@@ -202,3 +202,20 @@ def test_private_note_kinds_stay_one_per_author(client):
         PrivateNote.objects.create(
             session=world.session, author=world.owner, kind=NoteKind.PSYCHOTHERAPY_NOTE, text="x"
         )
+
+
+def test_the_caseloads_say_who_co_leads_the_case(client):
+    world = World.build()
+    set_co(as_user(client, world.practice_admin), world.couple, world.colleague)
+    caseload = reverse("cycles:caseload")
+    co_row = as_user(client, world.colleague).get(caseload).text
+    assert f"co-therapist with {world.owner}" in co_row
+    lead_row = as_user(client, world.owner).get(caseload).text
+    assert f"co-therapist: {world.colleague}" in lead_row
+    review = (
+        as_user(client, world.other_supervisor)
+        .get(reverse("supervision:review"), {"period": "all"})
+        .text
+    )
+    assert world.couple.case_code in review
+    assert f"with {world.colleague} (co-therapist)" in review
