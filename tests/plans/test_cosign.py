@@ -360,3 +360,42 @@ def test_the_whole_record_holds_each_revision_s_co_signature(cosigned_world: Wor
         ("changes_requested", "Owner's Supervisor", COMMENT),
         ("awaiting", None, ""),
     ]
+
+
+def test_the_couple_page_s_plan_card_says_where_the_plan_stands(cosigned_world: World) -> None:
+    world = cosigned_world
+    plan = one_goal(world.couple)
+    url = reverse("cycles:detail", args=[world.couple.case_code])
+    owner = signed_in(world, "owner")
+    assert "awaiting co-signature" in text_of(owner.get(url))
+
+    signing.request_changes(plan, by=world.supervisor, comment=COMMENT)
+
+    card = text_of(owner.get(url)).split('id="plan-summary"')[1].split("</section>")[0]
+    assert "changes requested" in card
+    assert COMMENT not in card  # the card holds counts and dates only
+
+
+def test_a_long_queue_shows_the_oldest_of_sessions_and_plans_and_counts_all(
+    cosigned_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sessions import signing_views
+    from sessions.models import CosignState, TherapySession
+    from tests.factories import make_couple
+
+    world = cosigned_world
+    monkeypatch.setattr(signing_views, "QUEUE_ROWS", 2)
+    TherapySession.objects.filter(pk=world.session.pk).update(
+        signed_at=timezone.now() - datetime.timedelta(days=2),
+        signed_by=world.owner,
+        cosign_state=CosignState.AWAITING,
+    )
+    older, newer = one_goal(make_couple(world.owner)), one_goal(make_couple(world.owner))
+
+    queue = text_of(signed_in(world, "supervisor").get(reverse("therapy_sessions:cosign_queue")))
+
+    assert "Awaiting your co-signature (3)" in queue
+    assert "The oldest 2 of 3 are shown." in queue
+    assert "Session 1" in queue
+    assert f"Treatment plan, revision 1, {older.couple.case_code}" in queue
+    assert newer.couple.case_code not in queue
