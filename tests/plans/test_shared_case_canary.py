@@ -1,5 +1,6 @@
-"""The canary: a plan's free text (a goal's interventions, the targets' words, the change note)
-never reaches a consultation group, on the shared case page or in its PDF; its vocabulary does."""
+"""The canary: a plan's free text (a goal's interventions, the targets' words, the change note,
+the supervisor's comment sending it back) never reaches a consultation group, on the shared
+case page or in its PDF; its vocabulary does."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from django.test import Client
 from django.urls import reverse
 
 from cycles.models import CaseShare, CycleStep
+from people.models import Supervision
+from plans import signing
 from plans.models import Evidence, GoalStatus
 from tests.consultation import found_in, page_text, pdf_text
 from tests.factories import World
@@ -20,7 +23,8 @@ def test_no_plan_free_text_reaches_the_shared_case_or_its_pdf(world: World) -> N
     step.text = f"{CANARY} target words"
     step.save()
     snapshot = {"step": step.pk, "partner": "A", "kind": step.kind, "words": step.text}
-    save_plan(
+    Supervision.objects.filter(therapist=world.owner).update(notes_need_cosign=True)
+    plan = save_plan(
         world.couple,
         [
             goal(
@@ -33,6 +37,7 @@ def test_no_plan_free_text_reaches_the_shared_case_or_its_pdf(world: World) -> N
         ],
         change_note=f"{CANARY} change note",
     )
+    signing.request_changes(plan, by=world.supervisor, comment=f"{CANARY} supervisor's comment")
     share = CaseShare.objects.create(couple=world.couple, group=world.group, shared_by=world.owner)
     client = Client()
     client.force_login(world.group_member)
@@ -44,6 +49,8 @@ def test_no_plan_free_text_reaches_the_shared_case_or_its_pdf(world: World) -> N
     owner.force_login(world.owner)
     own = page_text(owner.get(reverse("plans:detail", args=[world.couple.case_code])).content)
     assert found_in(own, [f"{CANARY} interventions", f"{CANARY} target words"]) != []
+    comment = f"{CANARY} supervisor's comment"
+    assert found_in(own, [comment]) == [comment]
     for text in (page, pdf):
         assert found_in(text, [CANARY]) == []
         shown = [
