@@ -30,7 +30,18 @@ if TYPE_CHECKING:
 
     from people.models import User
 
-__all__ = ["SignOffRefused", "StaleReview"]
+__all__ = [
+    "SignOffRefused",  # the sessions' refusal, raised here too: one kind of refusal to catch
+    "StaleReview",
+    "awaiting",
+    "cosign",
+    "cosigners",
+    "may_cosign",
+    "request_changes",
+    "sent_back",
+    "state_on_save",
+    "supersede_earlier",
+]
 
 
 class StaleReview(SignOffRefused):
@@ -87,13 +98,17 @@ def _review(
         raise SignOffRefused("Only a supervisor of the plan's author co-signs it.")
     if locked.cosign_state == outcome and locked.reviewed_by_id == by.pk:
         return locked, False
-    latest = PlanRevision.objects.filter(couple_id=locked.couple_id).order_by("-revision").first()
-    if latest is not None and latest.revision != locked.revision:
+    latest = (
+        PlanRevision.objects.filter(couple_id=locked.couple_id)
+        .order_by("-revision")
+        .values_list("revision", flat=True)
+        .first()
+    )
+    if latest is not None and latest != locked.revision:
         raise StaleReview(
-            f"Revision {locked.revision} is no longer the plan's latest: revision "
-            f"{latest.revision} was saved since. Nothing was recorded; read revision "
-            f"{latest.revision} instead.",
-            current=latest.revision,
+            f"Revision {locked.revision} is no longer the plan's latest: revision {latest} was "
+            f"saved since. Nothing was recorded; read revision {latest} instead.",
+            current=latest,
         )
     if locked.cosign_state != PlanCosignState.AWAITING:
         state = locked.get_cosign_state_display().lower()

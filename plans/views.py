@@ -160,7 +160,9 @@ def plan_edit(request: HttpRequest, case_code: str) -> HttpResponse:
             else:
                 audit.record(request, "save plan", plan, detail=f"revision={plan.revision}")
                 if created:
-                    messages.success(request, f"Saved revision {plan.revision} of the plan.")
+                    messages.success(
+                        request, f"Saved revision {plan.revision} of the plan.{_awaits(plan)}"
+                    )
                 return redirect("plans:detail", case_code=couple.case_code)
     context = {
         "couple": couple,
@@ -172,6 +174,13 @@ def plan_edit(request: HttpRequest, case_code: str) -> HttpResponse:
         "has_map": bool(steps),
     }
     return render(request, "plans/plan_edit.html", context)
+
+
+def _awaits(plan: PlanRevision) -> str:
+    """What a saved revision's author is told when it goes to their supervisor."""
+    if plan.cosign_state == PlanCosignState.AWAITING:
+        return " It now waits for your supervisor's co-signature."
+    return ""
 
 
 def _opened(
@@ -253,7 +262,8 @@ def goal_mark_view(request: HttpRequest, case_code: str) -> HttpResponse:
     if created:
         label = GoalStatus(status).label.lower()
         messages.success(
-            request, f"Goal {position} marked {label}: revision {plan.revision} of the plan."
+            request,
+            f"Goal {position} marked {label}: revision {plan.revision} of the plan.{_awaits(plan)}",
         )
     return redirect("plans:detail", case_code=couple.case_code)
 

@@ -189,7 +189,12 @@ def test_the_round_trip_with_a_change_request(cosigned_world: World) -> None:
     queue = reverse("therapy_sessions:cosign_queue")
     plan_page = reverse("plans:detail", args=[code])
 
-    owner.post(reverse("plans:edit", args=[code]), plan_post(world.couple, [{}]))
+    saved = owner.post(
+        reverse("plans:edit", args=[code]), plan_post(world.couple, [{}]), follow=True
+    )
+    assert "Saved revision 1 of the plan. It now waits for your supervisor's co-signature." in (
+        text_of(saved)
+    )
     assert "Awaiting co-signature from Owner's Supervisor." in text_of(owner.get(plan_page))
 
     listed = text_of(supervisor.get(queue)).split("Awaiting your co-signature")[1]
