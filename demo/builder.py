@@ -55,6 +55,7 @@ from demo.flag_cases import script_flag_case_ruptures, script_stuck_sessions
 from demo.measures import add_measures
 from demo.observations import add_observations
 from demo.ruptures import record_ruptures
+from demo.safety import add_safety_screens
 from demo.scripts import (
     script_dropout_ruptures,
     script_dropout_sessions,
@@ -117,6 +118,7 @@ def build_demo(*, today: datetime.date | None = None) -> DemoSummary:
     # The measures draw from their own generators, so adding them left every row above as it was.
     add_measures(built, summary)
     add_observations(built)
+    add_safety_screens(practice, built, summary, today)
     sign_records(practice, summary.users, today)
     _nightly_history(practice, today)
     return summary

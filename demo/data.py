@@ -79,7 +79,7 @@ COUPLE_ROWS: tuple[tuple[Any, ...], ...] = (
     (T1, ("Maren", P, SHE), ("Teo", W, HE), PW, 12, 4, 3, ACTIVE, "seed individual shared"),
     (T1, ("Aurelie", P, SHE), ("Bram", W, HE), PW, 9, 3, 2, ACTIVE, "unlogged"),
     (T1, ("Wren", W, SHE), ("Juno", P, THEY), PW, 16, 6, 5, ACTIVE, "individual"),
-    (T1, ("Cato", P, HE), ("Delphine", P, SHE), PP, 7, 2, 6, ACTIVE, ""),
+    (T1, ("Cato", P, HE), ("Delphine", P, SHE), PP, 7, 2, 6, ACTIVE, "safety"),
     (T1, ("Emrys", W, HE), ("Fenna", P, SHE), PW, 20, 9, 23, COMPLETED, ""),
     (T2, ("Gideon", P, HE), ("Hallie", W, SHE), PW, 14, 5, 1, ACTIVE, "individual shared unlogged"),
     (T2, ("Ines", W, SHE), ("Joran", W, HE), WW, 10, 3, 4, ACTIVE, "denied recurring"),

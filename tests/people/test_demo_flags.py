@@ -48,3 +48,22 @@ class DemoFlagTests(TestCase):
             page = self.client.get(reverse("cycles:detail", args=[couple.case_code]))
             assert page.status_code == 200
             assert FlagKind(kind).label in page.content.decode(), kind
+
+    def test_one_invented_case_has_a_safety_concern_from_the_example_screen(self) -> None:
+        from sessions.models import MeasureDefinition, SafetyScreen
+        from sessions.safety import EXAMPLE_NAME
+
+        [flag] = self.open_flags().filter(kind=FlagKind.SAFETY_CONCERN)
+        screen = MeasureDefinition.objects.get(practice__name=DEMO_PRACTICE_NAME)
+        assert screen.name == EXAMPLE_NAME  # "Example safety screen — replace with ..."
+        assert screen.is_safety_screen
+        screens = SafetyScreen.objects.filter(couple_id=flag.couple_id)
+        assert sorted(screens.values_list("partner", "positive")) == [
+            ("A", False),
+            ("B", False),
+            ("B", True),
+        ]
+        couple = Couple.objects.select_related("therapist").get(pk=flag.couple_id)
+        self.client.force_login(couple.therapist)
+        page = self.client.get(reverse("cycles:detail", args=[couple.case_code]))
+        assert "Safety concern: partner B" in page.content.decode()

@@ -378,12 +378,12 @@ def test_summary_carries_the_measure_signals_as_of_the_date(record, run_nightly)
 
 # One chunk: SAVEPOINT, lock the run, the chunk's couple ids, the thresholds, the eight reads of
 # snapshot.load_chunk (sessions, ruptures, repairs after the date, alliance ratings, reports,
-# questionnaires and their measures, safety screens and reviews), the summaries' upsert, the open flags, the new flags,
-# rewriting those whose wording changed (later nights), closing the others (later nights),
-# the run's update, RELEASE SAVEPOINT (the test runs inside a transaction, so process_chunk's
-# atomic block is a savepoint). Flags still true and worded the same are not written. And
-# runs.evaluate's two: the couples' rows locked (against a same-day recheck at the same time),
-# and which of them a later look has already seen.
+# questionnaires and their measures, safety screens and reviews), the summaries' upsert, the
+# open flags, the new flags, rewriting those whose wording changed (later nights), closing the
+# others (later nights), the run's update, RELEASE SAVEPOINT (the test runs inside a
+# transaction, so process_chunk's atomic block is a savepoint). Flags still true and worded
+# the same are not written. And runs.evaluate's two: the couples' rows locked (against a
+# same-day recheck at the same time), and which of them a later look has already seen.
 # Pinned: a count that grows with the chunk is an N+1.
 FIRST_CHUNK_QUERIES = 19
 LATER_CHUNK_QUERIES = 21

@@ -37,8 +37,9 @@ REQUEST_QUERIES = 2
 # load_points (sessions, alliance, reports), load_satisfaction (the questionnaires, as plain
 # rows, and their measures), the thresholds, the case's shares and the groups it could be
 # shared with, the flags' acknowledgements, the page of open ruptures (a query of its own
-# since the timeline shows only the latest sessions: issue 17), and the treatment plan's card.
-COUPLE_PAGE_QUERIES = REQUEST_QUERIES + 19
+# since the timeline shows only the latest sessions: issue 17), the treatment plan's card, and
+# the safety card's screens, assessments and the practice's safety screens (issue 22).
+COUPLE_PAGE_QUERIES = REQUEST_QUERIES + 22
 # Then the session, the stored alliance, reports and questionnaire answers, the visible
 # measure definitions, the access event written, the couple's partners and the stamp a save is
 # checked against (sessions.services.measures_stamp, one query).
