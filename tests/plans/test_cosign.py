@@ -18,7 +18,7 @@ from core.dates import show
 from people.models import AccessEvent, Supervision
 from plans import signing
 from plans.models import Evidence, GoalStatus, PlanCosignState, PlanRevision
-from plans.services import goal_mark
+from plans.services import goal_mark, plan_save
 from tests.factories import World
 from tests.plans.conftest import goal, save_plan
 from tests.plans.test_plan_pages import plan_post
@@ -404,3 +404,25 @@ def test_a_long_queue_shows_the_oldest_of_sessions_and_plans_and_counts_all(
     assert "Session 1" in queue
     assert f"Treatment plan, revision 1, {older.couple.case_code}" in queue
     assert newer.couple.case_code not in queue
+
+
+def test_a_co_therapist_s_revision_goes_to_their_own_supervisor(world: World) -> None:
+    from cycles.models import Couple
+
+    Couple.objects.filter(pk=world.couple.pk).update(co_therapist=world.colleague)
+    Supervision.objects.filter(therapist=world.colleague).update(notes_need_cosign=True)
+    plan, _ = plan_save(
+        couple=world.couple,
+        author=world.colleague,
+        base_revision=0,
+        plan_date=timezone.localdate(),
+        review_on=timezone.localdate(),
+        goals=[goal(Evidence.DE_ESCALATION)],
+    )
+
+    assert state_of(plan) == State.AWAITING
+    assert signing.awaiting(world.other_supervisor, limit=10) == ([plan], 1)
+    assert signing.awaiting(world.supervisor, limit=10) == ([], 0)
+    with pytest.raises(signing.SignOffRefused):
+        signing.cosign(plan, by=world.supervisor)
+    assert signing.cosign(plan, by=world.other_supervisor)[1] is True
