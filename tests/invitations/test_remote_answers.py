@@ -300,3 +300,20 @@ def test_an_smtp_server_that_refuses_puts_the_link_back_then_fails_it_at_the_las
     assert invitation.send_attempts == 2
     panel = client.get(reverse("invitations:panel", args=[world.couple.case_code]))
     assert "Failed to send" in panel.content.decode()
+
+
+def test_a_link_about_a_session_the_partner_missed_is_refused(client: Client) -> None:
+    from sessions.models import SessionFormat
+    from tests.factories import make_session
+
+    world, _ = rated_world()
+    make_session(world.couple, days_ago=0, format=SessionFormat.INDIVIDUAL_B)
+    client.force_login(world.owner)
+    set_addresses(client, world.couple)
+    response = client.post(
+        reverse("invitations:send", args=[world.couple.case_code]),
+        {"partner": "A", "purpose": Purpose.SESSION},
+        follow=True,
+    )
+    assert "wasn't in the last session" in html.unescape(response.content.decode())
+    assert not Invitation.objects.exists()

@@ -12,6 +12,7 @@ from django.test import Client
 
 from invitations import sending
 from invitations.models import Invitation, InvitationStatus, Purpose
+from ruptures.models import Flag, FlagKind
 from sessions.models import MeasureDefinition, SafetyScreen
 from sessions.safety import EXAMPLE_ITEMS, EXAMPLE_SCREEN, PARTNER_INTRO
 from tests.invitations.conftest import answer_url, invite, rated_world, set_addresses
@@ -58,6 +59,8 @@ def test_a_partner_takes_the_safety_screen_alone_and_the_other_sees_nothing(
     assert screen.entered_by == "partner_remote"
     screen_link.refresh_from_db()
     assert screen_link.status == InvitationStatus.ANSWERED
+    # The safety concern is open for the therapist at once (the same-day recheck).
+    assert Flag.objects.open().filter(couple=world.couple, kind=FlagKind.SAFETY_CONCERN).exists()
     # The other partner's link still shows only their own questions, nothing of the screen.
     again = Client().get(answer_url(other_token)).content.decode()
     assert "s-hurt" not in again
