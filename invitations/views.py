@@ -37,6 +37,7 @@ from invitations.forms import (
 from invitations.models import LIVE, Invitation, Purpose
 from people import audit
 from people.access import may_edit, signed_in
+from people.models import AccessEvent
 from sessions.models import MeasureDefinition
 from sessions.safety import PARTNER_INTRO, SafetyScreenForm
 
@@ -114,6 +115,20 @@ def _private(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _audit_partner(request: HttpRequest, action: str, invitation: Invitation) -> None:
+    """An event of the partner's page: nobody signed in, so the practice is the couple's
+    (people.audit.record takes it from the person), and the practice admin's trail shows it.
+    The link's id and case code only: never the purpose, an answer or an address."""
+    AccessEvent.objects.create(
+        practice_id=invitation.couple.practice_id,
+        action=action,
+        object_type="invitation",
+        object_id=str(invitation.pk),
+        case_code=invitation.couple.case_code,
+        ip=audit.client_ip(request),
+    )
+
+
 def _dead(request: HttpRequest, *, throttled: bool = False) -> HttpResponse:
     status = 429 if throttled else 200
     response = render(request, "invitations/dead.html", {"throttled": throttled}, status=status)
@@ -140,7 +155,7 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
     nothing_yet = False
     if request.method == "GET":
         if services.mark_opened(invitation):
-            audit.record(request, "remote answer link opened", invitation)
+            _audit_partner(request, "remote answer link opened", invitation)
     elif questions.is_valid():
         if not questions.answered_any():
             nothing_yet = True
@@ -161,7 +176,7 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
                 )
             except services.LinkDead:
                 return _dead(request)
-            audit.record(request, "remote answers saved", invitation)
+            _audit_partner(request, "remote answers saved", invitation)
             return _private(render(request, "invitations/thanks.html"))
     context = {
         "questions": questions,

@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from invitations import sending
 from invitations.models import Invitation, InvitationStatus, PartnerContact, Purpose
+from people.models import AccessEvent
 from ruptures.models import Flag, FlagKind
 from sessions.models import MeasureResponse, PostSessionReport
 from tests.invitations.conftest import (
@@ -123,6 +124,14 @@ def test_a_partners_answers_after_the_session_open_the_alliance_drop_flag_at_onc
     assert invitation.answered_at
     open_kinds = set(Flag.objects.open().filter(couple=world.couple).values_list("kind", flat=True))
     assert FlagKind.ALLIANCE_DROP in open_kinds
+    # The practice admin's audit trail has the link's opening and answer (no one signed in).
+    trail = AccessEvent.objects.visible_to(world.practice_admin).filter(
+        case_code=world.couple.case_code, object_id=str(invitation.pk)
+    )
+    assert set(trail.values_list("action", flat=True)) >= {
+        "remote answer link opened",
+        "remote answers saved",
+    }
     # The therapist's panel says so.
     panel = client.get(reverse("invitations:panel", args=[world.couple.case_code]))
     assert "Answered" in panel.content.decode()
