@@ -210,3 +210,30 @@ def test_posting_the_same_send_form_twice_makes_one_link(
         client.post(url, data)
     assert Invitation.objects.filter(couple=world.couple).count() == 1
     assert len(sink.wait_for(1)) == 1
+
+
+def test_the_watchdog_expires_links_past_their_time_and_drops_old_page_hits(
+    client: Client, sink: SmtpSink, django_capture_on_commit_callbacks: Any
+) -> None:
+    from invitations import sending
+
+    world, invitation, token = sent_link(client, sink, django_capture_on_commit_callbacks)
+    Client().get(answer_url(token))
+    later = timezone.now() + links.link_lifetime() + datetime.timedelta(minutes=1)
+
+    sending.resume_unsent(later)
+    sending.purge_hits(later)
+
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.EXPIRED
+    assert invitation.token_hash == ""
+    assert not LinkHit.objects.exists()
+    panel = client.get(reverse("invitations:panel", args=[world.couple.case_code]))
+    assert "Expired" in panel.content.decode()
+    # Revoking it now changes nothing, and says so.
+    response = client.post(
+        reverse("invitations:revoke", args=[world.couple.case_code, invitation.pk]), follow=True
+    )
+    assert "already been answered or had ended" in response.content.decode()
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.EXPIRED
