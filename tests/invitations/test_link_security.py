@@ -237,3 +237,19 @@ def test_the_watchdog_expires_links_past_their_time_and_drops_old_page_hits(
     assert "already been answered or had ended" in response.content.decode()
     invitation.refresh_from_db()
     assert invitation.status == InvitationStatus.EXPIRED
+
+
+def test_destroying_the_record_removes_its_links_and_addresses(
+    client: Client, sink: SmtpSink, django_capture_on_commit_callbacks: Any
+) -> None:
+    from cycles.services import _delete_record
+    from invitations.models import PartnerContact
+
+    world, _, token = sent_link(client, sink, django_capture_on_commit_callbacks)
+    Client().get(answer_url(token))
+
+    _delete_record(world.couple)
+
+    assert not Invitation.objects.exists()
+    assert not PartnerContact.objects.exists()
+    assert not LinkHit.objects.filter(invitation__isnull=False).exists()
