@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from core.concurrency import create_once
 from cycles.models import Couple
 from flags.incidents import Incident, incidents
 from people.models import User
+from plans.models import PlanCosignState, PlanRevision
 from ruptures.models import Flag, FlagAcknowledgement, FlagKind
 from sessions.models import CosignState, TherapySession
 from supervision.models import (
@@ -51,10 +52,11 @@ def supervisees_of(user: User) -> QuerySet[User]:
 
 
 def cases_of(therapists: QuerySet[User]) -> QuerySet[Couple]:
-    """The couples of these therapists, by therapist then case code: what a meeting may link."""
+    """The couples these therapists lead or co-lead (docs/domain.md, "Co-therapy"), by
+    therapist then case code: what a meeting may link."""
     return (
-        Couple.objects.filter(therapist__in=therapists)
-        .only("case_code", "therapist_id", "practice_id", "status")
+        Couple.objects.filter(Q(therapist__in=therapists) | Q(co_therapist__in=therapists))
+        .only("case_code", "therapist_id", "co_therapist_id", "practice_id", "status")
         .order_by("therapist_id", "case_code")
     )
 
@@ -88,10 +90,19 @@ class CaseAgenda:
     incidents: list[AgendaIncident] = field(default_factory=list)
     awaiting: list[int] = field(default_factory=list)  # session numbers awaiting co-signature
     changes_requested: list[int] = field(default_factory=list)
+    # The treatment plan's revision awaiting co-signature, or sent back (plans.signing).
+    plan_awaiting: list[int] = field(default_factory=list)
+    plan_changes_requested: list[int] = field(default_factory=list)
 
     @property
     def has_items(self) -> bool:
-        return bool(self.incidents or self.awaiting or self.changes_requested)
+        return bool(
+            self.incidents
+            or self.awaiting
+            or self.changes_requested
+            or self.plan_awaiting
+            or self.plan_changes_requested
+        )
 
     @property
     def unacknowledged(self) -> int:
@@ -113,13 +124,16 @@ class SuperviseeAgenda:
 
 
 def agenda(supervisor: User) -> list[SuperviseeAgenda]:
-    """Per supervisee, per couple: open flags grouped into incidents (flags.incidents),
-    unacknowledged first, and the sessions awaiting co-signature or sent back.
+    """Per supervisee, per couple they lead or co-lead: open flags grouped into incidents
+    (flags.incidents), unacknowledged first, and the supervisee's own sessions and plan
+    revisions awaiting co-signature or sent back.
 
-    Four queries, whatever the caseload: the supervisees, their couples, the couples' open
-    flags (each with whether it was acknowledged), the sessions waiting on co-signature.
+    Five queries, whatever the caseload: the supervisees, their couples, the couples' open
+    flags (each with whether it was acknowledged), the sessions and the plan revisions waiting
+    on co-signature.
     """
     people = list(supervisees_of(supervisor))
+    ids = [person.pk for person in people]
     couples = list(cases_of(supervisees_of(supervisor)))
     acknowledged = FlagAcknowledgement.objects.filter(flag=OuterRef("pk"))
     open_flags = (
@@ -135,6 +149,7 @@ def agenda(supervisor: User) -> list[SuperviseeAgenda]:
         TherapySession.objects.current()
         .filter(
             couple__in=[c.pk for c in couples],
+            therapist_id__in=ids,
             cosign_state__in=[CosignState.AWAITING, CosignState.CHANGES_REQUESTED],
         )
         .order_by("couple_id", "ordinal")
@@ -147,6 +162,21 @@ def agenda(supervisor: User) -> list[SuperviseeAgenda]:
             case.awaiting.append(ordinal)
         else:
             case.changes_requested.append(ordinal)
+    plans_waiting = (
+        PlanRevision.objects.filter(
+            couple__in=[c.pk for c in couples],
+            author_id__in=ids,
+            cosign_state__in=[PlanCosignState.AWAITING, PlanCosignState.CHANGES_REQUESTED],
+        )
+        .order_by("couple_id", "revision")
+        .values_list("couple_id", "revision", "cosign_state")
+    )
+    for couple_id, revision, state in plans_waiting:
+        case = by_couple[couple_id]
+        if state == PlanCosignState.AWAITING:
+            case.plan_awaiting.append(revision)
+        else:
+            case.plan_changes_requested.append(revision)
     for couple_id, flags in flags_by_couple.items():
         grouped = [
             AgendaIncident(incident, all(getattr(f, "acknowledged", False) for f in incident.flags))
@@ -157,7 +187,9 @@ def agenda(supervisor: User) -> list[SuperviseeAgenda]:
     return [
         SuperviseeAgenda(
             supervisee=person,
-            cases=[by_couple[c.pk] for c in couples if c.therapist_id == person.pk],
+            cases=[
+                by_couple[c.pk] for c in couples if person.pk in (c.therapist_id, c.co_therapist_id)
+            ],
         )
         for person in people
     ]

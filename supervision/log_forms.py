@@ -169,7 +169,9 @@ class MeetingForm(CreateForm):
         cases = data.get("cases")
         if cases and people:
             present = {p.pk for p in people}
-            absent = [c.case_code for c in cases if c.therapist_id not in present]
+            absent = [
+                c.case_code for c in cases if not present & {c.therapist_id, c.co_therapist_id}
+            ]
             if absent:
                 self.add_error(
                     "cases",

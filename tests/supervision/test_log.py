@@ -294,7 +294,11 @@ PAGES = {
     # as whom, which page, how many queries
     "supervisor log": ("supervisor", lambda s: reverse("supervision:log"), 6),
     "supervisee log": ("trainee", lambda s: reverse("supervision:log"), 5),
-    "log a meeting": ("supervisor", lambda s: reverse("supervision:log_new"), 10),
+    "log a meeting": (
+        "supervisor",
+        lambda s: reverse("supervision:log_new"),
+        11,
+    ),  # the agenda: plans too
     "own hours": ("trainee", lambda s: reverse("supervision:hours_own"), 8),
     "supervisor's view of hours": (
         "supervisor",
@@ -313,3 +317,41 @@ def test_query_counts_are_pinned(scene, page, rows):
     client = Client()
     client.force_login(scene[who])
     assert count(client, url(scene)) == expected
+
+
+def test_the_agenda_lists_plans_awaiting_and_the_cases_a_supervisee_co_leads(scene):
+    from plans.models import PlanCosignState, PlanRevision
+
+    couple = scene["couple"]
+    today = timezone.localdate()
+    PlanRevision.objects.create(
+        couple=couple,
+        revision=1,
+        author=scene["trainee"],
+        plan_date=today,
+        review_on=today + datetime.timedelta(days=60),
+        cosign_state=PlanCosignState.AWAITING,
+    )
+    # The peer co-leads the stranger's case: it is on the peer's agenda, with its flag, but
+    # the stranger's own session awaiting someone else's co-signature is not.
+    co_led = make_couple(scene["stranger"])
+    co_led.co_therapist = scene["peer"]
+    co_led.save(update_fields=["co_therapist"])
+    theirs = make_session(co_led, days_ago=4)
+    TherapySession.objects.filter(pk=theirs.pk).update(
+        signed_at=timezone.now(), cosign_state=CosignState.AWAITING
+    )
+    Flag.objects.create(
+        couple=co_led, kind=FlagKind.GONE_QUIET, opened_on=yesterday(), detail="Coded."
+    )
+
+    response = scene["client"].get(reverse("supervision:log_new"))
+
+    agenda = {item.supervisee: item for item in response.context["agenda"]}
+    trainee_case = agenda[scene["trainee"]].on_agenda[0]
+    assert trainee_case.plan_awaiting == [1]
+    assert "Awaiting your co-signature: treatment plan, revision 1" in response.text
+    peer_cases = agenda[scene["peer"]].on_agenda
+    assert [case.couple for case in peer_cases] == [co_led]
+    assert peer_cases[0].awaiting == []
+    assert [i.kinds_text for i in peer_cases[0].incidents] == ["Gone quiet"]
