@@ -52,6 +52,7 @@ from demo.data import (
     W,
 )
 from demo.flag_cases import script_flag_case_ruptures, script_stuck_sessions
+from demo.invitations import add_partner_addresses
 from demo.measures import add_measures
 from demo.observations import add_observations
 from demo.ruptures import record_ruptures
@@ -119,6 +120,7 @@ def build_demo(*, today: datetime.date | None = None) -> DemoSummary:
     add_measures(built, summary)
     add_observations(built)
     add_safety_screens(practice, built, summary, today)
+    add_partner_addresses(built)
     sign_records(practice, summary.users, today)
     _nightly_history(practice, today)
     return summary
