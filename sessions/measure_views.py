@@ -18,7 +18,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.concurrency import EXPIRED_MESSAGE, StaleEdit
-from cycles.models import Couple
 from flags import same_day
 from people import audit
 from people.access import signed_in
@@ -304,6 +303,7 @@ def partner_screen_unlock(request: HttpRequest) -> HttpResponse:
     del request.session[PARTNER_SCREEN_KEY]
     messages.success(request, "Welcome back. The partner's answers are saved.")
     if state.get("kind") == safety_views.SAFETY:
-        couple = Couple.objects.filter(pk=state["couple"]).only("case_code").first()
-        return redirect(couple.get_absolute_url() + "#safety" if couple else "home")
+        # Not the couple page: the device is back in the room, perhaps beside the other
+        # partner, and that page would show the result at once. The therapist opens it later.
+        return redirect("cycles:caseload")
     return redirect(reverse("therapy_sessions:measures", kwargs={"pk": state["session"]}))

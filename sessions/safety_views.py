@@ -122,7 +122,7 @@ def review(request: HttpRequest, case_code: str) -> HttpResponse:
     outcome = request.POST.get("outcome", "")
     if outcome not in SafetyOutcome.values:
         messages.error(request, "Choose what the assessment found before recording it.")
-        return redirect(couple.get_absolute_url() + "#safety")
+        return redirect(couple.get_absolute_url())
     try:
         token = uuid.UUID(request.POST.get("request_token", ""))
     except ValueError:
@@ -136,4 +136,4 @@ def review(request: HttpRequest, case_code: str) -> HttpResponse:
         "Recorded. The concern closes within a few minutes, when the case's flags are "
         "rechecked; its history stays on the case.",
     )
-    return redirect(couple.get_absolute_url() + "#safety")
+    return redirect(couple.get_absolute_url())

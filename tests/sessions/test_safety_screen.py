@@ -208,7 +208,8 @@ def test_a_positive_answer_on_the_hand_over_screen_opens_the_concern_at_once(
     done = owner.get(SCREEN).content.decode()
     assert "Please hand the device back to your therapist." in done
     back = owner.post(reverse("partner_screen_unlock"), {"password": PASSWORD})
-    assert back.url == world.couple.get_absolute_url() + "#safety"
+    # Back to the caseload, not the couple page: the result isn't on screen in the room.
+    assert back.url == reverse("cycles:caseload")
 
 
 def test_the_hand_over_screen_shows_only_that_partners_questions(world, screen):
@@ -326,7 +327,7 @@ def test_an_assessment_closes_it_and_a_new_positive_screen_opens_a_new_one(
     url = reverse("therapy_sessions:safety_review", args=[world.couple.case_code])
     with django_capture_on_commit_callbacks(execute=True):
         response = supervisor.post(url, {"partner": "A", "outcome": SafetyOutcome.INDIVIDUAL_WORK})
-    assert response.url == world.couple.get_absolute_url() + "#safety"
+    assert response.url == world.couple.get_absolute_url()
     review = SafetyReview.objects.get()
     assert (review.partner, review.reviewed_by) == ("A", world.supervisor)
     assert not concerns(world)[0].is_open
