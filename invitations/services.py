@@ -46,7 +46,7 @@ from invitations.models import (
 )
 from sessions import safety
 from sessions.measure_forms import absence_reason
-from sessions.models import MeasureDefinition, TherapySession
+from sessions.models import MeasureDefinition, MeasureKind, TherapySession
 from sessions.models.measures import EnteredBy
 from sessions.services import measures_record
 
@@ -98,7 +98,7 @@ def questionnaire_codes(couple: Couple) -> list[str]:
     """The active questionnaires of the couple's practice (never a safety screen)."""
     return list(
         MeasureDefinition.objects.for_practice(couple.practice_id)
-        .exclude(kind="safety_screen")
+        .exclude(kind=MeasureKind.SAFETY_SCREEN)
         .order_by("name")
         .values_list("code", flat=True)
     )
