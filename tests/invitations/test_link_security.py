@@ -253,3 +253,37 @@ def test_destroying_the_record_removes_its_links_and_addresses(
     assert not Invitation.objects.exists()
     assert not PartnerContact.objects.exists()
     assert not LinkHit.objects.filter(invitation__isnull=False).exists()
+
+
+def test_the_send_form_takes_only_partner_and_purpose(
+    client: Client, sink: SmtpSink, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Mass assignment (checklist item 6): whatever else is posted changes nothing."""
+    from tests.factories import make_couple
+
+    world, _ = rated_world()
+    theirs = make_couple(world.colleague)
+    client.force_login(world.owner)
+    set_addresses(client, world.couple)
+    far = (timezone.now() + datetime.timedelta(days=365)).isoformat()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("invitations:send", args=[world.couple.case_code]),
+            {
+                "partner": "A",
+                "purpose": Purpose.SESSION,
+                "couple": theirs.pk,
+                "created_by": world.colleague.pk,
+                "status": InvitationStatus.ANSWERED,
+                "expires_at": far,
+                "token_hash": "0" * 64,
+                "measure_codes": "csi4",
+            },
+        )
+    invitation = Invitation.objects.get()
+    assert invitation.couple == world.couple
+    assert invitation.created_by == world.owner
+    assert invitation.status == InvitationStatus.SENT
+    assert invitation.token_hash != "0" * 64
+    assert invitation.measure_codes == []
+    assert invitation.expires_at <= timezone.now() + links.link_lifetime()
