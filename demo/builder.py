@@ -55,6 +55,7 @@ from demo.flag_cases import script_flag_case_ruptures, script_stuck_sessions
 from demo.invitations import add_partner_addresses
 from demo.measures import add_measures
 from demo.observations import add_observations
+from demo.plans import add_plans
 from demo.ruptures import record_ruptures
 from demo.safety import add_safety_screens
 from demo.scripts import (
@@ -122,6 +123,7 @@ def build_demo(*, today: datetime.date | None = None) -> DemoSummary:
     add_safety_screens(practice, built, summary, today)
     add_partner_addresses(built)
     sign_records(practice, summary.users, today)
+    add_plans(built, summary, today)
     _nightly_history(practice, today)
     return summary
 

@@ -560,6 +560,17 @@ class SeedDemoTests(TestCase):
         assert held.filter(therapist=trainee, cosign_state=CosignState.COSIGNED).exists()
         assert not held.exclude(therapist=trainee).exclude(cosign_state="").exists()
 
+    def test_the_founding_case_has_a_plan_and_the_associates_plan_awaits_co_signing(self) -> None:
+        from plans.models import PlanCosignState, PlanRevision
+
+        plans = PlanRevision.objects.filter(couple__practice=self.practice)
+        founding = plans.get(couple__therapist=self.users["therapist1"])
+        assert founding.cosign_state == PlanCosignState.NOT_NEEDED
+        assert founding.goals.count() >= 3
+        assert any(goal.targets for goal in founding.goals.all())  # drafted from the map
+        associate = plans.get(couple__therapist=self.users["therapist2"])
+        assert associate.cosign_state == PlanCosignState.AWAITING
+
 
 class SeedDemoRefusalTests(TestCase):
     def test_refused_with_debug_off_before_it_writes_anything(self) -> None:
