@@ -28,8 +28,13 @@ class ContactForm(forms.Form):
     email_b = forms.EmailField(label="Partner B's e-mail address", required=False)
 
 
+BOTH = "both"
+
+
 class SendForm(forms.Form):
-    partner = forms.ChoiceField(choices=PARTNERS)
+    """Who gets a link (each partner their own, "both" makes two) and what it asks."""
+
+    partner = forms.ChoiceField(choices=[*PARTNERS, (BOTH, "Both partners, a link each")])
     purpose = forms.ChoiceField(label="Questions", choices=Purpose.choices)
 
 

@@ -28,6 +28,7 @@ from core.http import is_htmx
 from cycles.models import Couple
 from invitations import services
 from invitations.forms import (
+    BOTH,
     ContactForm,
     RemoteAllianceForm,
     RemoteMeasureForm,
@@ -260,27 +261,31 @@ def send(request: HttpRequest, case_code: str) -> HttpResponse:
         messages.error(request, "Choose a partner and what they are asked.")
         return _back(couple)
     try:
-        token = uuid.UUID(request.POST.get("request_token", ""))
+        token: uuid.UUID | None = uuid.UUID(request.POST.get("request_token", ""))
     except ValueError:
         token = None
-    partner = form.cleaned_data["partner"]
-    try:
-        invitation = services.invitation_create(
-            couple=couple,
-            partner=partner,
-            purpose=form.cleaned_data["purpose"],
-            by=user,
-            request_token=token,
+    chosen = form.cleaned_data["partner"]
+    partners = ["A", "B"] if chosen == BOTH else [chosen]
+    hours = int(services.link_lifetime().total_seconds() // 3600)
+    for partner in partners:
+        # One request token per link, so the form sent twice still makes each link once.
+        own = uuid.uuid5(token, partner) if token and len(partners) > 1 else token
+        try:
+            invitation = services.invitation_create(
+                couple=couple,
+                partner=partner,
+                purpose=form.cleaned_data["purpose"],
+                by=user,
+                request_token=own,
+            )
+        except services.Refused as refusal:
+            messages.error(request, str(refusal))
+            continue
+        audit.record(request, "sent remote answer link", invitation)
+        messages.success(
+            request,
+            f"A link is on its way to partner {partner}. It works once, for {hours} hours.",
         )
-    except services.Refused as refusal:
-        messages.error(request, str(refusal))
-        return _back(couple)
-    audit.record(request, "sent remote answer link", invitation)
-    messages.success(
-        request,
-        f"A link is on its way to partner {partner}. It works once, for "
-        f"{int(services.link_lifetime().total_seconds() // 3600)} hours.",
-    )
     return _back(couple)
 
 

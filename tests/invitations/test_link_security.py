@@ -20,7 +20,13 @@ from cycles.models import CoupleStatus
 from invitations import links
 from invitations.models import Invitation, InvitationStatus, LinkHit, Purpose
 from sessions.models import AllianceRating
-from tests.invitations.conftest import answer_url, invite, rated_world, set_addresses
+from tests.invitations.conftest import (
+    ADDRESSES,
+    answer_url,
+    invite,
+    rated_world,
+    set_addresses,
+)
 
 if TYPE_CHECKING:
     from tests.smtp_sink import SmtpSink
@@ -287,3 +293,20 @@ def test_the_send_form_takes_only_partner_and_purpose(
     assert invitation.token_hash != "0" * 64
     assert invitation.measure_codes == []
     assert invitation.expires_at <= timezone.now() + links.link_lifetime()
+
+
+def test_both_partners_get_a_link_each_once_even_if_the_form_is_sent_twice(
+    client: Client, sink: SmtpSink, django_capture_on_commit_callbacks: Any
+) -> None:
+    world, _ = rated_world()
+    client.force_login(world.owner)
+    set_addresses(client, world.couple)
+    data = {"partner": "both", "purpose": Purpose.SESSION, "request_token": "5" * 32}
+    url = reverse("invitations:send", args=[world.couple.case_code])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, data)
+        client.post(url, data)
+    sent = Invitation.objects.filter(couple=world.couple)
+    assert sorted(sent.values_list("partner", flat=True)) == ["A", "B"]
+    mails = sink.wait_for(2)
+    assert sorted(m["To"] for m in mails) == sorted(ADDRESSES.values())
