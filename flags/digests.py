@@ -202,16 +202,18 @@ def build(run: NightlyRun) -> list[Digest]:
     flags = Flag.objects.filter(couple__practice_id=run.practice_id).filter(
         closed_on__isnull=True
     ) | Flag.objects.filter(couple__practice_id=run.practice_id, closed_on=run.for_date)
-    for pk, case_code, therapist_id, kind, opened_on, closed_on, evidence in flags.values_list(
+    rows = flags.values_list(
         "pk",
         "couple__case_code",
         "couple__therapist_id",
+        "couple__co_therapist_id",
         "kind",
         "opened_on",
         "closed_on",
         "evidence",
-    ):
-        for person_id in [therapist_id, *supervisors_of[therapist_id]]:
+    )
+    for pk, case_code, therapist_id, co_id, kind, opened_on, closed_on, evidence in rows:
+        for person_id in _told(supervisors_of, therapist_id, co_id):
             digest = digests.get(person_id)
             if digest is None:
                 continue
@@ -233,6 +235,15 @@ def build(run: NightlyRun) -> list[Digest]:
     return [d for d in digests.values() if d.worth_sending]
 
 
+def _told(supervisors_of: dict[int, list[int]], *therapist_ids: int | None) -> list[int]:
+    """The case's therapist and co-therapist and the supervisors of each, once each."""
+    people: dict[int, None] = {}
+    for therapist_id in therapist_ids:
+        if therapist_id is not None:
+            people |= dict.fromkeys([therapist_id, *supervisors_of[therapist_id]])
+    return list(people)
+
+
 def _add_reviews_due(
     run: NightlyRun, digests: dict[int, Digest], supervisors_of: dict[int, list[int]]
 ) -> None:
@@ -240,10 +251,12 @@ def _add_reviews_due(
     and their supervisors (docs/domain.md, "Treatment plan"): case codes only, one query."""
     on_date = run.for_date + datetime.timedelta(days=1)
     for therapist_id, rows in due_by_therapist(on_date, run.practice_id).items():
-        for person_id in [therapist_id, *supervisors_of[therapist_id]]:
+        for person_id in _told(supervisors_of, therapist_id):
             digest = digests.get(person_id)
             if digest is not None:
-                digest.reviews_due.extend(code for code, _ in rows)
+                digest.reviews_due.extend(
+                    code for code, _ in rows if code not in digest.reviews_due
+                )
 
 
 def _add_unsigned(

@@ -18,8 +18,10 @@ def due(on_date: datetime.date, therapist_ids: Iterable[int]) -> list[tuple[str,
     """(case code, review date) of each couple of these therapists whose current plan (its
     latest revision) has a review due on or before `on_date`: the plan's own review date or
     an open goal's, whichever comes first. One query; oldest review first."""
-    rows = _due(on_date, couple__therapist_id__in=list(therapist_ids))
-    return sorted(((code, when) for _, code, when in rows), key=lambda row: (row[1], row[0]))
+    ids = list(therapist_ids)
+    treated = Q(couple__therapist_id__in=ids) | Q(couple__co_therapist_id__in=ids)
+    rows = {(code, when) for _, code, when in _due(on_date, treated)}
+    return sorted(rows, key=lambda row: (row[1], row[0]))
 
 
 def due_by_therapist(
@@ -29,24 +31,32 @@ def due_by_therapist(
     (flags/digests.py). One query."""
     found: dict[int, list[tuple[str, datetime.date]]] = {}
     for therapist_id, code, when in sorted(
-        _due(on_date, couple__practice_id=practice_id), key=lambda row: (row[2], row[1])
+        _due(on_date, Q(couple__practice_id=practice_id)), key=lambda row: (row[2], row[1])
     ):
         found.setdefault(therapist_id, []).append((code, when))
     return found
 
 
-def _due(on_date: datetime.date, **couples: object) -> list[tuple[int, str, datetime.date]]:
+def _due(on_date: datetime.date, couples: Q) -> list[tuple[int, str, datetime.date]]:
+    """(therapist, case code, date) for each due plan, once for its therapist and once more
+    for its co-therapist (docs/domain.md, "Co-therapy")."""
     latest = (
         PlanRevision.objects.filter(couple=OuterRef("couple")).order_by("-revision").values("pk")
     )
     rows = (
-        PlanRevision.objects.filter(pk=Subquery(latest[:1]), couple__status__in=WORKED, **couples)
+        PlanRevision.objects.filter(couples, pk=Subquery(latest[:1]), couple__status__in=WORKED)
         .annotate(goal_review=Min("goals__review_on", filter=Q(goals__status=GoalStatus.OPEN)))
-        .values_list("couple__therapist_id", "couple__case_code", "review_on", "goal_review")
+        .values_list(
+            "couple__therapist_id",
+            "couple__co_therapist_id",
+            "couple__case_code",
+            "review_on",
+            "goal_review",
+        )
     )
     found = []
-    for therapist_id, case_code, review_on, goal_review in rows:
+    for therapist_id, co_therapist_id, case_code, review_on, goal_review in rows:
         when = min(review_on, goal_review) if goal_review else review_on
         if when <= on_date:
-            found.append((therapist_id, case_code, when))
+            found += [(t, case_code, when) for t in (therapist_id, co_therapist_id) if t]
     return found

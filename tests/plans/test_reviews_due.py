@@ -98,3 +98,21 @@ def test_the_morning_digest_lists_plans_due_for_review_by_case_code(world: World
         (digest,) = [m for m in mail.outbox if person.email in m.to]
         assert f"- 1 treatment plan due for review: {due_plan.case_code}\n" in digest.body
         assert not_yet.case_code not in digest.body
+
+
+def test_a_co_therapist_has_the_co_led_plan_due_too(world: World) -> None:
+    from cycles.models import Couple
+    from plans.reviews import due_by_therapist
+
+    save_plan(
+        world.couple,
+        [goal(Evidence.DE_ESCALATION, review_on=days(3))],
+        plan_date=days(-30),
+        review_on=days(20),
+    )
+    assert due(days(5), [world.colleague.pk]) == []
+    Couple.objects.filter(pk=world.couple.pk).update(co_therapist=world.colleague)
+    assert due(days(5), [world.colleague.pk]) == [(world.couple.case_code, days(3))]
+    assert due(days(5), [world.owner.pk, world.colleague.pk]) == [(world.couple.case_code, days(3))]
+    by_therapist = due_by_therapist(days(5), world.practice.pk)
+    assert by_therapist[world.owner.pk] == by_therapist[world.colleague.pk]

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from cycles.models import Couple, Partner
 from cycles.services import PartnerDetails
+from people.models import Supervision
 from ruptures.codes import RuptureStatus, RuptureType
 from ruptures.models import CaseloadSummary, DigestLog, Flag, RuptureSummary
 from ruptures.services import rupture_repair
@@ -172,6 +173,27 @@ def test_supervisors_digest_covers_their_supervisees_couples_only(scene, run_nig
     assert flagged.case_code in theirs.body
     assert world.couple.case_code not in theirs.body
     assert sent_to(world.group_member.email) == []
+
+
+def test_a_co_therapist_and_their_supervisor_get_the_co_led_case_once(scene, run_nightly):
+    world = scene.world
+    Couple.objects.filter(pk=world.couple.pk).update(co_therapist=world.colleague)
+    # The owner's supervisor also supervises the co-therapist: the case is in their digest once.
+    Supervision.objects.create(
+        practice=world.practice, supervisor=world.supervisor, therapist=world.colleague
+    )
+
+    run_nightly(scene.practice, scene.yesterday)
+
+    (co,) = sent_to(world.colleague.email)
+    assert world.couple.case_code in co.body
+    assert scene.planted.case_code not in co.body  # the owner's own case, not co-led
+    (theirs,) = sent_to(world.other_supervisor.email)
+    assert world.couple.case_code in theirs.body
+    (mine,) = sent_to(world.supervisor.email)
+    lines = [line for line in mine.body.splitlines() if world.couple.case_code in line]
+    assert len(lines) == 1
+    assert "(2)" not in lines[0]
 
 
 def test_no_digest_carries_names_notes_or_reflections(scene, run_nightly):
