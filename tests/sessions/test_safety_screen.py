@@ -448,3 +448,27 @@ def test_a_practice_admin_adds_a_safety_screen_with_a_rule(world):
     assert added.practice == world.practice
     assert added.screen_positive({"q1": 1})
     assert not added.screen_positive({"q1": 0})
+
+
+def test_a_closed_case_opens_no_concern_and_closing_closes_it(world, screen):
+    record(world, screen, hurt=1)
+    world.couple.status = CoupleStatus.COMPLETED
+    world.couple.save()
+    same_day.recheck([world.couple.pk])
+    [flag] = concerns(world)
+    assert flag.closed_on == timezone.localdate()
+    record(world, screen, "B", afraid=1)
+    assert len(concerns(world)) == 1  # nothing new on a closed case
+
+
+def test_destroying_the_record_removes_its_screens_and_assessments(world, screen):
+    from cycles.services import _delete_record
+
+    record(world, screen, hurt=1)
+    safety.record_review(
+        couple=world.couple, partner="A", outcome="referred", reviewed_by=world.supervisor
+    )
+    _delete_record(world.couple)
+    assert not SafetyScreen.objects.exists()
+    assert not SafetyReview.objects.exists()
+    assert MeasureDefinition.objects.filter(pk=screen.pk).exists()  # the practice's screen stays
