@@ -132,6 +132,9 @@ def test_a_partners_answers_after_the_session_open_the_alliance_drop_flag_at_onc
         "remote answer link opened",
         "remote answers saved",
     }
+    # The session page says where the answers came from.
+    page = client.get(reverse("therapy_sessions:detail", args=[later.pk])).content.decode()
+    assert page.count("entered by the partner, remotely") == 2  # the alliance and the report
     # The therapist's panel says so.
     panel = client.get(reverse("invitations:panel", args=[world.couple.case_code]))
     assert "Answered" in panel.content.decode()
