@@ -22,6 +22,8 @@ from people.access import readable_couples, writable_couples
 from sessions.encryption import EncryptedTextField
 
 if TYPE_CHECKING:
+    import datetime
+
     from django.contrib.auth.models import AnonymousUser
 
     from people.models import User
@@ -157,6 +159,21 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"Invitation #{self.pk} to partner {self.partner}"
+
+    def status_at(self) -> datetime.datetime | None:
+        """When the link reached its status as shown (for the panel): sent, opened, answered...
+        and for a live link past its expiry, when it expired."""
+        if self.status in LIVE and self.expires_at <= timezone.now():
+            return self.expires_at
+        moments = {
+            InvitationStatus.SENT: self.sent_at,
+            InvitationStatus.OPENED: self.opened_at,
+            InvitationStatus.ANSWERED: self.answered_at,
+            InvitationStatus.REVOKED: self.revoked_at,
+            InvitationStatus.FAILED: self.failed_at,
+            InvitationStatus.EXPIRED: self.expires_at,
+        }
+        return moments.get(InvitationStatus(self.status), self.created_at)
 
     def shown_status(self, now: object = None) -> str:
         """The status as the therapist's panel says it: a live link past its expiry is expired
