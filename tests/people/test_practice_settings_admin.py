@@ -57,6 +57,7 @@ def test_a_licensed_measure_added_as_data_is_offered_to_the_practices_therapists
         {
             "code": "closeness",
             "name": "Closeness check",
+            "kind": "questionnaire",  # the select's first choice, as the browser sends it
             "items": json.dumps(ITEMS),
             "cutoff": "3",
             "lower_is_worse": "on",
@@ -89,7 +90,13 @@ def test_a_malformed_measure_is_refused_beside_its_items(client, items, message)
     client.force_login(world.practice_admin)
     response = client.post(
         reverse("admin:therapy_sessions_measuredefinition_add"),
-        {"code": "bad", "name": "Bad", "items": json.dumps(items), "active": "on"},
+        {
+            "code": "bad",
+            "name": "Bad",
+            "kind": "questionnaire",
+            "items": json.dumps(items),
+            "active": "on",
+        },
     )
     assert response.status_code == 200
     assert message in response.content.decode()
