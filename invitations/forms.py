@@ -25,7 +25,26 @@ class ContactForm(forms.Form):
     """Both partners' addresses; an empty one is forgotten."""
 
     email_a = forms.EmailField(label="Partner A's e-mail address", required=False)
+    after_a = forms.BooleanField(
+        label="After each session partner A attends, send them a link about it",
+        required=False,
+    )
     email_b = forms.EmailField(label="Partner B's e-mail address", required=False)
+    after_b = forms.BooleanField(
+        label="After each session partner B attends, send them a link about it",
+        required=False,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for partner in ("a", "b"):
+            if cleaned.get(f"after_{partner}") and not cleaned.get(f"email_{partner}"):
+                self.add_error(
+                    f"after_{partner}",
+                    f"Give partner {partner.upper()}'s address to send them a link after "
+                    "each session.",
+                )
+        return cleaned
 
 
 BOTH = "both"

@@ -70,6 +70,11 @@ class PartnerContact(models.Model):
     couple = models.ForeignKey("cycles.Couple", on_delete=models.CASCADE, related_name="+")
     partner = models.CharField(max_length=1, choices=PARTNERS)
     email = EncryptedTextField()
+    # The therapist's standing choice: a link about each session this partner attends goes
+    # out as the session is logged (invitations.services.after_session_logged).
+    after_each_session = models.BooleanField(
+        "send a link after each session", default=False, db_default=False
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = PartnerContactQuerySet.as_manager()

@@ -73,16 +73,65 @@ def contacts(couple: Couple) -> dict[str, str]:
     return dict(PartnerContact.objects.filter(couple=couple).values_list("partner", "email"))
 
 
+def contact_rows(couple: Couple) -> list[tuple[str, str, bool]]:
+    """(partner, address, a link after each session?) for each partner with an address."""
+    return list(
+        PartnerContact.objects.filter(couple=couple)
+        .order_by("partner")
+        .values_list("partner", "email", "after_each_session")
+    )
+
+
+def after_each_session(couple: Couple) -> dict[str, bool]:
+    """Partner label -> whether a link goes to them after each session they attend."""
+    return dict(
+        PartnerContact.objects.filter(couple=couple).values_list("partner", "after_each_session")
+    )
+
+
 @transaction.atomic
-def contact_set(*, couple: Couple, partner: str, email: str) -> None:
-    """Keep (or, with an empty address, forget) the partner's address."""
+def contact_set(*, couple: Couple, partner: str, email: str, after_each: bool = False) -> None:
+    """Keep (or, with an empty address, forget) the partner's address, and whether a link goes
+    to them after each session they attend."""
     email = email.strip()
     if not email:
         PartnerContact.objects.filter(couple=couple, partner=partner).delete()
         return
     PartnerContact.objects.update_or_create(
-        couple=couple, partner=partner, defaults={"email": email}
+        couple=couple,
+        partner=partner,
+        defaults={"email": email, "after_each_session": after_each},
     )
+
+
+def after_session_logged(session: TherapySession, by: User) -> list[Invitation]:
+    """The links a newly logged session sends by itself: one about it to each partner who
+    attended it and whose therapist asked for a link after each session. A partner it can't
+    go to (absent, address throttled, case closed) is simply not sent one: the therapist can
+    still send it by hand. Called once, by the view that logged the session."""
+    made = []
+    wanted = PartnerContact.objects.filter(couple_id=session.couple_id, after_each_session=True)
+    for partner in sorted(wanted.values_list("partner", flat=True)):
+        if absence_reason(session, partner):
+            continue
+        # One link per session and partner however often this runs (a double-sent form).
+        token = uuid.uuid5(AFTER_SESSION, f"{session.pk}:{partner}")
+        try:
+            made.append(
+                invitation_create(
+                    couple=session.couple,
+                    partner=partner,
+                    purpose=Purpose.SESSION,
+                    by=by,
+                    request_token=token,
+                )
+            )
+        except Refused:
+            continue
+    return made
+
+
+AFTER_SESSION = uuid.UUID("6b1f3c52-7a0e-4c59-9d3e-2f6a1b8e4c71")  # namespace of those tokens
 
 
 # -- making and revoking links ------------------------------------------------------------------

@@ -199,12 +199,13 @@ def panel_context(couple: Couple, user: Any) -> dict[str, Any]:
         .select_related("session")
         .order_by("-created_at", "-pk")[:PANEL_SHOWN]
     )
-    addresses = services.contacts(couple) if may_edit(user, couple) else {}
+    kept = services.contact_rows(couple) if may_edit(user, couple) else []
     return {
         "couple": couple,
         "can_send": editable,
         "can_edit": may_edit(user, couple),
-        "addresses": addresses,
+        "addresses": {partner: email for partner, email, _ in kept},
+        "after_each": {partner for partner, _, after in kept if after},
         "invitations": invitations,
         "live": LIVE,
         "purposes": Purpose.choices,
@@ -233,9 +234,15 @@ def contact(request: HttpRequest, case_code: str) -> HttpResponse:
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
     kept = services.contacts(couple)
+    after = services.after_each_session(couple)
     form = ContactForm(
         request.POST if request.method == "POST" else None,
-        initial={"email_a": kept.get("A"), "email_b": kept.get("B")},
+        initial={
+            "email_a": kept.get("A"),
+            "after_a": after.get("A", False),
+            "email_b": kept.get("B"),
+            "after_b": after.get("B", False),
+        },
     )
     if request.method == "POST" and form.is_valid():
         for partner in ("A", "B"):
@@ -243,6 +250,7 @@ def contact(request: HttpRequest, case_code: str) -> HttpResponse:
                 couple=couple,
                 partner=partner,
                 email=form.cleaned_data[f"email_{partner.lower()}"],
+                after_each=form.cleaned_data[f"after_{partner.lower()}"],
             )
         audit.record(request, "changed partner addresses", couple)
         messages.success(request, "Saved the partners' addresses.")

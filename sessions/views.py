@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.concurrency import StaleEdit, replayed
 from cycles.models import Couple
 from flags import same_day
+from invitations import services as remote_links
 from people import audit
 from people.access import may_edit, signed_in
 from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
@@ -177,6 +178,9 @@ def session_new(request: HttpRequest, case_code: str) -> HttpResponse:
             **form.session_fields(),
         )
         messages.success(request, f"Logged session {session.ordinal}. Add its ruptures below.")
+        if sent := remote_links.after_session_logged(session, user):
+            who = " and ".join(f"partner {link.partner}" for link in sent)
+            messages.info(request, f"A link about this session is on its way to {who}.")
         tell_case_step(request, couple, step_before)
         messages.info(request, same_day.WHEN_SUPERVISOR_SEES)
         same_day.recheck_after_commit(couple.pk)

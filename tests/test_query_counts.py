@@ -426,8 +426,9 @@ def test_logging_a_session_late(client, scene, django_assert_num_queries):
     # the form's one read of the couple's sessions around that time refuses an overlap; the
     # couple's row locked and the form's token looked up twice: before the form is checked
     # (a resent form is not refused as overlapping itself) and under the lock; + the latest
-    # session that records a step (sessions.services.case_step_follow; none does here).
-    count(django_assert_num_queries, PER_WRITE + 16, lambda: client.post(url, data), status=302)
+    # session that records a step (sessions.services.case_step_follow; none does here); + the
+    # partners who asked for a link after each session (invitations; none here).
+    count(django_assert_num_queries, PER_WRITE + 17, lambda: client.post(url, data), status=302)
 
 
 def test_correcting_a_session(client, scene, django_assert_num_queries):
