@@ -62,3 +62,24 @@ def pytest_configure(config: Any) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Installed for the whole run, so module- and class-scoped clients get it too.
     Client.force_login = force_login_fully  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def sink(tmp_path: Any, settings: Any) -> Any:
+    """A real SMTP server process (tests/smtp_sink.py), and the app's mail sent to it over
+    SMTP with Django's own backend (the live server runs in this process, so the settings
+    override reaches it too)."""
+    from tests.smtp_sink import SmtpSink
+
+    server = SmtpSink(out=tmp_path / "mail")
+    server.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": server.port, "use_tls": False},
+        }
+    }
+    try:
+        yield server
+    finally:
+        server.stop()

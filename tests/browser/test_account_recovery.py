@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,9 +24,6 @@ from tests.factories import PASSWORD, make_couple, make_practice, make_user
 from tests.smtp_sink import SmtpSink
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
-
     from playwright.sync_api import Page
     from pytest_django.live_server_helper import LiveServer
 
@@ -35,24 +32,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 NEW_PASSWORD = "a-much-longer-new-passphrase-42"
-
-
-@pytest.fixture
-def sink(tmp_path: Path, settings: Any) -> Iterator[SmtpSink]:
-    """The SMTP sink process, and the app's mail sent to it over SMTP (the live server runs in
-    this process, so the settings override reaches it)."""
-    server = SmtpSink(out=tmp_path / "mail")
-    server.start()
-    settings.MAILERS = {
-        "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {"host": "127.0.0.1", "port": server.port, "use_tls": False},
-        }
-    }
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def people(page: Page) -> tuple[User, User]:

@@ -7,7 +7,7 @@ names for each question, and the alliance drop opens its flag before the therapi
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import expect
@@ -20,31 +20,12 @@ from tests.invitations.conftest import LINK, rate
 from tests.smtp_sink import SmtpSink
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
-
     from playwright.sync_api import Browser, Page
     from pytest_django.live_server_helper import LiveServer
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 780}
-
-
-@pytest.fixture
-def sink(tmp_path: Path, settings: Any) -> Iterator[SmtpSink]:
-    server = SmtpSink(out=tmp_path / "mail")
-    server.start()
-    settings.MAILERS = {
-        "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {"host": "127.0.0.1", "port": server.port, "use_tls": False},
-        }
-    }
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def answer(page: Page, question: str, choice: str) -> None:

@@ -27,9 +27,6 @@ from tests.invitations.conftest import LINK, rate
 from tests.smtp_sink import SmtpSink
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
-
     from playwright.sync_api import Browser, Page
     from pytest_django.live_server_helper import LiveServer
 
@@ -52,23 +49,6 @@ def send(page: Page, partner: str, questions: str) -> None:
     card.get_by_label("Questions").select_option(label=questions)
     with page.expect_navigation():
         card.get_by_role("button", name="Send the link").click()
-
-
-@pytest.fixture
-def sink(tmp_path: Path, settings: Any) -> Iterator[SmtpSink]:
-    """A real SMTP server process; the live server (in this process) mails it over SMTP."""
-    server = SmtpSink(out=tmp_path / "mail")
-    server.start()
-    settings.MAILERS = {
-        "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {"host": "127.0.0.1", "port": server.port, "use_tls": False},
-        }
-    }
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def links(sink: SmtpSink, count: int) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from django.urls import reverse
 
 from invitations.models import Invitation
@@ -16,9 +15,6 @@ from tests.factories import World, make_session
 from tests.smtp_sink import SmtpSink
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
-
     from django.test import Client
 
     from cycles.models import Couple
@@ -26,23 +22,6 @@ if TYPE_CHECKING:
 
 LINK = re.compile(r"https?://\S+/a/([A-Za-z0-9_-]+)/")
 ADDRESSES = {"A": "avery.partner@example.invalid", "B": "blake.partner@example.invalid"}
-
-
-@pytest.fixture
-def sink(tmp_path: Path, settings: Any) -> Iterator[SmtpSink]:
-    """The SMTP sink process, and the app's mail sent to it over SMTP with Django's backend."""
-    server = SmtpSink(out=tmp_path / "mail")
-    server.start()
-    settings.MAILERS = {
-        "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {"host": "127.0.0.1", "port": server.port, "use_tls": False},
-        }
-    }
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def rate(session: TherapySession, partner: str, each: int, by: Any) -> None:
