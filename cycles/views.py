@@ -6,6 +6,7 @@ Reads start from `Couple.objects.visible_to(user)` (therapist and supervisor), w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -612,6 +613,22 @@ def _comparison(
 # records"): each through its form with the write guard, each audited.
 
 
+def _case_change(form: Any, change: Callable[[], Any]) -> bool:
+    """Run a change of the case made from `form` (closing, reopening, transfer, co-therapy):
+    True when it was saved; otherwise the form says why, beside it, and nothing changed (a
+    form read before someone else's save is refused as stale, a refused change gives its
+    reason)."""
+    try:
+        change()
+    except StaleEdit as stale:
+        form.refuse_stale(stale.current, {"version": getattr(stale.current, "version", None)})
+    except CaseRefused as refused:
+        form.add_error(None, str(refused))
+    else:
+        return True
+    return False
+
+
 def _case_history(couple: Couple) -> list[CaseEvent]:
     return list(
         couple.case_events.select_related("by", "from_therapist", "to_therapist").order_by(
@@ -634,20 +651,17 @@ def couple_discharge(request: HttpRequest, case_code: str) -> HttpResponse:
     form = DischargeForm(request.POST or None, couple=couple, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            couple_discharge_service(
+        if _case_change(
+            form,
+            lambda: couple_discharge_service(
                 couple=couple,
                 by=user,
                 reason=data["reason"],
                 closed_on=data["closed_on"],
                 note=data["other_reason"],
                 read_version=form.read_version(),
-            )
-        except StaleEdit as stale:
-            form.refuse_stale(stale.current, {"version": getattr(stale.current, "version", None)})
-        except CaseRefused as refused:
-            form.add_error(None, str(refused))
-        else:
+            ),
+        ):
             detail = f"reason={data['reason']} closed_on={data['closed_on'].isoformat()}"
             audit.record(request, "close case", couple, detail=detail)
             messages.success(request, f"Closed {couple.case_code}.")
@@ -667,22 +681,22 @@ def couple_reopen(request: HttpRequest, case_code: str) -> HttpResponse:
     if request.method == "GET":
         audit.record(request, "read couple", couple, detail="reopen form")
     form = ReopenForm(request.POST or None, initial={"version": couple.version})
-    if request.method == "POST" and form.is_valid():
-        try:
-            couple_reopen_service(
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _case_change(
+            form,
+            lambda: couple_reopen_service(
                 couple=couple,
                 by=user,
                 note=form.cleaned_data["why"],
                 read_version=form.read_version(),
-            )
-        except StaleEdit as stale:
-            form.refuse_stale(stale.current, {"version": getattr(stale.current, "version", None)})
-        except CaseRefused as refused:
-            form.add_error(None, str(refused))
-        else:
-            audit.record(request, "reopen case", couple)
-            messages.success(request, f"Reopened {couple.case_code}.")
-            return redirect("cycles:detail", case_code=couple.case_code)
+            ),
+        )
+    ):
+        audit.record(request, "reopen case", couple)
+        messages.success(request, f"Reopened {couple.case_code}.")
+        return redirect("cycles:detail", case_code=couple.case_code)
     context = {"form": form, "couple": couple, "history": _case_history(couple)}
     return render(request, "cycles/couple_reopen.html", context)
 
@@ -728,19 +742,16 @@ def couple_transfer(request: HttpRequest, case_code: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         old = couple.therapist
         new = form.cleaned_data["to_therapist"]
-        try:
-            couple_transfer_service(
+        if _case_change(
+            form,
+            lambda: couple_transfer_service(
                 couple=couple,
                 to_therapist=new,
                 by=user,
                 note=form.cleaned_data["why"],
                 read_version=form.read_version(),
-            )
-        except StaleEdit as stale:
-            form.refuse_stale(stale.current, {"version": getattr(stale.current, "version", None)})
-        except CaseRefused as refused:
-            form.add_error(None, str(refused))
-        else:
+            ),
+        ):
             audit.record(
                 request, "transfer case", couple, detail=f"from user {old.pk} to user {new.pk}"
             )
@@ -760,19 +771,16 @@ def couple_co_therapist(request: HttpRequest, case_code: str) -> HttpResponse:
     form = CoTherapistForm(request.POST or None, targets=targets, initial=initial)
     if request.method == "POST" and form.is_valid():
         chosen = form.cleaned_data["co_therapist"]
-        try:
-            co_therapist_set(
+        if _case_change(
+            form,
+            lambda: co_therapist_set(
                 couple=couple,
                 co_therapist=chosen,
                 by=user,
                 note=form.cleaned_data["why"],
                 read_version=form.read_version(),
-            )
-        except StaleEdit as stale:
-            form.refuse_stale(stale.current, {"version": getattr(stale.current, "version", None)})
-        except CaseRefused as refused:
-            form.add_error(None, str(refused))
-        else:
+            ),
+        ):
             detail = f"co-therapist user {chosen.pk}" if chosen else "no co-therapist"
             audit.record(request, "set co-therapist", couple, detail=detail)
             done = f"{chosen} is now co-therapist of" if chosen else "No co-therapist on"
