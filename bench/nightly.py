@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import io
 import json
 import os
 import platform
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     log("migrating the bench database")
     call_command("migrate", verbosity=0)
     practice_id = prepare_data(Size().scaled(args.scale), args, reuse, results)
+    worker_env = as_app_role(worker_env)
     results.machine = machine_facts()
     practice = Practice.objects.get(pk=practice_id)
 
@@ -244,6 +246,34 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(asdict(results), indent=2, default=str))
         log(f"raw results written to {args.json}")
     return 0
+
+
+BENCH_OWNER, BENCH_APP = "cycles_bench_owner", "cycles_bench_app"
+
+
+def as_app_role(env: dict[str, str]) -> dict[str, str]:
+    """The workers' environment, connected as the app's own role, as production runs them: a
+    worker with DEBUG off refuses a superuser (people.db_roles). The roles are made (or their
+    passwords renewed) by `manage.py setup_db_roles`; this process stays the superuser, for
+    the seeding's COPY and the resets between runs."""
+    from django.core.management import call_command
+
+    passwords = {"BENCH_APP_PASSWORD": secrets.token_urlsafe(24)}
+    passwords["BENCH_OWNER_PASSWORD"] = secrets.token_urlsafe(24)
+    os.environ.update(passwords)
+    call_command(
+        "setup_db_roles",
+        owner=BENCH_OWNER,
+        app=BENCH_APP,
+        app_password_env="BENCH_APP_PASSWORD",  # noqa: S106 (a variable's name, not a password)
+        owner_password_env="BENCH_OWNER_PASSWORD",  # noqa: S106
+        stdout=io.StringIO(),
+    )
+    url = urlsplit(env["DATABASE_URL"])
+    host = url.hostname or "127.0.0.1"
+    netloc = f"{BENCH_APP}:{passwords['BENCH_APP_PASSWORD']}@{host}:{url.port or 5432}"
+    log(f"the workers connect as {BENCH_APP}, which can't erase the audit trail")
+    return {**env, "DATABASE_URL": url._replace(netloc=netloc).geturl()}
 
 
 def check_redis() -> None:
