@@ -43,6 +43,15 @@ ALLIANCE = (
 )
 
 
+def sign_in_afresh(page: Page, live_server: LiveServer, user: User) -> None:
+    """Another sign-in in the same window. The page is left first, so no request of the old
+    one (the couple page's htmx card) lands after the cookies are cleared and swaps the
+    sign-in form's CSRF cookie under it."""
+    page.goto("about:blank")
+    page.context.clear_cookies()
+    login(page, live_server, user)
+
+
 def send(page: Page, partner: str, questions: str) -> None:
     card = page.locator("#remote")
     card.get_by_label("Send to").select_option(label=partner)
@@ -140,8 +149,7 @@ def the_next_day(
     answer_session(second, "2")
     phone.close()
     assert Flag.objects.open().filter(couple=couple, kind=FlagKind.ALLIANCE_DROP).exists()
-    page.context.clear_cookies()  # a day later: the therapist signs in again
-    login(page, live_server, couple.therapist)
+    sign_in_afresh(page, live_server, couple.therapist)  # a day later: signed in again
     page.goto(f"/couples/{couple.case_code}/")
     expect(page.get_by_text(str(FlagKind.ALLIANCE_DROP.label)).first).to_be_visible()
 
@@ -176,15 +184,13 @@ def the_clinicians_alone(
     """The supervisor sees the concern; nobody else sees anything of it."""
     supervisor = User.objects.get(display_name="Sam Supervisor")
     colleague = User.objects.get(display_name="Cole Colleague")
-    page.context.clear_cookies()
-    login(page, live_server, supervisor)
+    sign_in_afresh(page, live_server, supervisor)
     page.goto(f"/couples/{couple.case_code}/")
     expect(page.get_by_text("Safety concern").first).to_be_visible()
 
     # Nobody else: another therapist gets no record, and partner B's (used) link says only
     # that it no longer works.
-    page.context.clear_cookies()
-    login(page, live_server, colleague)
+    sign_in_afresh(page, live_server, colleague)
     page_problems.allow(r"status of 404")
     response = page.goto(f"/couples/{couple.case_code}/")
     assert response is not None
