@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
+from plans.forms import step_snapshot
 from plans.services import GoalDraft, plan_save
 from plans.starter import starter_goals
 
@@ -39,22 +40,14 @@ def _draft_and_save(item: BuiltCouple, today: datetime.date) -> None:
     steps = list(cycle_map.steps.select_related("partner").order_by("partner__label", "position"))
     partners = list(couple.partners.order_by("label"))
     plan_date = today - datetime.timedelta(days=14)
-    labels = {step.pk: step for step in steps}
+    by_pk = {str(step.pk): step for step in steps}
     goals = [
         GoalDraft(
             stage=goal["stage"],
             interventions=goal["interventions"],
             evidence=goal["evidence"],
             review_on=goal["review_on"],
-            targets=[
-                {
-                    "step": labels[int(pk)].pk,
-                    "partner": labels[int(pk)].partner.label,
-                    "kind": labels[int(pk)].kind,
-                    "words": labels[int(pk)].label,
-                }
-                for pk in goal["targets"]
-            ],
+            targets=[step_snapshot(by_pk[pk]) for pk in goal["targets"]],
         )
         for goal in starter_goals(steps, partners, plan_date)
     ]

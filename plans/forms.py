@@ -14,7 +14,7 @@ from django import forms
 
 from core.concurrency import CreateForm
 from core.dates import DateTextField
-from cycles.models import EFTStage, StepKind
+from cycles.models import CycleStep, EFTStage, StepKind
 from plans.models import Evidence, GoalStatus
 
 MAX_GOALS = 20
@@ -23,6 +23,11 @@ BEFORE_PLAN = "The review date can't be before the plan's date ({date})."
 
 # What a target names, as stored (PlanGoal.targets) and offered: value -> snapshot.
 Targets = dict[str, dict[str, Any]]
+
+
+def step_snapshot(step: CycleStep) -> dict[str, Any]:
+    """A cycle-map step as a goal's target keeps it (PlanGoal.targets)."""
+    return {"step": step.pk, "partner": step.partner.label, "kind": step.kind, "words": step.label}
 
 
 def target_label(snapshot: dict[str, Any]) -> str:

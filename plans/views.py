@@ -22,7 +22,7 @@ from cycles.models import Couple, CycleMap, CycleStep
 from people import audit
 from people.access import may_edit, signed_in
 from plans import diff, signing
-from plans.forms import GoalFormSet, PlanForm, Targets, check_review_dates
+from plans.forms import GoalFormSet, PlanForm, Targets, check_review_dates, step_snapshot
 from plans.models import GoalStatus, PlanCosignState, PlanGoal, PlanRevision
 from plans.progress import plan_progress
 from plans.services import GoalDraft, GoalNotFound, StalePlan, goal_mark, latest_plan, plan_save
@@ -45,15 +45,7 @@ def map_steps(couple: Couple) -> list[CycleStep]:
 def offered_targets(steps: list[CycleStep], plan: PlanRevision | None) -> Targets:
     """What a goal may target: the current map's steps, and the steps the plan already names
     from an earlier map (kept as the plan saved them, so re-saving never drops them)."""
-    offered: Targets = {
-        str(step.pk): {
-            "step": step.pk,
-            "partner": step.partner.label,
-            "kind": step.kind,
-            "words": step.label,
-        }
-        for step in steps
-    }
+    offered: Targets = {str(step.pk): step_snapshot(step) for step in steps}
     for goal in plan.goals.all() if plan else []:
         for target in goal.targets:
             offered.setdefault(str(target.get("step")), dict(target) | {"earlier": True})
