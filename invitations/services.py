@@ -82,13 +82,6 @@ def contact_rows(couple: Couple) -> list[tuple[str, str, bool]]:
     )
 
 
-def after_each_session(couple: Couple) -> dict[str, bool]:
-    """Partner label -> whether a link goes to them after each session they attend."""
-    return dict(
-        PartnerContact.objects.filter(couple=couple).values_list("partner", "after_each_session")
-    )
-
-
 @transaction.atomic
 def contact_set(*, couple: Couple, partner: str, email: str, after_each: bool = False) -> None:
     """Keep (or, with an empty address, forget) the partner's address, and whether a link goes

@@ -233,17 +233,11 @@ def contact(request: HttpRequest, case_code: str) -> HttpResponse:
     """The partners' own addresses (optional; kept encrypted), for their links only."""
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
-    kept = services.contacts(couple)
-    after = services.after_each_session(couple)
-    form = ContactForm(
-        request.POST if request.method == "POST" else None,
-        initial={
-            "email_a": kept.get("A"),
-            "after_a": after.get("A", False),
-            "email_b": kept.get("B"),
-            "after_b": after.get("B", False),
-        },
-    )
+    kept = {partner: (email, after) for partner, email, after in services.contact_rows(couple)}
+    initial: dict[str, object] = {}
+    for partner, (email, after) in kept.items():
+        initial |= {f"email_{partner.lower()}": email, f"after_{partner.lower()}": after}
+    form = ContactForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         for partner in ("A", "B"):
             services.contact_set(
