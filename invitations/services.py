@@ -105,8 +105,6 @@ def after_session_logged(session: TherapySession, by: User) -> list[Invitation]:
     made = []
     wanted = PartnerContact.objects.filter(couple_id=session.couple_id, after_each_session=True)
     for partner in sorted(wanted.values_list("partner", flat=True)):
-        if absence_reason(session, partner):
-            continue
         # One link per session and partner however often this runs (a double-sent form).
         token = uuid.uuid5(AFTER_SESSION, f"{session.pk}:{partner}")
         try:
@@ -117,6 +115,7 @@ def after_session_logged(session: TherapySession, by: User) -> list[Invitation]:
                     purpose=Purpose.SESSION,
                     by=by,
                     request_token=token,
+                    session=session,
                 )
             )
         except Refused:
@@ -150,10 +149,12 @@ def safety_codes(couple: Couple) -> list[str]:
     return [d.code for d in safety.safety_definitions(couple.practice_id)]
 
 
-def _questions(couple: Couple, partner: str, purpose: str) -> tuple[TherapySession | None, list]:
-    """The session the answers will be kept with and the questionnaires asked; Refused when
-    the purpose can't be asked of this partner now."""
-    session = latest_session(couple)
+def _questions(
+    couple: Couple, partner: str, purpose: str, session: TherapySession | None
+) -> tuple[TherapySession | None, list]:
+    """The session the answers will be kept with (the one given, else the latest logged) and
+    the questionnaires asked; Refused when the purpose can't be asked of this partner now."""
+    session = session or latest_session(couple)
     if purpose == Purpose.SAFETY:
         codes = safety_codes(couple)
         if not codes:
@@ -182,8 +183,10 @@ def invitation_create(
     purpose: str,
     by: User,
     request_token: uuid.UUID | None = None,
+    session: TherapySession | None = None,
 ) -> Invitation:
-    """Save the link to be sent, and queue its sending once the transaction commits.
+    """Save the link to be sent, and queue its sending once the transaction commits. A link
+    about a session is about `session` when given (one just logged), else the latest logged.
 
     Refused for a closed case, a partner without an address, an address sent
     INVITATIONS_PER_ADDRESS_PER_DAY links already today, or questions that can't be asked
@@ -196,7 +199,7 @@ def invitation_create(
     email = contacts(couple).get(partner)
     if not email:
         raise Refused(f"Add partner {partner}'s e-mail address first.")
-    session, codes = _questions(couple, partner, purpose)
+    session, codes = _questions(couple, partner, purpose, session)
     digest = address_digest(email)
     now = timezone.now()
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from invitations.models import Invitation, PartnerContact, Purpose
 from sessions.models import Attendance, SessionFormat, TherapySession
-from tests.factories import World
+from tests.factories import World, make_session
 from tests.invitations.conftest import ADDRESSES, LINK
 
 if TYPE_CHECKING:
@@ -107,3 +107,14 @@ def test_turned_off_no_link_goes(client: Client, world: World) -> None:
     contacts_page(client, world, email_a=ADDRESSES["A"], email_b=ADDRESSES["B"])
     assert log_session(client, world).status_code == 302
     assert not Invitation.objects.filter(couple=world.couple).exists()
+
+
+def test_a_session_logged_late_sends_a_link_about_itself_not_the_latest(
+    client: Client, world: World
+) -> None:
+    """Logged after a later one (dated before it): the link asks about the session logged."""
+    make_session(world.couple, days_ago=0.2)  # a later session already on record
+    assert log_session(client, world).status_code == 302  # dated yesterday
+    logged = TherapySession.objects.filter(couple=world.couple).latest("pk")
+    (link,) = Invitation.objects.filter(couple=world.couple)
+    assert link.session == logged
