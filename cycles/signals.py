@@ -28,14 +28,16 @@ def tell_transfers(sender: Any, request: Any = None, user: Any = None, **kwargs:
         .select_related("couple", "from_therapist", "to_therapist")
         .order_by("at", "pk")
     )
-    now = timezone.now()
+    told_new, told_old = [], []
     for event in untold:
         code, day = event.couple.case_code, f"{event.on_date:%d %b %Y}"
-        if event.to_therapist_id == user.pk:
-            CaseEvent.objects.filter(pk=event.pk).update(new_therapist_told_at=now)
-        else:
-            CaseEvent.objects.filter(pk=event.pk).update(old_therapist_told_at=now)
+        (told_new if event.to_therapist_id == user.pk else told_old).append(event.pk)
         messages.info(request, _told(event, user, code, day))
+    now = timezone.now()
+    if told_new:
+        CaseEvent.objects.filter(pk__in=told_new).update(new_therapist_told_at=now)
+    if told_old:
+        CaseEvent.objects.filter(pk__in=told_old).update(old_therapist_told_at=now)
 
 
 TOLD = [

@@ -13,6 +13,7 @@ from typing import Any
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet, Window
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -880,12 +881,14 @@ def destruction_confirm_view(request: HttpRequest, case_code: str) -> HttpRespon
     error = ""
     if request.method == "POST":
         try:
-            destruction_confirm(request=asked, by=user)
+            # Files exported from the record (its PDF, copies of the record) go with it, in
+            # the same transaction: never a destroyed record whose copies are left behind.
+            with transaction.atomic():
+                destruction_confirm(request=asked, by=user)
+                ExportJob.objects.filter(params__case_code=asked.case_code).delete()
         except CaseRefused as refused:
             error = str(refused)
         else:
-            # Files exported from the record (its PDF, copies of the record) go with it.
-            ExportJob.objects.filter(params__case_code=asked.case_code).delete()
             audit.record(
                 request,
                 "destroy record",
