@@ -13,6 +13,7 @@ import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from flags import same_day
 from sessions import safety
 from sessions.models import MeasureDefinition, SafetyScreen
 from sessions.models.measures import EnteredBy
@@ -58,3 +59,4 @@ def add_safety_screens(
                 session=session,
             )
             SafetyScreen.objects.filter(pk=stored.pk).update(recorded_at=at)
+        same_day.recheck_after_commit(couple.pk)

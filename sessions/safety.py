@@ -5,9 +5,10 @@ for intimate partner violence and fear, because conjoint sessions can be unsafe.
 configures its screens as measure definitions of kind "safety screen" (no licensed instrument
 ships; `EXAMPLE_SCREEN` is an invented example for the demo and tests). A partner answers on
 the locked hand-over screen (sessions.measure_views) or on a private remote link
-(invitations/); both store through `record_screen`, which queues the couple's flag recheck
-once the answers are committed, so a positive screen opens the "Safety concern" flag
-(flags/rules.py) within minutes, for the therapist and supervisor only.
+(invitations/); both store through `record_screen`, then queue the couple's flag recheck
+(`flags.same_day.recheck_after_commit`, as every screen that saves to the record does), so a
+positive screen opens the "Safety concern" flag (flags/rules.py) within minutes, for the
+therapist and supervisor only.
 
 What never happens (docs/security.md, "Safety screen"): the other partner's screen, copy of
 the record or link shows nothing of it, not even that a screen was sent or answered; no
@@ -23,17 +24,13 @@ The interface other apps use:
 
 from __future__ import annotations
 
-import logging
 import uuid
 from decimal import Decimal
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from celery import current_app
 from django import forms
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from core.concurrency import create_once
 from sessions.models import (
@@ -50,11 +47,6 @@ if TYPE_CHECKING:
     from people.models import User
     from sessions.models import TherapySession
 
-log = logging.getLogger(__name__)
-
-# The flags app is a floor above: its recheck task is queued by name, as the nightly run
-# queues its own (flags.runs.task), so no import reaches up (docs/architecture.md).
-RECHECK_COUPLES = "flags.tasks.recheck_couples"
 
 # What a safety concern flag tells the therapist and supervisor (flags/rules.py).
 GUIDANCE = (
@@ -211,7 +203,7 @@ def record_screen(
     session: TherapySession | None = None,
     request_token: uuid.UUID | None = None,
 ) -> SafetyScreen:
-    """Store one partner's safety screen, and queue the couple's flag recheck after commit.
+    """Store one partner's safety screen (the caller then queues the couple's flag recheck).
 
     `partner` is "A" or "B"; `answers` maps every item key of `definition` (a safety screen
     of the couple's practice, or a shared one) to a whole number in its range, as
@@ -245,14 +237,12 @@ def record_screen(
             request_token=token,
         )
 
-    screen, created = create_once(
+    screen, _ = create_once(
         SafetyScreen.objects.filter(couple=couple, partner=partner),
         token=request_token,
         parent=couple,
         create=create,
     )
-    if created:
-        recheck_after_commit(couple.pk)
     return screen
 
 
@@ -266,7 +256,7 @@ def record_review(
     request_token: uuid.UUID | None = None,
 ) -> SafetyReview:
     """The therapist's or supervisor's word that the partner's concern was assessed, seeing
-    them alone: the open safety concern closes at the recheck this queues."""
+    them alone: the open safety concern closes at the recheck the caller then queues."""
     if partner not in ("A", "B"):
         raise ScreenError("The partner is A or B.")
     if outcome not in SafetyOutcome.values:
@@ -282,30 +272,10 @@ def record_review(
             request_token=token,
         )
 
-    review, created = create_once(
+    review, _ = create_once(
         SafetyReview.objects.filter(couple=couple, partner=partner),
         token=request_token,
         parent=couple,
         create=create,
     )
-    if created:
-        recheck_after_commit(couple.pk)
     return review
-
-
-def recheck_after_commit(couple_id: int) -> None:
-    """flags.same_day.recheck_after_commit, reached by the task's name (see RECHECK_COUPLES)."""
-    transaction.on_commit(lambda: _queue_recheck(couple_id), robust=True)
-
-
-def _queue_recheck(couple_id: int) -> None:
-    import_module(RECHECK_COUPLES.rpartition(".")[0])
-    try:
-        current_app.tasks[RECHECK_COUPLES].delay([couple_id])
-    except BrokerError:
-        # Couple id only, never the partner or the answers; tonight's run covers it.
-        log.warning(
-            "same-day recheck of couple %s not queued: the task queue is not answering; "
-            "the next nightly run covers it",
-            couple_id,
-        )

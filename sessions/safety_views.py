@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from cycles.models import Couple
+from flags import same_day
 from people import audit
 from people.access import signed_in
 from sessions import partner_lock, safety
@@ -105,6 +106,7 @@ def partner_safety(request: HttpRequest, state: dict[str, Any]) -> HttpResponse:
                     recorded_by=user,
                     request_token=uuid.UUID(state["token"]),
                 )
+                same_day.recheck_after_commit(couple.pk)
             state["done"] = True
             request.session[partner_lock.PARTNER_SCREEN_KEY] = state
             return redirect("partner_screen")
@@ -130,6 +132,7 @@ def review(request: HttpRequest, case_code: str) -> HttpResponse:
     safety.record_review(
         couple=couple, partner=partner, outcome=outcome, reviewed_by=user, request_token=token
     )
+    same_day.recheck_after_commit(couple.pk)
     audit.record(request, "record assessment", couple)
     messages.success(
         request,
