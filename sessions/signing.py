@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from people.models import Supervision
 from sessions.models import (
-    TOOK_PLACE,
     Amendment,
     CosignState,
     SignOffEvent,
@@ -180,13 +179,8 @@ def unsigned_overdue(practice_id: int, *, before: datetime.datetime) -> dict[int
     """Held sessions of the practice started before `before` and still unsigned, counted by
     therapist and case code (the morning digest's "not signed" line): one query."""
     rows = (
-        TherapySession.objects.current()
-        .filter(
-            couple__practice_id=practice_id,
-            attendance__in=TOOK_PLACE,
-            signed_at__isnull=True,
-            starts_at__lt=before,
-        )
+        TherapySession.objects.unsigned()
+        .filter(couple__practice_id=practice_id, starts_at__lt=before)
         .values_list("therapist_id", "couple__case_code")
     )
     found: dict[int, Counter[str]] = defaultdict(Counter)

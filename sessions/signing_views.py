@@ -17,7 +17,7 @@ from people import audit
 from people.access import signed_in
 from plans import signing as plan_signing
 from sessions import signing
-from sessions.models import TOOK_PLACE, CosignState, TherapySession
+from sessions.models import CosignState, TherapySession
 
 if TYPE_CHECKING:
     from people.models import User
@@ -125,9 +125,12 @@ def cosign_queue(request: HttpRequest) -> HttpResponse:
     sent_back = rows.filter(therapist=user, cosign_state=CosignState.CHANGES_REQUESTED).order_by(
         "signed_at", "pk"
     )
-    unsigned = rows.filter(
-        therapist=user, signed_at__isnull=True, attendance__in=TOOK_PLACE
-    ).order_by("starts_at", "pk")
+    unsigned = (
+        TherapySession.objects.unsigned()
+        .select_related("couple", "therapist")
+        .filter(therapist=user)
+        .order_by("starts_at", "pk")
+    )
     # The treatment plans' revisions (plans.signing): a query each, for the roles they concern.
     plans_awaiting, plans_total = (
         plan_signing.awaiting(user, limit=QUEUE_ROWS) if user.is_supervisor else ([], 0)

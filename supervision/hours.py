@@ -326,7 +326,9 @@ def overview(people: QuerySet[User], *, with_flags: bool) -> QuerySet[User]:
             "meeting__duration_minutes",
             "supervisee",
         ),
-        unsigned=_count(sessions.filter(signed_at__isnull=True), "therapist"),
+        unsigned=_count(
+            TherapySession.objects.unsigned().filter(starts_at__lte=timezone.now()), "therapist"
+        ),
         awaiting=_count(sessions.filter(cosign_state=CosignState.AWAITING), "therapist"),
     )
     if with_flags:

@@ -105,6 +105,11 @@ class TherapySessionQuerySet(models.QuerySet["TherapySession"]):
         """Sessions not withdrawn as logged by mistake."""
         return self.filter(withdrawn_at__isnull=True)
 
+    def unsigned(self) -> TherapySessionQuerySet:
+        """Current sessions that took place and whose record is not signed yet: what a
+        therapist has to sign (a cancelled session or a no-show has no record to sign)."""
+        return self.current().filter(attendance__in=TOOK_PLACE, signed_at__isnull=True)
+
 
 class CosignState(models.TextChoices):
     """Where a signed record stands with the supervisor (docs/domain.md, "Signing")."""

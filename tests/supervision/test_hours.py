@@ -262,6 +262,13 @@ def test_supervisor_overview_shows_hours_beside_open_flags_and_unsigned_notes(sc
     make_session(couple, starts_at=at(2026, 10, 5), duration_minutes=60)
     signed = make_session(couple, starts_at=at(2026, 10, 6), duration_minutes=60)
     type(signed).objects.filter(pk=signed.pk).update(signed_at=timezone.now())
+    # A cancelled session has no record to sign: not counted as unsigned.
+    make_session(
+        couple,
+        starts_at=at(2026, 10, 7),
+        attendance=Attendance.CANCELLED,
+        cancelled_by=CancelledBy.PARTNER_A,
+    )
     Flag.objects.create(
         couple=couple, kind=FlagKind.GONE_QUIET, opened_on=datetime.date(2026, 11, 1), detail="x"
     )
