@@ -7,13 +7,12 @@ tampered post is refused beside the field (plans.views.plan_edit).
 
 from __future__ import annotations
 
-import datetime
 from typing import Any, cast
 
 from django import forms
 
 from core.concurrency import CreateForm
-from core.dates import DateTextField
+from core.dates import DateTextField, show
 from cycles.models import CycleStep, EFTStage, StepKind
 from plans.models import Evidence, GoalStatus
 
@@ -48,14 +47,8 @@ class PlanForm(CreateForm):
         cleaned = super().clean() or {}
         plan_date, review_on = cleaned.get("plan_date"), cleaned.get("review_on")
         if plan_date and review_on and review_on < plan_date:
-            self.add_error("review_on", BEFORE_PLAN.format(date=_shown(plan_date)))
+            self.add_error("review_on", BEFORE_PLAN.format(date=show(plan_date)))
         return cleaned
-
-
-def _shown(day: datetime.date) -> str:
-    from core.dates import show
-
-    return show(day)
 
 
 class GoalForm(forms.Form):
@@ -170,6 +163,6 @@ def check_review_dates(plan_form: PlanForm, goal_forms: list[GoalForm]) -> bool:
         form.is_valid()
         review_on = form.cleaned_data.get("review_on")
         if plan_date and review_on and review_on < plan_date:
-            form.add_error("review_on", BEFORE_PLAN.format(date=_shown(plan_date)))
+            form.add_error("review_on", BEFORE_PLAN.format(date=show(plan_date)))
             fine = False
     return fine

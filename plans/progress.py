@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from django.urls import reverse
 from django.utils import timezone
 
+from core.dates import show
 from plans.models import CHANGE_EVENT_OF, Evidence
 from ruptures.codes import RuptureStatus, RuptureType
 from ruptures.models import Rupture
@@ -61,10 +62,6 @@ def _session_url(pk: int) -> str:
     return reverse("therapy_sessions:detail", args=[pk])
 
 
-def _short(day: datetime.date) -> str:
-    return day.strftime("%-d %b %Y")
-
-
 def plan_progress(plan: PlanRevision, goals: list[PlanGoal]) -> list[GoalProgress]:
     """Each goal with what the record says about it, in the goals' order."""
     kinds = {goal.evidence for goal in goals}
@@ -97,7 +94,7 @@ def _change_events(
             continue
         items = [
             Item(
-                f"Session {row['ordinal']} ({_short(_day(row['starts_at']))}): {event.label}",
+                f"Session {row['ordinal']} ({show(row['starts_at'])}): {event.label}",
                 _session_url(row["pk"]),
             )
             for row in sessions
