@@ -42,9 +42,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 
-from people.models import Supervision, User
+from people.models import User
 from ruptures.models import Flag
 from sessions.models import TOOK_PLACE, CosignState, SessionFormat, TherapySession
+from sessions.signing import supervises_author
+from supervision.log import supervisees_of
 from supervision.models import HoursRules, MeetingAttendance, MeetingFormat
 
 if TYPE_CHECKING:
@@ -75,10 +77,7 @@ def hours_access(viewer: User, clinician: User) -> str | None:
         return None
     if viewer.pk == clinician.pk:
         return FULL
-    if (
-        viewer.is_supervisor
-        and Supervision.objects.filter(supervisor=viewer, therapist=clinician).exists()
-    ):
+    if viewer.is_supervisor and supervises_author(viewer, clinician.pk):
         return FULL
     if viewer.is_practice_admin:
         return COUNTS
@@ -343,10 +342,7 @@ def overview_people(viewer: User) -> tuple[QuerySet[User], bool]:
     if viewer.practice_id is None:
         return User.objects.none(), False
     if viewer.is_supervisor:
-        mine = User.objects.filter(
-            supervised_by__supervisor=viewer, practice_id=viewer.practice_id, is_active=True
-        )
-        return mine.order_by("display_name", "username"), True
+        return supervisees_of(viewer), True
     if viewer.is_practice_admin:
         practice = User.objects.filter(
             practice_id=viewer.practice_id, is_therapist=True, is_active=True

@@ -123,18 +123,16 @@ class SuperviseeAgenda:
         return [case for case in self.cases if not case.has_items]
 
 
-def agenda(supervisor: User) -> list[SuperviseeAgenda]:
-    """Per supervisee, per couple they lead or co-lead: open flags grouped into incidents
-    (flags.incidents), unacknowledged first, and the supervisee's own sessions and plan
-    revisions awaiting co-signature or sent back.
+def agenda(people: list[User], couples: list[Couple]) -> list[SuperviseeAgenda]:
+    """Per supervisee (`people`: supervisees_of the supervisor), per couple they lead or
+    co-lead (`couples`: cases_of them, the lists the meeting form offers too): open flags
+    grouped into incidents (flags.incidents), unacknowledged first, and the supervisee's own
+    sessions and plan revisions awaiting co-signature or sent back.
 
-    Five queries, whatever the caseload: the supervisees, their couples, the couples' open
-    flags (each with whether it was acknowledged), the sessions and the plan revisions waiting
-    on co-signature.
+    Three queries, whatever the caseload: the couples' open flags (each with whether it was
+    acknowledged), the sessions and the plan revisions waiting on co-signature.
     """
-    people = list(supervisees_of(supervisor))
     ids = [person.pk for person in people]
-    couples = list(cases_of(supervisees_of(supervisor)))
     acknowledged = FlagAcknowledgement.objects.filter(flag=OuterRef("pk"))
     open_flags = (
         Flag.objects.open()

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.concurrency import StaleEdit, claim_version, replayed
 from core.csv import streamed_lines
+from cycles.models import Couple
 from cycles.pdf import render_pdf
 from people.access import signed_in
 from people.audit import record
@@ -56,12 +57,14 @@ def log_page(request: HttpRequest) -> HttpResponse:
     return render(request, "supervision/log.html", context)
 
 
-def _meeting_form(request: HttpRequest, user: User, data: Any = None) -> MeetingForm:
+def _meeting_form(
+    user: User, people: list[User], couples: list[Couple], data: Any = None
+) -> MeetingForm:
     return MeetingForm(
         data,
         supervisor=user,
-        people=list(log.supervisees_of(user)),
-        couples=list(log.cases_of(log.supervisees_of(user))),
+        people=people,
+        couples=couples,
         rules=HoursRules.for_practice(user.practice_id),  # type: ignore[arg-type]
         tz=timezone.get_current_timezone(),  # type: ignore[arg-type]
     )
@@ -79,7 +82,11 @@ def log_new(request: HttpRequest) -> HttpResponse:
         earlier = replayed(SupervisionMeeting.objects.led_by(user), request.POST)
         if earlier is not None:
             return redirect("supervision:log")
-        form = _meeting_form(request, user, request.POST)
+    # Read once, for the form's choices and the agenda beside it.
+    people = list(log.supervisees_of(user))
+    couples = list(log.cases_of(log.supervisees_of(user)))
+    if request.method == "POST":
+        form = _meeting_form(user, people, couples, request.POST)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -108,8 +115,8 @@ def log_new(request: HttpRequest) -> HttpResponse:
                     )
                 return redirect("supervision:log")
     else:
-        form = _meeting_form(request, user)
-    agenda = log.agenda(user)
+        form = _meeting_form(user, people, couples)
+    agenda = log.agenda(people, couples)
     record(request, "read supervision agenda", detail=f"supervisees={len(agenda)}")
     return render(request, "supervision/log_new.html", {"form": form, "agenda": agenda})
 

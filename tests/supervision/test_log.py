@@ -294,11 +294,8 @@ PAGES = {
     # as whom, which page, how many queries
     "supervisor log": ("supervisor", lambda s: reverse("supervision:log"), 6),
     "supervisee log": ("trainee", lambda s: reverse("supervision:log"), 5),
-    "log a meeting": (
-        "supervisor",
-        lambda s: reverse("supervision:log_new"),
-        11,
-    ),  # the agenda: plans too
+    # The supervisees and their cases read once, for the form and the agenda (plans too).
+    "log a meeting": ("supervisor", lambda s: reverse("supervision:log_new"), 9),
     "own hours": ("trainee", lambda s: reverse("supervision:hours_own"), 8),
     "supervisor's view of hours": (
         "supervisor",
