@@ -75,15 +75,20 @@ class PlanRevisionQuerySet(models.QuerySet["PlanRevision"]):
     def editable_by(self, user: User | AnonymousUser) -> PlanRevisionQuerySet:
         return self.filter(writable_couples(user, "couple__"))
 
+    def with_goal_review(self) -> PlanRevisionQuerySet:
+        """Each revision with its open goals' first review date (`next_review` reads it)."""
+        return self.annotate(
+            goal_review=Min("goals__review_on", filter=Q(goals__status=GoalStatus.OPEN))
+        )
+
     def summarised(self) -> PlanRevisionQuerySet:
         """Each revision with its goals counted (open, met), the lowest stage of its open
         goals (the stage focus) and its open goals' first review date: one query."""
         is_open = Q(goals__status=GoalStatus.OPEN)
-        return self.annotate(
+        return self.with_goal_review().annotate(
             open_goals=Count("goals", filter=is_open),
             met_goals=Count("goals", filter=Q(goals__status=GoalStatus.MET)),
             focus_stage=Min("goals__stage", filter=is_open),
-            goal_review=Min("goals__review_on", filter=is_open),
         )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
-from django.db.models import Min, OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, Subquery
 
 from cycles.models import CoupleStatus
-from plans.models import GoalStatus, PlanRevision
+from plans.models import PlanRevision
 
 # Couples whose plan is still being worked: a completed or dropped-out case has no review due.
 WORKED = (CoupleStatus.ACTIVE, CoupleStatus.PAUSED)
@@ -43,20 +43,22 @@ def _due(on_date: datetime.date, couples: Q) -> list[tuple[int, str, datetime.da
     latest = (
         PlanRevision.objects.filter(couple=OuterRef("couple")).order_by("-revision").values("pk")
     )
-    rows = (
+    due_plans = (
         PlanRevision.objects.filter(couples, pk=Subquery(latest[:1]), couple__status__in=WORKED)
-        .annotate(goal_review=Min("goals__review_on", filter=Q(goals__status=GoalStatus.OPEN)))
-        .values_list(
-            "couple__therapist_id",
-            "couple__co_therapist_id",
-            "couple__case_code",
-            "review_on",
-            "goal_review",
-        )
+        .with_goal_review()
+        # Only the plans due: the rest of the practice's plans stay in the database.
+        .filter(Q(review_on__lte=on_date) | Q(goal_review__lte=on_date))
+    )
+    # `goal_review` is with_goal_review's annotation, which the type checker can't see.
+    rows = due_plans.values_list(  # type: ignore[misc]
+        "couple__therapist_id",
+        "couple__co_therapist_id",
+        "couple__case_code",
+        "review_on",
+        "goal_review",
     )
     found = []
     for therapist_id, co_therapist_id, case_code, review_on, goal_review in rows:
         when = min(review_on, goal_review) if goal_review else review_on
-        if when <= on_date:
-            found += [(t, case_code, when) for t in (therapist_id, co_therapist_id) if t]
+        found += [(t, case_code, when) for t in (therapist_id, co_therapist_id) if t]
     return found
