@@ -28,7 +28,8 @@ def tell_transfers(sender: Any, request: Any = None, user: Any = None, **kwargs:
         .select_related("couple", "from_therapist", "to_therapist")
         .order_by("at", "pk")
     )
-    told_new, told_old = [], []
+    told_new: list[int] = []
+    told_old: list[int] = []
     for event in untold:
         code, day = event.couple.case_code, f"{event.on_date:%d %b %Y}"
         (told_new if event.to_therapist_id == user.pk else told_old).append(event.pk)

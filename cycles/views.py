@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
@@ -73,7 +73,7 @@ from exports.models import ExportJob, ExportKind
 from flags.charts import alliance_chart, satisfaction_chart
 from flags.measure_signals import CoupleSignals, derive, load_points, load_satisfaction
 from people import audit
-from people.access import may_edit, signed_in, supervisor_of
+from people.access import may_edit, practice_admin, signed_in, supervisor_of
 from people.models import SignalThresholds, User
 from ruptures.models import Flag, Rupture, RuptureSummary
 from sessions.models import TherapySession
@@ -794,18 +794,10 @@ def couple_co_therapist(request: HttpRequest, case_code: str) -> HttpResponse:
 # therapist or their supervisor confirms. The admin's pages show case codes and dates only.
 
 
-def _practice_admin(request: HttpRequest) -> tuple[User, int]:
-    """The signed-in practice admin and their practice's id; a 404 for anyone else."""
-    user = signed_in(request)
-    if not user.is_practice_admin or user.practice_id is None:
-        raise Http404("Only the practice admin manages retention.")
-    return user, user.practice_id
-
-
 @require_http_methods(["GET", "POST"])
 def retention(request: HttpRequest) -> HttpResponse:
     """The retention period (a form under the write guard) and the closed records past it."""
-    _, practice_id = _practice_admin(request)
+    practice_id = cast(int, practice_admin(request).practice_id)
     policy = RetentionPolicy.for_practice(practice_id)
     form = RetentionForm(
         request.POST or None, initial={"years": policy.years, "version": policy.version}
@@ -849,7 +841,8 @@ def retention(request: HttpRequest) -> HttpResponse:
 @require_POST
 def destruction_ask(request: HttpRequest, case_code: str) -> HttpResponse:
     """The admin asks for a record past retention to be destroyed (nothing is deleted yet)."""
-    user, practice_id = _practice_admin(request)
+    user = practice_admin(request)
+    practice_id = cast(int, user.practice_id)
     couple = get_object_or_404(Couple.objects.filter(practice_id=practice_id), case_code=case_code)
     try:
         asked = destruction_request(couple=couple, by=user)

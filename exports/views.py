@@ -20,9 +20,8 @@ from cycles.models import Couple
 from exports import caseload, jobs, record
 from exports.models import ExportJob, ExportKind
 from people import audit
-from people.access import signed_in
+from people.access import practice_admin, signed_in
 from people.forms import AuditExportFilters
-from people.models import User
 
 AUDIT_FILTERS = ("person", "case_code", "date_from", "date_to")
 
@@ -52,20 +51,13 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
-def _practice_admin(request: HttpRequest) -> User:
-    user = signed_in(request)
-    if not user.is_practice_admin or user.practice_id is None:
-        raise Http404
-    return user
-
-
 @require_http_methods(["GET", "POST"])
 @reauthentication_required
 def audit_start(request: HttpRequest) -> HttpResponse:
     """The audit trail's export: the search's filters and a date range (the last 30 days
     unless changed, people.forms.AuditExportFilters), checked, recorded, then built in the
     background. The export is recorded as it was when it streamed: before any row."""
-    admin = _practice_admin(request)
+    admin = practice_admin(request)
     if request.method == "GET":
         form = AuditExportFilters(initial=AuditExportFilters.initial_from(request.GET), admin=admin)
         return render(request, "exports/audit.html", {"form": form})

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Q
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -102,3 +102,12 @@ def supervises(user: User | AnonymousUser, couple: Any) -> bool:
 def signed_in(request: HttpRequest) -> User:
     """The signed-in person: LoginRequiredMiddleware lets no anonymous request reach a view."""
     return cast("User", request.user)
+
+
+def practice_admin(request: HttpRequest) -> User:
+    """The signed-in practice admin of a practice; a 404 for anyone else (the admin's pages
+    say nothing to others, not even that they exist)."""
+    user = signed_in(request)
+    if not user.is_practice_admin or user.practice_id is None:
+        raise Http404("Only the practice admin has this page.")
+    return user

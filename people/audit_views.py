@@ -11,20 +11,21 @@ from __future__ import annotations
 import datetime
 import heapq
 from collections.abc import Iterable, Iterator
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from allauth.account.decorators import reauthentication_required
 from django.db import connection
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.csv import streamed_lines
+from people.access import practice_admin
 from people.forms import AuditFilters
 from people.models import AccessEvent, ChangeEvent, User
 
@@ -45,13 +46,6 @@ CSV_HEADER = [
     "ip",
     "detail",
 ]
-
-
-def _practice_admin(request: HttpRequest) -> User:
-    user = cast(User, request.user)
-    if not user.is_practice_admin or user.practice_id is None:
-        raise Http404
-    return user
 
 
 def _day_start(day: datetime.date, zone: ZoneInfo) -> datetime.datetime:
@@ -113,7 +107,7 @@ def _zone() -> ZoneInfo:
 def audit(request: HttpRequest) -> HttpResponse:
     """Search the practice's trail by person, case code and dates; each list is paged on its
     own, one query each."""
-    admin = _practice_admin(request)
+    admin = practice_admin(request)
     form = AuditFilters(request.GET or None, admin=admin)
     context: dict[str, Any] = {
         "form": form,
@@ -207,7 +201,7 @@ def audit_csv(request: HttpRequest) -> HttpResponse:
     this floor imports no app above it). A bad search goes back to it; nothing is exported.
 
     The rows come from `filtered_events` and `csv_lines` below, in the exports' worker."""
-    admin = _practice_admin(request)
+    admin = practice_admin(request)
     query = request.GET.urlencode()
     form = AuditFilters(request.GET or None, admin=admin)
     if form.is_bound and not form.is_valid():

@@ -7,13 +7,13 @@ from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import SetPasswordForm
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from people import audit, offboarding
-from people.access import signed_in
+from people.access import practice_admin, signed_in
 from people.models import User
 
 logger = logging.getLogger(__name__)
@@ -68,13 +68,6 @@ SELF_REFUSED = (
 NOT_SENT = "The e-mail could not be sent (the mail server did not accept it)."
 
 
-def _practice_admin(request: HttpRequest) -> User:
-    user = signed_in(request)
-    if not user.is_practice_admin or user.practice_id is None:
-        raise Http404
-    return user
-
-
 def _person_of(admin: User, pk: int) -> User:
     """Someone of the admin's own practice (never a superuser): anyone else is a 404."""
     people = User.objects.visible_to(admin).filter(is_superuser=False).select_related("practice")
@@ -85,7 +78,7 @@ def _person_of(admin: User, pk: int) -> User:
 def person(request: HttpRequest, pk: int) -> HttpResponse:
     """One person of the practice: their state, the three offboarding actions, and, once
     deactivated, the case codes of their couples to transfer (codes only)."""
-    admin = _practice_admin(request)
+    admin = practice_admin(request)
     shown = _person_of(admin, pk)
     caseload = list(shown.couples.order_by("case_code").values_list("case_code", "status"))  # type: ignore[attr-defined]
     co_therapy = list(
@@ -105,7 +98,7 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
 def _action(request: HttpRequest, pk: int, action: str) -> tuple[User, User] | HttpResponse:
     """The admin and the person, or the response when the action can't go ahead: the
     confirmation page on GET, a refusal (nothing changed) for the admin's own account."""
-    admin = _practice_admin(request)
+    admin = practice_admin(request)
     shown = _person_of(admin, pk)
     if shown.pk == admin.pk:
         messages.error(request, SELF_REFUSED)

@@ -8,12 +8,12 @@ without JavaScript.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import messages
 from django.db import IntegrityError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
@@ -24,7 +24,7 @@ from flags import runs as nightly
 from flags import same_day
 from flags.worker import broker_answers, runs_in_process
 from people import audit
-from people.access import signed_in
+from people.access import practice_admin, signed_in
 from ruptures.forms import RepairForm, RuptureForm, UndoRepairForm
 from ruptures.models import NightlyRun, RunStatus, Rupture, RuptureRepair
 from ruptures.services import (
@@ -40,6 +40,9 @@ from sessions.models import PrivateNote, TherapySession
 from sessions.views import session_page_context
 
 SESSION_PAGE = "sessions/detail.html"
+
+if TYPE_CHECKING:
+    from people.models import Practice
 
 
 NOT_HELD = (
@@ -410,19 +413,12 @@ def rupture_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("therapy_sessions:detail", pk=rupture.session_id)
 
 
-def _practice_admin(request: HttpRequest) -> Any:
-    user = signed_in(request)
-    if not user.is_practice_admin or user.practice_id is None:
-        raise Http404("Only a practice admin sees the nightly runs.")
-    return user
-
-
 @require_http_methods(["GET"])
 def nightly_runs(request: HttpRequest) -> HttpResponse:
     """The practice admin's view of the nightly summaries: recent runs, progress, overdue."""
-    user = _practice_admin(request)
+    user = practice_admin(request)
     runs = list(NightlyRun.objects.visible_to(user).select_related("started_by")[:14])
-    practice = user.practice
+    practice = cast("Practice", user.practice)  # practice_admin: one of a practice
     next_date = nightly.day_just_ended(practice)
     context = {
         "runs": runs,
@@ -441,8 +437,8 @@ def nightly_runs(request: HttpRequest) -> HttpResponse:
 @require_POST
 def nightly_run_start(request: HttpRequest) -> HttpResponse:
     """Start (or resume) the run for the day just ended, now."""
-    user = _practice_admin(request)
-    practice = user.practice
+    user = practice_admin(request)
+    practice = cast("Practice", user.practice)  # practice_admin: one of a practice
     for_date = nightly.day_just_ended(practice)
     try:
         run = nightly.start_run(practice=practice, for_date=for_date, started_by=user)
