@@ -449,13 +449,12 @@ def _tell_co_therapy(couple: Couple, by: User, told: list[tuple[str, User]]) -> 
 # records").
 
 
-def past_retention(practice_id: int, today: datetime.date | None = None) -> QuerySet[Couple]:
-    """The practice's closed records whose retention period has ended, oldest first."""
-    policy = RetentionPolicy.objects.filter(practice_id=practice_id).first()
-    years = policy.years if policy else RetentionPolicy(practice_id=practice_id).years
-    latest_closing = add_years(today or timezone.localdate(), -years)
+def past_retention(policy: RetentionPolicy, today: datetime.date | None = None) -> QuerySet[Couple]:
+    """The practice's closed records whose retention period (`policy`, the practice's
+    RetentionPolicy.for_practice) has ended, oldest first."""
+    latest_closing = add_years(today or timezone.localdate(), -policy.years)
     return (
-        Couple.objects.filter(practice_id=practice_id, closed_on__lte=latest_closing)
+        Couple.objects.filter(practice_id=policy.practice_id, closed_on__lte=latest_closing)
         .closed()
         .order_by("closed_on", "case_code")
     )

@@ -816,7 +816,7 @@ def retention(request: HttpRequest) -> HttpResponse:
             audit.record(request, "set retention", detail=f"years={form.cleaned_data['years']}")
             messages.success(request, "Saved the retention period.")
             return redirect("cycles:retention")
-    due = list(past_retention(practice_id).values_list("case_code", "started_on", "closed_on"))
+    due = list(past_retention(policy).values_list("case_code", "started_on", "closed_on"))
     waiting = {
         r.case_code: r
         for r in DestructionRequest.objects.filter(
