@@ -159,14 +159,8 @@ def goal_mark(
     """Mark one goal of the current revision met, revised, dropped (or open again): a new
     revision with every goal as it was but that one."""
     with transaction.atomic():
+        # A mark sent twice reaches plan_save, whose create_once gives the first save back.
         plan = couple.plan_revisions.filter(revision=base_revision).first()
-        replayed = (
-            couple.plan_revisions.filter(request_token=request_token).first()
-            if request_token
-            else None
-        )
-        if replayed is not None:
-            return replayed, False
         if plan is None:
             current = current_revision_number(couple)
             if current == 0:
