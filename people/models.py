@@ -133,6 +133,17 @@ class Supervision(models.Model):
     def __str__(self) -> str:
         return f"{self.supervisor} supervises {self.therapist}"
 
+    def set_cosigning(self, needed: bool) -> bool:
+        """Whether the therapist's signed notes wait for this supervisor's co-signature; the
+        one way the practice admin and the supervisor set it. True when it changed."""
+        changed = (
+            Supervision.objects.filter(pk=self.pk)
+            .exclude(notes_need_cosign=needed)
+            .update(notes_need_cosign=needed)
+        )
+        self.notes_need_cosign = needed
+        return bool(changed)
+
 
 class ConsultationGroup(models.Model):
     """A peer consultation group: members see only de-identified cases shared into it."""

@@ -11,6 +11,7 @@ urlpatterns = [
     path("audit/", audit_views.audit, name="audit"),
     path("audit/export.csv", audit_views.audit_csv, name="audit_csv"),
     path("people/<int:pk>/", views.person, name="person"),
+    path("people/<int:pk>/co-signing/", views.cosigning, name="cosigning"),
     path("people/<int:pk>/deactivate/", views.deactivate, name="deactivate"),
     path("people/<int:pk>/reactivate/", views.reactivate, name="reactivate"),
     path("people/<int:pk>/reset-link/", views.send_reset_link, name="send_reset_link"),

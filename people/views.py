@@ -10,11 +10,11 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from people import audit, offboarding
 from people.access import practice_admin, signed_in
-from people.models import User
+from people.models import Supervision, User
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +89,49 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
         "person": shown,
         "caseload": caseload,
         "co_therapy": co_therapy,
+        "supervised_by": Supervision.objects.filter(therapist=shown)
+        .select_related("supervisor")
+        .order_by("supervisor__last_name", "supervisor__first_name"),
+        "supervises": User.objects.filter(supervised_by__supervisor=shown).order_by(
+            "last_name", "first_name"
+        ),
         "is_self": shown.pk == admin.pk,
         "actions": ACTIONS,
     }
     return render(request, "people/person.html", context)
+
+
+@require_POST
+def cosigning(request: HttpRequest, pk: int) -> HttpResponse:
+    """The practice admin decides whether this therapist's signed notes wait for one of their
+    supervisors' co-signature (docs/domain.md, "Signing"), as that supervisor can."""
+    admin = practice_admin(request)
+    shown = _person_of(admin, pk)
+    row = get_object_or_404(
+        Supervision.objects.select_related("supervisor"),
+        therapist=shown,
+        supervisor_id=_number(request.POST.get("supervisor")),
+    )
+    needed = request.POST.get("notes_need_cosign") == "yes"
+    changed = row.set_cosigning(needed)
+    detail = f"therapist={shown.pk} supervisor={row.supervisor_id} needed={needed}"
+    audit.record(request, "set co-signing", shown, detail=detail)
+    if not changed:
+        messages.info(request, "Nothing changed: it was already so.")
+    elif needed:
+        messages.success(
+            request,
+            f"{shown}'s signed session records now wait for {row.supervisor}'s co-signature.",
+        )
+    else:
+        messages.success(
+            request, f"{shown}'s signed session records no longer wait for {row.supervisor}."
+        )
+    return redirect("people:person", pk=shown.pk)
+
+
+def _number(value: str | None) -> int | None:
+    return int(value) if value and value.isdecimal() and len(value) < 12 else None
 
 
 def _action(request: HttpRequest, pk: int, action: str) -> tuple[User, User] | HttpResponse:

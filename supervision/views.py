@@ -266,13 +266,11 @@ def therapist_overview(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def cosign_setting(request: HttpRequest, pk: int) -> HttpResponse:
     """The supervisor decides whether this supervisee's signed notes wait for their
-    co-signature (docs/domain.md, "Signing"); the practice admin can, in the admin."""
+    co-signature (docs/domain.md, "Signing"); the practice admin can, on the person's page."""
     user = _supervisor(request)
     therapist = get_object_or_404(supervision.supervisees(user), pk=pk)
     needed = request.POST.get("notes_need_cosign") == "yes"
-    Supervision.objects.filter(supervisor=user, therapist=therapist).update(
-        notes_need_cosign=needed
-    )
+    get_object_or_404(Supervision, supervisor=user, therapist=therapist).set_cosigning(needed)
     record(request, "set co-signing", detail=f"therapist={therapist.pk} needed={needed}")
     if needed:
         told = f"{therapist}'s session records now wait for your co-signature once signed."

@@ -510,6 +510,13 @@ ROUTES: dict[str, Route] = {
     # People leaving and account recovery (people.offboarding): the practice admin, for people
     # of their own practice (the colleague here; the outsider is tests/people/test_offboarding).
     "people:person": Route(colleague, get=roles(NOT_FOUND, practice_admin=OK), post=POST_REFUSED),
+    # Whether the owner's signed notes wait for their supervisor's co-signature.
+    "people:cosigning": Route(
+        owner,
+        get=GET_REFUSED,
+        post=roles(NOT_FOUND, practice_admin="302 people:person"),
+        data=lambda s: {"supervisor": s.world.supervisor.pk, "notes_need_cosign": "yes"},
+    ),
     "people:deactivate": Route(
         colleague,
         get=roles(NOT_FOUND, practice_admin=OK),

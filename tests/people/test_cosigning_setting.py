@@ -1,0 +1,124 @@
+"""Who sets co-signing (issue 19, item 2): per supervisee, the practice admin on the person's
+page or the supervisor on their supervisee's overview; one rule (Supervision.set_cosigning),
+each change audited, and the Sign-off list follows it."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from people.models import AccessEvent, Supervision
+from sessions.models import CosignState, TherapySession
+from tests.factories import World, make_practice, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user: object) -> Client:
+    client = Client()
+    client.force_login(user)  # type: ignore[arg-type]
+    return client
+
+
+def text(response: object) -> str:
+    return html.unescape(response.content.decode())  # type: ignore[attr-defined]
+
+
+def set_by_admin(world: World, needed: str, *, by: object | None = None) -> object:
+    return signed_in(by or world.practice_admin).post(
+        reverse("people:cosigning", args=[world.owner.pk]),
+        {"supervisor": world.supervisor.pk, "notes_need_cosign": needed},
+        follow=True,
+    )
+
+
+def needs_cosign(world: World) -> bool:
+    return Supervision.objects.get(
+        supervisor=world.supervisor, therapist=world.owner
+    ).notes_need_cosign
+
+
+def test_the_person_page_shows_each_supervisor_and_whether_they_co_sign() -> None:
+    world = World.build()
+    page = text(
+        signed_in(world.practice_admin).get(reverse("people:person", args=[world.owner.pk]))
+    )
+    assert "Owner's Supervisor" in page
+    assert "Not needed" in page
+    assert "Needs Owner's Supervisor's co-signature" in page
+    supervisor_page = text(
+        signed_in(world.practice_admin).get(reverse("people:person", args=[world.supervisor.pk]))
+    )
+    assert "Supervises" in supervisor_page
+    assert "Owner Therapist" in supervisor_page
+
+
+def test_the_practice_admin_turns_co_signing_on_and_the_signed_note_waits() -> None:
+    world = World.build()
+    page = text(set_by_admin(world, "yes"))
+    assert "now wait for Owner's Supervisor's co-signature" in page
+    assert "Co-signs their notes" in page
+    assert needs_cosign(world)
+    event = AccessEvent.objects.get(action="set co-signing")
+    assert event.user == world.practice_admin
+    assert f"supervisor={world.supervisor.pk} needed=True" in event.detail
+
+    owner = signed_in(world.owner)
+    owner.post(reverse("therapy_sessions:sign", args=[world.session.pk]))
+    session = TherapySession.objects.get(pk=world.session.pk)
+    assert session.cosign_state == CosignState.AWAITING
+    queue = text(signed_in(world.supervisor).get(reverse("therapy_sessions:cosign_queue")))
+    assert world.couple.case_code in queue
+
+    page = text(set_by_admin(world, "no"))
+    assert "no longer wait for Owner's Supervisor" in page
+    assert not needs_cosign(world)
+
+
+def test_setting_it_twice_says_nothing_changed() -> None:
+    world = World.build()
+    set_by_admin(world, "yes")
+    page = text(set_by_admin(world, "yes"))
+    assert "Nothing changed: it was already so." in page
+    assert needs_cosign(world)
+
+
+@pytest.mark.parametrize("who", ["owner", "supervisor", "colleague", "outsider_admin"])
+def test_only_the_practice_admin_of_the_practice_sets_it_here(who: str) -> None:
+    world = World.build()
+    if who == "outsider_admin":
+        user = make_user(
+            make_practice("Elsewhere"), "Else Admin", practice_admin=True, is_staff=True
+        )
+    else:
+        user = getattr(world, who)
+    response = set_by_admin(world, "yes", by=user)
+    assert response.status_code == 404  # type: ignore[attr-defined]
+    assert not needs_cosign(world)
+    assert not AccessEvent.objects.filter(action="set co-signing").exists()
+
+
+def test_a_supervisor_who_does_not_supervise_the_person_is_refused() -> None:
+    world = World.build()
+    response = signed_in(world.practice_admin).post(
+        reverse("people:cosigning", args=[world.owner.pk]),
+        {"supervisor": world.other_supervisor.pk, "notes_need_cosign": "yes"},
+    )
+    assert response.status_code == 404
+    assert not Supervision.objects.filter(notes_need_cosign=True).exists()
+
+
+def test_the_supervisor_sets_it_through_the_same_rule_and_it_is_audited() -> None:
+    world = World.build()
+    supervisor = signed_in(world.supervisor)
+    url = reverse("supervision:cosign_setting", args=[world.owner.pk])
+    supervisor.post(url, {"notes_need_cosign": "yes"})
+    assert needs_cosign(world)
+    assert AccessEvent.objects.filter(action="set co-signing", user=world.supervisor).exists()
+    page = text(
+        signed_in(world.practice_admin).get(reverse("people:person", args=[world.owner.pk]))
+    )
+    assert "Co-signs their notes" in page
