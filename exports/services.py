@@ -2,8 +2,8 @@
 
 1. Claim it (pending to running, one conditional UPDATE, a new attempt): a second run of the
    task, or a job that expired waiting, stops here.
-2. Build the file with the builder of its kind (exports.build_views), in the time zone of the
-   practice of whoever asked, reporting progress as it goes.
+2. Build the file with the builder of its kind (exports.build_views), in the time zone and
+   date format (core.dates) of the practice of whoever asked, reporting progress as it goes.
 3. Store the bytes and the download's expiry, if the job is still at this attempt (a build
    the watchdog gave up on and queued again stores nothing once a new one has claimed it);
    or, on any error, mark the job failed (the error's type only: its message could quote
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from core import dates
 from exports import build_views, jobs
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ def build(job_id: int) -> None:
     attempt = job.attempts
     practice = job.requested_by.practice
     zone = ZoneInfo(practice.time_zone) if practice is not None else timezone.get_current_timezone()
+    date_format = practice.date_format if practice is not None else None
     try:
-        with timezone.override(zone):
+        with timezone.override(zone), dates.override(date_format):
             content = build_views.build(
                 job,
                 lambda done, total: jobs.report_progress(job_id, done, total, attempt=attempt),

@@ -17,8 +17,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.dateformat import format as format_date
 
+from core import dates
+from core.dates import DateTextField
 from people import totp
 from people.models import User
 
@@ -28,28 +29,18 @@ FIRST_DAY = datetime.date(2000, 1, 1)
 LAST_DAY = datetime.date(2099, 12, 31)
 
 
-class FilterDateInput(forms.DateInput):
-    input_type = "date"
+class FilterDateField(DateTextField):
+    """A day typed into a search filter, in the practice's format or ISO (core.dates, as every
+    date field: links and bookmarks with `?date_from=2026-12-01` keep working): a real date
+    between FIRST_DAY and LAST_DAY."""
 
-    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        bounds = {"min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()}
-        super().__init__(attrs=bounds | (attrs or {}), format="%Y-%m-%d")
-
-
-class FilterDateField(forms.DateField):
-    """A day typed into a search filter: a real date between FIRST_DAY and LAST_DAY."""
-
-    widget = FilterDateInput
-    default_error_messages = {
-        "invalid": "Enter a real date as YYYY-MM-DD, e.g. 2026-03-14.",
-        "out_of_range": "Enter a date between {first} and {last}.",
-    }
+    default_error_messages = {"out_of_range": "Enter a date between {first} and {last}."}
 
     def validate(self, value: datetime.date | None) -> None:
         super().validate(value)
         if value is not None and not FIRST_DAY <= value <= LAST_DAY:
             message = self.error_messages["out_of_range"].format(
-                first=format_date(FIRST_DAY, "j M Y"), last=format_date(LAST_DAY, "j M Y")
+                first=dates.show(FIRST_DAY), last=dates.show(LAST_DAY)
             )
             raise ValidationError(message, code="out_of_range")
 
@@ -112,11 +103,10 @@ class AuditExportFilters(AuditFilters):
 
 
 def _day(value: str | None) -> datetime.date | None:
-    try:
-        day = datetime.date.fromisoformat(value or "")
-    except ValueError:
-        return None
-    return day if FIRST_DAY <= day <= LAST_DAY else None
+    """A day from the search's query string, as its fields read it (the practice's format or
+    ISO); None for anything else."""
+    day = dates.parse(value or "")
+    return day if day is not None and FIRST_DAY <= day <= LAST_DAY else None
 
 
 # An authenticator code is good once (allauth keeps each used code for its period): a code

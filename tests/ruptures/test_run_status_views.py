@@ -82,7 +82,7 @@ def test_admin_sees_the_practices_recent_runs(admin_client, world):
     assert "1 Jan 2026" not in page  # another practice's run
     # The day just ended has run: no button that would do nothing, but when it finished.
     assert "Run now" not in page
-    assert "The run for 9 Feb 2026 finished 10 Feb, 02:05." in page
+    assert "The run for 9 Feb 2026 finished 10 Feb 2026, 02:05." in page
     assert world.couple.case_code not in page  # runs, never clinical content
 
 
