@@ -194,18 +194,29 @@ def agenda(people: list[User], couples: list[Couple]) -> list[SuperviseeAgenda]:
 
 
 def clashing_meeting(
-    supervisor: User, starts_at: datetime.datetime, duration_minutes: int
+    supervisor: User,
+    starts_at: datetime.datetime,
+    duration_minutes: int,
+    supervisees: Iterable[User] = (),
 ) -> SupervisionMeeting | None:
-    """The supervisor's meeting overlapping [starts_at, starts_at + duration), if any.
+    """A meeting overlapping [starts_at, starts_at + duration), if any: the supervisor's own,
+    or another supervisor's that one of `supervisees` attended (an hour of supervision is
+    counted once, so nobody is in two meetings at once).
 
     Meetings last at most MEETING_MAX_MINUTES, so only those starting that long before the
     new one's start can reach into it: one indexed range read, checked here.
     """
     ends_at = starts_at + datetime.timedelta(minutes=duration_minutes)
     earliest = starts_at - datetime.timedelta(minutes=MEETING_MAX_MINUTES)
-    nearby = SupervisionMeeting.objects.filter(
-        supervisor=supervisor, starts_at__gt=earliest, starts_at__lt=ends_at
-    ).order_by("starts_at")
+    whose = Q(supervisor=supervisor)
+    present = [person.pk for person in supervisees]
+    if present:
+        whose |= Q(attendances__supervisee_id__in=present)
+    nearby = (
+        SupervisionMeeting.objects.filter(whose, starts_at__gt=earliest, starts_at__lt=ends_at)
+        .distinct()
+        .order_by("starts_at")
+    )
     return next((m for m in nearby if m.ends_at > starts_at), None)
 
 
@@ -238,7 +249,8 @@ def meeting_log(
     """
 
     def create(token: uuid.UUID | None) -> SupervisionMeeting:
-        clash = clashing_meeting(supervisor, starts_at, duration_minutes)
+        supervisees_present = list(supervisees)
+        clash = clashing_meeting(supervisor, starts_at, duration_minutes, supervisees_present)
         if clash is not None:
             raise MeetingClash(clash)
         meeting = SupervisionMeeting.objects.create(
@@ -252,7 +264,7 @@ def meeting_log(
             request_token=token,
         )
         MeetingAttendance.objects.bulk_create(
-            MeetingAttendance(meeting=meeting, supervisee=person) for person in supervisees
+            MeetingAttendance(meeting=meeting, supervisee=person) for person in supervisees_present
         )
         meeting.cases.set(list(cases))
         return meeting

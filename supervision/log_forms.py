@@ -26,18 +26,28 @@ from supervision.models import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from zoneinfo import ZoneInfo
 
     from cycles.models import Couple
     from people.models import User
 
 
-def clash_message(meeting: Any, tz: ZoneInfo) -> str:
+def clash_message(
+    meeting: Any, tz: ZoneInfo, supervisor: User, supervisees: Iterable[User] = ()
+) -> str:
+    """What the supervisor reads beside the time: their own meeting then, or the supervisees
+    already in another supervisor's meeting then."""
     start = timezone.localtime(meeting.starts_at, tz)
     end = timezone.localtime(meeting.ends_at, tz)
+    when = f"{dates.show(start.date())}, {start:%H:%M}–{end:%H:%M}"
+    if meeting.supervisor_id == supervisor.pk:
+        return f"This overlaps your meeting of {when}: choose another time or duration."
+    there = set(meeting.attendances.values_list("supervisee_id", flat=True))
+    names = " and ".join(str(p) for p in supervisees if p.pk in there) or "A supervisee"
     return (
-        f"This overlaps your meeting of {dates.show(start.date())}, "
-        f"{start:%H:%M}–{end:%H:%M}: choose another time or duration."
+        f"{names} already had supervision with another supervisor on {when}: "
+        "choose another time or duration."
     )
 
 
@@ -145,9 +155,11 @@ class MeetingForm(CreateForm):
                 starts_at = None
         data["starts_at"] = starts_at
         if starts_at is not None and minutes is not None:
-            clash = clashing_meeting(self.supervisor, starts_at, minutes)
+            people = data.get("supervisees") or []
+            clash = clashing_meeting(self.supervisor, starts_at, minutes, people)
             if clash is not None:
-                self.add_error("starts_at_time", clash_message(clash, self.tz))
+                message = clash_message(clash, self.tz, self.supervisor, people)
+                self.add_error("starts_at_time", message)
         people = data.get("supervisees")
         kind = data.get("format")
         if people and kind == MeetingFormat.INDIVIDUAL:

@@ -102,10 +102,9 @@ def log_new(request: HttpRequest) -> HttpResponse:
                     request_token=form.token(),
                 )
             except log.MeetingClash as clash:
-                form.add_error(
-                    "starts_at_time",
-                    clash_message(clash.meeting, timezone.get_current_timezone()),  # type: ignore[arg-type]
-                )
+                tz = timezone.get_current_timezone()
+                message = clash_message(clash.meeting, tz, user, data["supervisees"])  # type: ignore[arg-type]
+                form.add_error("starts_at_time", message)
             else:
                 if created:
                     detail = f"supervisees={len(data['supervisees'])} cases={len(data['cases'])}"

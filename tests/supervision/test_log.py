@@ -175,6 +175,30 @@ def test_an_overlapping_meeting_of_the_same_supervisor_is_refused(scene):
     assert post(scene, starts_at_time="11:00", cases=[]).status_code == 302
 
 
+def test_a_supervisee_already_in_another_supervisors_meeting_then_is_refused(scene):
+    """Supervision hours count once: the trainee can't be in two supervisors' meetings at once."""
+    second = make_user(scene["practice"], "Rowan Second", supervisor=True)
+    Supervision.objects.create(
+        practice=scene["practice"], supervisor=second, therapist=scene["trainee"]
+    )
+    assert post(scene).status_code == 302
+    other = Client()
+    other.force_login(second)
+    data = form_data(scene, starts_at_time="10:30", cases=[])
+    response = other.post(reverse("supervision:log_new"), data)
+    errors = " ".join(response.context["form"].errors["starts_at_time"])
+    assert "Tess Trainee already had supervision with another supervisor on" in errors
+    assert "10:00–11:00" in errors
+    assert response.context["form"]["notes"].value() == data["notes"]
+    assert SupervisionMeeting.objects.count() == 1
+    # The other supervisor's own meeting at that time with someone else is theirs to log.
+    peer = scene["peer"]
+    Supervision.objects.create(practice=scene["practice"], supervisor=second, therapist=peer)
+    data = form_data(scene, starts_at_time="10:30", supervisees=[str(peer.pk)], cases=[])
+    assert other.post(reverse("supervision:log_new"), data).status_code == 302
+    assert SupervisionMeeting.objects.count() == 2
+
+
 def test_the_agenda_lists_open_flags_unacknowledged_first_and_notes_awaiting(scene):
     couple = scene["couple"]
     quiet = make_couple(scene["trainee"])
