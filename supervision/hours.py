@@ -163,12 +163,16 @@ class ClinicianHours:
     supervisors: list[str]
 
     def progress(self) -> list[tuple[str, Decimal, int]]:
-        """(label, hours so far, target) for each target of the rules."""
-        return [
-            ("Direct client contact", hours(self.total.direct), self.rules.direct_target_hours),
-            ("Relational", hours(self.total.relational), self.rules.relational_target_hours),
-            ("Supervision", hours(self.total.supervision), self.rules.supervision_target_hours),
+        """(label, hours so far, target) for each target the practice sets (a target of 0
+        is one its board doesn't count apart)."""
+        rules, total = self.rules, self.total
+        every = [
+            ("Direct client contact", total.direct, rules.direct_target_hours),
+            ("Relational", total.relational, rules.relational_target_hours),
+            ("Supervision", total.supervision, rules.supervision_target_hours),
+            ("With observable data", total.supervision_observable, rules.observable_target_hours),
         ]
+        return [(label, hours(minutes), target) for label, minutes, target in every if target]
 
 
 def held_sessions(clinician: User) -> QuerySet[TherapySession]:

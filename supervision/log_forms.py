@@ -202,6 +202,7 @@ class HoursRulesForm(VersionedForm, forms.ModelForm):  # type: ignore[misc]
             "direct_target_hours",
             "relational_target_hours",
             "supervision_target_hours",
+            "observable_target_hours",
             "individual_max_supervisees",
             "group_max_supervisees",
             "weekly_base_units",
@@ -212,6 +213,12 @@ class HoursRulesForm(VersionedForm, forms.ModelForm):  # type: ignore[misc]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        for part, whole, message in (
+            ("relational_target_hours", "direct_target_hours", "direct client-contact"),
+            ("observable_target_hours", "supervision_target_hours", "supervision"),
+        ):
+            if (data.get(part) or 0) > (data.get(whole) or 0) > 0:
+                self.add_error(part, f"This is part of the {message} target: at most that.")
         individual = data.get("individual_max_supervisees")
         group = data.get("group_max_supervisees")
         if individual is not None and group is not None and group < individual:

@@ -158,19 +158,34 @@ class HoursRules(models.Model):
         "direct client-contact hours target",
         default=500,
         validators=[MaxValueValidator(10000)],
-        help_text="Direct client-contact hours the board or programme asks for (COAMFTE: 500).",
+        help_text=(
+            "Direct client-contact hours the board or programme asks for (COAMFTE: 500); "
+            "0 where it sets none."
+        ),
     )
     relational_target_hours = models.PositiveSmallIntegerField(
         "relational hours target",
         default=250,
         validators=[MaxValueValidator(10000)],
-        help_text="Of them, hours with couples or families in the room (COAMFTE: 250).",
+        help_text=(
+            "Of them, hours with couples or families in the room (COAMFTE: 250); "
+            "0 where relational hours aren't counted apart."
+        ),
     )
     supervision_target_hours = models.PositiveSmallIntegerField(
         "supervision hours target",
         default=100,
         validators=[MaxValueValidator(10000)],
         help_text="Supervision hours asked for (COAMFTE: 100).",
+    )
+    observable_target_hours = models.PositiveSmallIntegerField(
+        "supervision with observable data target",
+        default=50,
+        validators=[MaxValueValidator(10000)],
+        help_text=(
+            "Of them, hours of supervision on a recording or live observation (COAMFTE: 50); "
+            "0 where they aren't counted apart."
+        ),
     )
     individual_max_supervisees = models.PositiveSmallIntegerField(
         "individual supervision: most supervisees",

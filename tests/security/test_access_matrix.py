@@ -448,6 +448,7 @@ ROUTES: dict[str, Route] = {
             "direct_target_hours": "500",
             "relational_target_hours": "250",
             "supervision_target_hours": "100",
+            "observable_target_hours": "50",
             "individual_max_supervisees": "2",
             "group_max_supervisees": "8",
             "weekly_base_units": "1",

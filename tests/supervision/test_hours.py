@@ -294,6 +294,7 @@ def test_hours_rules_bad_input_kept_and_nothing_saved(scene):
         "direct_target_hours": "400",
         "relational_target_hours": "200",
         "supervision_target_hours": "100",
+        "observable_target_hours": "50",
         "individual_max_supervisees": "3",
         "group_max_supervisees": "2",
         "weekly_base_units": "1",
@@ -310,7 +311,50 @@ def test_hours_rules_bad_input_kept_and_nothing_saved(scene):
     assert response.status_code == 302
     assert HoursRules.objects.get(practice=scene["practice"]).direct_target_hours == 400
     # The same form sent again is stale: refused, typed input kept.
-    response = client.post(url, data | {"group_max_supervisees": "6", "direct_target_hours": "9"})
+    response = client.post(url, data | {"group_max_supervisees": "6", "direct_target_hours": "900"})
     assert response.status_code == 200
     assert "Someone saved this record" in response.text
     assert HoursRules.objects.get(practice=scene["practice"]).direct_target_hours == 400
+
+
+def test_parts_of_a_target_stay_within_it_and_a_zero_target_leaves_the_page(scene):
+    admin = make_user(scene["practice"], "Ada Admin", practice_admin=True)
+    client = Client()
+    client.force_login(admin)
+    url = reverse("supervision:hours_rules")
+    data = {
+        "version": "1",
+        "direct_target_hours": "500",
+        "relational_target_hours": "600",
+        "supervision_target_hours": "100",
+        "observable_target_hours": "150",
+        "individual_max_supervisees": "2",
+        "group_max_supervisees": "8",
+        "weekly_base_units": "1",
+        "client_hours_per_extra_unit": "5",
+        "individual_unit_minutes": "60",
+        "group_unit_minutes": "120",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert "part of the direct client-contact target" in " ".join(
+        form.errors["relational_target_hours"]
+    )
+    assert "part of the supervision target" in " ".join(form.errors["observable_target_hours"])
+    assert not HoursRules.objects.filter(relational_target_hours=600).exists()
+    assert not HoursRules.objects.filter(observable_target_hours=150).exists()
+
+    trainee = Client()
+    trainee.force_login(scene["trainee"])
+    page = trainee.get(reverse("supervision:hours_own")).text
+    assert "With observable data" in page
+    assert "of 50 h" in page
+    response = client.post(
+        url, data | {"relational_target_hours": "0", "observable_target_hours": "0"}
+    )
+    assert response.status_code == 302
+    page = trainee.get(reverse("supervision:hours_own")).text
+    assert "With observable data" not in page
+    assert "Relational</dt>" not in page
+    assert "Direct client contact</dt>" in page
