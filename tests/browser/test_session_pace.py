@@ -1,8 +1,9 @@
 """The session page at a clinician's pace, in Chromium (issue 18).
 
-1. Logging a session with two ruptures, from the couple's page, takes at most 20 interactions:
-   clicks plus keys that aren't text (Tab, Enter, arrows...; choosing a <select> option is one).
-   Typing words into a field is not counted: that is the note itself, not the form's cost.
+1. Logging a session with two ruptures, from the couple's page, takes at most 20 interactions,
+   on a 360 px phone as on a 1280 px screen: clicks plus keys that aren't text (Tab, Enter,
+   arrows...; choosing a <select> option is one). Typing words into a field is not counted:
+   that is the note itself, not the form's cost.
 2. On a session where an earlier rupture is still open, its repair comes first, above the
    folded "Add a rupture" form, and is recorded with a note on what the therapist acknowledged.
 """
@@ -65,11 +66,13 @@ def radio(form: Locator, group: str, label: str) -> Locator:
     return form.get_by_role("group", name=group).get_by_label(label, exact=True)
 
 
+@pytest.mark.parametrize("width", [360, 1280])
 def test_logging_a_session_with_two_ruptures_takes_at_most_20_interactions(
-    page: Page, live_server: LiveServer
+    page: Page, live_server: LiveServer, width: int
 ) -> None:
     therapist = make_user(make_practice(), "Robin Therapist", therapist=True)
     couple = make_couple(therapist)
+    page.set_viewport_size({"width": width, "height": 800})
     login(page, live_server, therapist)
     page.goto(couple.get_absolute_url())
     done = Interactions()
@@ -118,10 +121,13 @@ def test_logging_a_session_with_two_ruptures_takes_at_most_20_interactions(
     expect(ruptures.nth(1)).to_contain_text("Partner A → the therapist")
 
     print(
-        f"\nLogging a session with two ruptures: {done.total} interactions "
+        f"\nLogging a session with two ruptures at {width} px: {done.total} interactions "
         f"({done.clicks} clicks, {done.keys} other keys): " + "; ".join(done.log)
     )
     assert done.total <= INTERACTION_BUDGET, done.log
+    # And the page it ended on, both ruptures listed and the form open, never scrolls sideways.
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"the session page is {scroll} px wide at {width} px"
     recorded = Rupture.objects.filter(couple=couple).order_by("pk")
     assert [(r.rupture_type, r.who_moved, r.significance) for r in recorded] == [
         (RuptureType.WITHDRAWAL, WhoMoved.PARTNER_B, 2),
