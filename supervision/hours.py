@@ -31,6 +31,7 @@ from django.db.models import (
     BooleanField,
     Count,
     ExpressionWrapper,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -335,8 +336,16 @@ def overview(people: QuerySet[User], *, with_flags: bool) -> QuerySet[User]:
         awaiting=_count(sessions.filter(cosign_state=CosignState.AWAITING), "therapist"),
     )
     if with_flags:
-        annotated = annotated.annotate(open_flags=_count(Flag.objects.open(), "couple__therapist"))
+        annotated = annotated.annotate(open_flags=_open_flags())
     return annotated
+
+
+def _open_flags() -> Coalesce:
+    """Open flags on the couples the clinician leads or co-leads, as the review's therapist
+    filter lists them."""
+    led = Q(couple__therapist=OuterRef("pk")) | Q(couple__co_therapist=OuterRef("pk"))
+    counted = Flag.objects.open().filter(led).order_by().values(n=Func("pk", function="COUNT"))
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
 def overview_people(viewer: User) -> tuple[QuerySet[User], bool]:

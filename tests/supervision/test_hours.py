@@ -272,6 +272,13 @@ def test_supervisor_overview_shows_hours_beside_open_flags_and_unsigned_notes(sc
     Flag.objects.create(
         couple=couple, kind=FlagKind.GONE_QUIET, opened_on=datetime.date(2026, 11, 1), detail="x"
     )
+    # A case the trainee co-leads with another therapist: its open flag is theirs to discuss.
+    lead = make_user(scene["practice"], "Lee Lead", therapist=True)
+    co_led = make_couple(lead)
+    type(co_led).objects.filter(pk=co_led.pk).update(co_therapist=scene["trainee"])
+    Flag.objects.create(
+        couple=co_led, kind=FlagKind.GONE_QUIET, opened_on=datetime.date(2026, 11, 1), detail="x"
+    )
     client = Client()
     client.force_login(scene["supervisor"])
     response = client.get(reverse("supervision:hours_overview"))
@@ -279,7 +286,7 @@ def test_supervisor_overview_shows_hours_beside_open_flags_and_unsigned_notes(sc
     assert (row.clinician, row.direct, row.open_flags, row.unsigned) == (
         scene["trainee"],
         Decimal("2.00"),
-        1,
+        2,
         1,
     )
 
