@@ -197,6 +197,43 @@ def test_the_database_refuses_a_change_to_a_signed_record_outside_an_amendment(
     TherapySession.objects.filter(pk=world.session.pk).update(version=99)
 
 
+def test_the_database_refuses_a_repair_added_to_or_changed_in_a_signed_session(
+    client: Client,
+) -> None:
+    from ruptures.codes import ResolutionStage, RuptureStatus
+    from ruptures.models import RuptureRepair
+    from tests.factories import make_session
+
+    world = signed_world()
+    later = make_session(world.couple, days_ago=3)
+    repair = RuptureRepair.objects.create(
+        rupture=world.rupture,
+        session=later,
+        status=RuptureStatus.RESOLVED,
+        resolution_stage=ResolutionStage.UNDERLYING_NEED,
+        status_before=RuptureStatus.UNRESOLVED,
+        stage_before=ResolutionStage.NONE,
+        note="Named my part in it.",
+    )
+    sign(client, world.owner, later)
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        RuptureRepair.objects.filter(pk=repair.pk).update(note="rewritten")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        RuptureRepair.objects.create(
+            rupture=world.rupture,
+            session=later,
+            status=RuptureStatus.RESOLVED,
+            resolution_stage=ResolutionStage.UNDERLYING_NEED,
+            status_before=RuptureStatus.RESOLVED,
+            stage_before=ResolutionStage.UNDERLYING_NEED,
+        )
+
+    repair.refresh_from_db()
+    assert repair.note == "Named my part in it."
+    assert RuptureRepair.objects.filter(session=later).count() == 1
+
+
 def test_a_signed_session_is_not_withdrawn(client: Client) -> None:
     world = signed_world()
     sign(client, world.owner, world.session)
