@@ -161,7 +161,7 @@ def session_measures(request: HttpRequest, pk: int) -> HttpResponse:
         except StaleEdit:
             stale = STALE_MEASURES if stamp else EXPIRED_MESSAGE
         else:
-            messages.success(request, "Saved the measures.")
+            messages.success(request, f"Saved the measures. {same_day.WHEN_SUPERVISOR_SEES}")
             return redirect("therapy_sessions:detail", pk=session.pk)
     partners = {p.label: p for p in session.couple.partners.all()}
     context = {

@@ -178,3 +178,73 @@ def test_only_the_practice_admin_rechecks_the_practice(client: Client, role: str
 
     assert client.post(reverse("ruptures:recheck_today")).status_code == 404
     assert open_kinds(world.couple) == set()
+
+
+def test_adding_a_rupture_rechecks_the_couple_and_says_when_the_supervisor_sees_it(
+    client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tests.ruptures.test_rupture_views import add_url, rupture_data
+
+    world = World.build()
+    session = make_session(world.couple, days_ago=0)
+    client.force_login(world.owner)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            add_url(session), rupture_data(therapist_contribution="5"), follow=True
+        )
+
+    assert same_day.WHEN_SUPERVISOR_SEES in html.unescape(response.content.decode())
+    assert FlagKind.HIGH_THERAPIST_CONTRIBUTION in open_kinds(world.couple)
+
+
+def test_saving_in_room_measures_rechecks_the_couple_and_says_when_the_supervisor_sees_it(
+    client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tests.factories import measures_stamp_of
+
+    world = World.build()
+    session = make_session(world.couple, days_ago=0)
+    client.force_login(world.owner)
+    # Partner A reports a tense moment in a session with no rupture recorded: a mismatch.
+    answers = {
+        "report-partner_a-tension": "yes",
+        "report-partner_a-upsetting": "4",
+        "report-partner_a-resolved": "1",
+    }
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("therapy_sessions:measures", args=[session.pk]),
+            answers | measures_stamp_of(session),
+            follow=True,
+        )
+
+    assert same_day.WHEN_SUPERVISOR_SEES in html.unescape(response.content.decode())
+    assert FlagKind.REPORT_MISMATCH in open_kinds(world.couple)
+
+
+def test_a_repair_rechecks_the_couple_and_closes_its_flag_the_same_day(
+    client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tests.ruptures.test_rupture_views import repair_data, repair_url
+
+    world = World.build()
+    rupture = walk_out(world.couple, days_ago=3)
+    same_day.recheck([world.couple.pk])
+    walk_out_flag = Flag.objects.open().filter(
+        couple=world.couple, kind=FlagKind.UNRESOLVED_RUPTURE, key=f"rupture:{rupture.pk}"
+    )
+    assert walk_out_flag.exists()
+    later = make_session(world.couple, days_ago=0)
+    client.force_login(world.owner)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(repair_url(later, rupture), repair_data(rupture))
+
+    assert response.status_code in (200, 302)
+    assert not walk_out_flag.exists()
+    closed = Flag.objects.get(
+        couple=world.couple, kind=FlagKind.UNRESOLVED_RUPTURE, key=f"rupture:{rupture.pk}"
+    )
+    assert closed.closed_on == timezone.localdate()
