@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -69,25 +70,76 @@ PAST_THE_EDGE = """() => {
 }"""
 
 
-def visit_all(page: Page, user: User, live_server: LiveServer, paths: dict[str, str]) -> list[str]:
-    """Visit each page at each width; the lines measured, and the pages too wide."""
-    login(page, live_server, user)
+class Visit(NamedTuple):
+    """A page to measure: its path; an element to wait for (a region htmx loads after the
+    page), if any; where the visit lands when that is not the path (a redirect); and the
+    status it answers with (an error page is a page people reach too)."""
+
+    path: str
+    ready: str = ""
+    lands: str = ""
+    status: int = 200
+
+
+def measure(page: Page, who: str, paths: dict[str, str | Visit]) -> list[str]:
+    """Visit each page at each width as whoever is signed in now (`who`, for the report); the
+    lines measured, and the pages too wide. Each visit must land on the page it names: a
+    redirect elsewhere (a 404 turned into the caseload, a sign-in page) would measure the
+    wrong page."""
     lines, too_wide = [], []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": HEIGHT})
-        for name, path in paths.items():
-            response = page.goto(path)
+        for name, target in paths.items():
+            visit = target if isinstance(target, Visit) else Visit(target)
+            response = page.goto(visit.path)
             assert response is not None
-            assert response.ok, f"{name} ({path}) answered {response.status}"
-            scroll, inner = overflow(page)
-            lines.append(
-                f"{user.get_username():<12} {name:<26} {width:>5} px: scrollWidth {scroll}"
+            assert response.status == visit.status, (
+                f"{name} ({visit.path}) answered {response.status}"
             )
+            landed = urlsplit(page.url)
+            expected = visit.lands or urlsplit(visit.path).path
+            assert landed.path == expected, f"{name} ({visit.path}) landed on {page.url}"
+            if visit.ready:
+                expect(page.locator(visit.ready).first).to_be_attached()
+            scroll, inner = overflow(page)
+            lines.append(f"{who:<12} {name:<26} {width:>5} px: scrollWidth {scroll}")
             if scroll > inner:
                 past = ", ".join(page.evaluate(PAST_THE_EDGE))
                 too_wide.append(f"{name} at {width} px: {scroll} > {inner}: {past}")
-    page.context.clear_cookies()
     return [*lines, *(f"TOO WIDE {line}" for line in too_wide)]
+
+
+def measure_here(page: Page, who: str, name: str) -> list[str]:
+    """The page as it is now (the answer to a form, which a visit can't reach), measured at
+    each width; as `measure`."""
+    lines, too_wide = [], []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": HEIGHT})
+        scroll, inner = overflow(page)
+        lines.append(f"{who:<12} {name:<26} {width:>5} px: scrollWidth {scroll}")
+        if scroll > inner:
+            past = ", ".join(page.evaluate(PAST_THE_EDGE))
+            too_wide.append(f"{name} at {width} px: {scroll} > {inner}: {past}")
+    return [*lines, *(f"TOO WIDE {line}" for line in too_wide)]
+
+
+def visit_all(
+    page: Page, user: User, live_server: LiveServer, paths: dict[str, str | Visit]
+) -> list[str]:
+    """Sign `user` in, visit each page at each width, sign out; the lines measured, and the
+    pages too wide."""
+    login(page, live_server, user)
+    lines = measure(page, user.get_username(), paths)
+    page.context.clear_cookies()
+    return lines
+
+
+def report(lines: list[str], path: Path = REPORT) -> None:
+    """Write the widths measured, then fail naming every page too wide."""
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    too_wide = [line for line in lines if line.startswith("TOO WIDE")]
+    assert too_wide == [], "\n".join(too_wide)
 
 
 def test_every_main_page_fits_a_360_px_phone_and_a_1280_px_screen(
@@ -176,10 +228,7 @@ def test_every_main_page_fits_a_360_px_phone_and_a_1280_px_screen(
             "nightly summaries": "/practice/nightly/",
         },
     )
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    too_wide = [line for line in lines if line.startswith("TOO WIDE")]
-    assert too_wide == [], "\n".join(too_wide)
+    report(lines)
 
 
 def practice_group(practice: Practice, therapist: User) -> ConsultationGroup:
