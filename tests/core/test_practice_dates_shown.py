@@ -24,7 +24,9 @@ from cycles.models import Couple, CoupleStatus
 from people.models import AccessEvent, Practice, Supervision
 from ruptures.codes import RuptureStatus
 from ruptures.models import Flag, FlagAcknowledgement, FlagKind, NightlyRun, RunStatus, Rupture
+from sessions.models import Attendance, CancelledBy
 from sessions.signing import sign
+from tests.consultation import pdf_text
 from tests.exports import exported, job_of, start_export
 from tests.factories import World, make_couple, make_practice, make_rupture, make_session, make_user
 
@@ -139,6 +141,32 @@ def test_a_closed_couple_says_when_it_closed_the_practices_way():
 
     assert f"Closed on {dmy(closed_on)}: completed." in page
     assert_shown_the_practices_way(page, closed_on, world.couple.started_on)
+
+
+def test_the_couple_pdf_prints_its_dates_the_practices_way_and_who_cancelled():
+    world = world_in_day_month_year()
+    cancelled = make_session(
+        world.couple,
+        days_ago=4,
+        attendance=Attendance.CANCELLED,
+        cancelled_by=CancelledBy.PARTNER_A,
+    )
+    client = Client()
+    client.force_login(world.owner)
+
+    response = exported(client, reverse("cycles:pdf", args=[world.couple.case_code]))
+
+    text = " ".join(pdf_text(response.content).split())
+    today = timezone.localdate()
+    assert f"printed {dmy(today)}" in text
+    assert f"(revision {world.cycle_map.revision}, {dmy(today)})" in text
+    assert "Cancelled by Partner A" in text
+    assert_shown_the_practices_way(
+        text, today, day_of(world.session.starts_at), day_of(cancelled.starts_at)
+    )
+
+    measures = page_of(world.owner, reverse("therapy_sessions:measures", args=[cancelled.pk]))
+    assert "Cancelled by Partner A." in measures
 
 
 # --- the session page and its repair form -------------------------------------------------------
