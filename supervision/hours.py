@@ -311,7 +311,8 @@ def _count(queryset: QuerySet[Any], by: str) -> Coalesce:
 def overview(people: QuerySet[User], *, with_flags: bool) -> QuerySet[User]:
     """Each clinician with their hours in minutes (relational, individual, supervision,
     confirmed supervision) and signing counts (unsigned records of sessions already begun,
-    records awaiting co-signature), and, for a supervisor, their couples' open flags. One query.
+    records awaiting co-signature, records sent back to amend), and, for a supervisor, their
+    couples' open flags. One query.
     """
     held = TherapySession.objects.current().filter(attendance__in=TOOK_PLACE)
     sessions = TherapySession.objects.current().filter(starts_at__lte=timezone.now())
@@ -334,6 +335,7 @@ def overview(people: QuerySet[User], *, with_flags: bool) -> QuerySet[User]:
             TherapySession.objects.unsigned().filter(starts_at__lte=timezone.now()), "therapist"
         ),
         awaiting=_count(sessions.filter(cosign_state=CosignState.AWAITING), "therapist"),
+        sent_back=_count(sessions.filter(cosign_state=CosignState.CHANGES_REQUESTED), "therapist"),
     )
     if with_flags:
         annotated = annotated.annotate(open_flags=_open_flags())
@@ -374,6 +376,7 @@ class OverviewRow:
     open_flags: int | None  # None: not shown to this viewer (the practice admin)
     unsigned: int
     awaiting: int
+    sent_back: int  # signed records the supervisor sent back, waiting for an amendment
 
 
 def overview_rows(people: QuerySet[User], *, with_flags: bool) -> list[OverviewRow]:
@@ -388,6 +391,7 @@ def overview_rows(people: QuerySet[User], *, with_flags: bool) -> list[OverviewR
             open_flags=person.open_flags if with_flags else None,  # type: ignore[attr-defined]
             unsigned=person.unsigned,  # type: ignore[attr-defined]
             awaiting=person.awaiting,  # type: ignore[attr-defined]
+            sent_back=person.sent_back,  # type: ignore[attr-defined]
         )
         for person in overview(people, with_flags=with_flags)
     ]

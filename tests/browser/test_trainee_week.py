@@ -236,7 +236,7 @@ def overview_row(page: Page, trainee: User) -> Locator:
 
 def expect_cells(row: Locator, *cells: str) -> None:
     """The overview's numbers after the name: direct, relational, supervision, confirmed,
-    open flags, unsigned, awaiting co-signature."""
+    open flags, unsigned, awaiting co-signature, sent back to amend."""
     expect(row.locator("td")).to_have_text(list(cells))
 
 
@@ -339,7 +339,7 @@ def test_a_trainee_and_supervisor_go_through_a_week_and_export_the_hours(
 
     # The overview before co-signing: the amended note waits, the hour is unconfirmed.
     row = overview_row(boss, trainee)
-    expect_cells(row, "3.25", "2.50", "1.00", "0.00", "0", "0", "1")
+    expect_cells(row, "3.25", "2.50", "1.00", "0.00", "0", "0", "1", "0")
 
     nav(boss, "Sign-off")
     expect(boss.locator("#awaiting-head")).to_have_text("Awaiting your co-signature (1)")
@@ -423,7 +423,7 @@ def test_a_trainee_and_supervisor_go_through_a_week_and_export_the_hours(
     # 6. The supervisor's overview: the hours beside flags and unsigned notes, nothing left.
     nav(boss, "Supervision log & hours")
     row = overview_row(boss, trainee)
-    expect_cells(row, "3.25", "2.50", "1.00", "1.00", "0", "0", "0")
+    expect_cells(row, "3.25", "2.50", "1.00", "1.00", "0", "0", "0", "0")
     row.get_by_role("link", name="Tara Trainee").click()
     expect(boss.get_by_role("heading", level=1)).to_have_text("Tara Trainee: hours for licensure")
     theirs = boss.locator("#hours-total")

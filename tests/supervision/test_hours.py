@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from people.models import Supervision
-from sessions.models import Attendance, CancelledBy, LeftBy, SessionFormat
+from sessions.models import Attendance, CancelledBy, CosignState, LeftBy, SessionFormat
 from supervision.hours import clinician_hours
 from supervision.log import meeting_confirm
 from supervision.models import (
@@ -289,6 +289,11 @@ def test_supervisor_overview_shows_hours_beside_open_flags_and_unsigned_notes(sc
         2,
         1,
     )
+    assert (row.awaiting, row.sent_back) == (0, 0)
+    # The supervisor sends the signed record back: it waits for the trainee's amendment.
+    type(signed).objects.filter(pk=signed.pk).update(cosign_state=CosignState.CHANGES_REQUESTED)
+    row = client.get(reverse("supervision:hours_overview")).context["rows"][0]
+    assert (row.unsigned, row.awaiting, row.sent_back) == (1, 0, 1)
 
 
 def test_hours_rules_bad_input_kept_and_nothing_saved(scene):
@@ -365,3 +370,22 @@ def test_parts_of_a_target_stay_within_it_and_a_zero_target_leaves_the_page(scen
     assert "With observable data" not in page
     assert "Relational</dt>" not in page
     assert "Direct client contact</dt>" in page
+
+
+def test_the_pdf_names_every_case_code_whole_in_its_month_and_in_the_total(scene):
+    import io
+
+    import pypdf
+
+    couple, other = scene["couple"], scene["other"]
+    make_session(couple, starts_at=at(2026, 10, 5), duration_minutes=60)
+    make_session(other, starts_at=at(2026, 11, 5), duration_minutes=60)
+    client = Client()
+    client.force_login(scene["trainee"])
+    response = client.get(reverse("supervision:hours_pdf", args=[scene["trainee"].pk]))
+    assert response["Content-Type"] == "application/pdf"
+    reader = pypdf.PdfReader(io.BytesIO(response.content))
+    text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    # Each code once for its month and once in the total row, never broken at its hyphen.
+    assert text.count(couple.case_code) == 2, text
+    assert text.count(other.case_code) == 2, text
