@@ -56,7 +56,8 @@ def supervises_author(user: User, author_id: int) -> bool:
 
 @transaction.atomic
 def sign(session: TherapySession, *, by: User) -> TherapySession:
-    """The session's therapist signs its record; after changes were requested, signs again."""
+    """The session's therapist signs its record; after changes were requested, signs again
+    (the new signature's time is the one shown and the one the co-signature waits from)."""
     locked = TherapySession.objects.select_for_update().get(pk=session.pk)
     if by.pk != locked.therapist_id:
         raise SignOffRefused("Only the therapist who held the session signs its record.")
@@ -64,8 +65,9 @@ def sign(session: TherapySession, *, by: User) -> TherapySession:
         raise SignOffRefused("This session was withdrawn: there is no record to sign.")
     if locked.is_signed and locked.cosign_state != CosignState.CHANGES_REQUESTED:
         raise SignOffRefused(f"You already signed session {locked.ordinal}.")
-    if not locked.is_signed:
-        locked.signed_at, locked.signed_by = timezone.now(), by
+    # Signing again (after an amendment the supervisor asked for) is the signature that
+    # stands, and the co-signature waits from then; each signing stays in the history.
+    locked.signed_at, locked.signed_by = timezone.now(), by
     locked.cosign_state = (
         CosignState.AWAITING if needs_cosign(locked.therapist_id) else CosignState.NOT_NEEDED
     )

@@ -12,6 +12,7 @@ from django.db import DatabaseError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.templatetags.dates import practice_datetime
 from people.models import AccessEvent, Supervision
 from ruptures.models import Rupture
 from sessions.models import (
@@ -279,9 +280,13 @@ def test_co_signing_round_trip_with_a_change_request(client: Client) -> None:
             world.session, progress_note=AMENDED_NOTE, amendment_reason="As my supervisor asked."
         ),
     )
+    first_signed = TherapySession.objects.get(pk=world.session.pk).signed_at
     page = sign(client, world.owner, world.session)
     world.session.refresh_from_db()
     assert world.session.cosign_state == CosignState.AWAITING
+    # The signature that stands is the second; the queue's wait starts from it.
+    assert world.session.signed_at > first_signed
+    assert practice_datetime(world.session.signed_at) in page
 
     client.force_login(world.supervisor)
     client.post(review_url, {"outcome": "cosign", "comment": ""})
