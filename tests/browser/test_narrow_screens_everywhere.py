@@ -141,6 +141,22 @@ def test_signing_in_and_the_account_pages_fit_a_phone_and_a_screen(
             "partner's private link": f"/a/{token}/",
         },
     )
+    # The partner answers: the thank-you page, then the same link, used, opened again.
+    for question_text, choice in (
+        ("How connected did you feel with the therapist in the session?", "7"),
+        ("How much did you and the therapist agree on what you are working toward?", "7"),
+        ("How much did you agree with how you worked together in the session?", "7"),
+        ("Overall, how well did the session fit you?", "7"),
+        ("Was there tension or disagreement in the session?", "No"),
+    ):
+        group = page.get_by_role("group", name=question_text)
+        group.get_by_label(choice, exact=True).check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send my answers").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
+    lines += measure_here(page, "(anonymous)", "partner's link: thank you")
+    lines += measure(page, "(anonymous)", {"partner's link, used": f"/a/{token}/"})
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link no longer works")
     # Half signed in: the authenticator's code, and a first authenticator's enrolment.
     enrol(supervisor, TEST_TOTP_SECRET)
     password_step(page, supervisor)
@@ -314,6 +330,7 @@ def test_every_other_page_fits_a_phone_and_a_screen(
             "reopen the case": f"/couples/{world.closed.case_code}/reopen/",
             "confirm destruction": f"/couples/{world.past_retention.case_code}/destroy/confirm/",
             "share preview": f"/couples/{code}/share/preview/?group={world.group.pk}",
+            "cycle-map history, compared": f"/couples/{code}/cycle/history/?from=1&to=2",
             "plan": f"/couples/{code}/plan/",
             "plan: edit": f"/couples/{code}/plan/edit/",
             "plan: history": f"/couples/{code}/plan/history/?from=1&to=2",
