@@ -362,6 +362,8 @@ def test_every_other_page_fits_a_phone_and_a_screen(
         supervisor,
         live_server,
         {
+            "supervisor review, full": "/supervision/",
+            "therapist page, full": f"/supervision/therapists/{therapist.pk}/",
             "flag: acknowledge": f"/supervision/flags/{world.flag.pk}/acknowledge/",
             "export: rupture codes": "/supervision/ruptures.csv",
             "supervision log (sup.)": "/supervision/log/",
@@ -382,6 +384,8 @@ def test_every_other_page_fits_a_phone_and_a_screen(
         admin,
         live_server,
         {
+            "practice settings, full": "/practice/",
+            "audit page, full": "/practice/audit/",
             "keeping records": "/couples/retention/",
             "transfers": "/couples/transfers/",
             "transfer a case": f"/couples/{code}/transfer/",
