@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
-from django.utils import dateformat, timezone
+from django.utils import timezone
 
+from core import dates
 from core.concurrency import CreateForm, VersionedForm
 from core.dates import DateTextField
 from cycles.models import (
@@ -148,7 +149,7 @@ class CoupleForm(VersionedForm, CreateForm):
             raise forms.ValidationError("The start date can't be in the future.")
         first = first_session(self.couple) if self.couple is not None else None
         if first is not None and started_on > first[0]:
-            on, number = dateformat.format(first[0], "j M Y"), first[1]
+            on, number = dates.show(first[0]), first[1]
             raise forms.ValidationError(
                 f"The first session on record (session {number}) was on {on}: "
                 "the start date can't be after it."
@@ -223,13 +224,13 @@ class DischargeForm(VersionedForm):
             raise forms.ValidationError("The discharge date can't be in the future.")
         first = first_session(self.couple)
         if first is not None and closed_on < first[0]:
-            on, number = dateformat.format(first[0], "j M Y"), first[1]
+            on, number = dates.show(first[0]), first[1]
             raise forms.ValidationError(
                 f"The first session on record (session {number}) was on {on}: "
                 "the discharge date can't be before it."
             )
         if first is None and closed_on < self.couple.started_on:
-            on = dateformat.format(self.couple.started_on, "j M Y")
+            on = dates.show(self.couple.started_on)
             raise forms.ValidationError(
                 f"The treatment started on {on}: the discharge date can't be before it."
             )

@@ -12,6 +12,7 @@ from django.db.models import ProtectedError, RestrictedError
 from django.urls import reverse
 from django.utils import timezone
 
+from core import dates
 from core.concurrency import claim_version, create_once
 from cycles.models import (
     CLOSED_STATUSES,
@@ -467,7 +468,7 @@ def _refuse_within_retention(couple: Couple) -> datetime.date:
     until = RetentionPolicy.for_practice(couple.practice_id).kept_until(couple.closed_on)
     if timezone.localdate() < until:
         raise CaseRefused(
-            f"{couple.case_code} is kept until {until:%d %b %Y}: "
+            f"{couple.case_code} is kept until {dates.show(until)}: "
             "a record within its retention period can't be destroyed."
         )
     return couple.closed_on

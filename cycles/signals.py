@@ -11,6 +11,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models import Q
 from django.utils import timezone
 
+from core import dates
 from cycles.models import CaseEvent, CaseEventKind
 
 
@@ -30,10 +31,12 @@ def tell_transfers(sender: Any, request: Any = None, user: Any = None, **kwargs:
     )
     told_new: list[int] = []
     told_old: list[int] = []
-    for event in untold:
-        code, day = event.couple.case_code, f"{event.on_date:%d %b %Y}"
-        (told_new if event.to_therapist_id == user.pk else told_old).append(event.pk)
-        messages.info(request, _told(event, user, code, day))
+    # Signing in, the person's practice's date format isn't active yet (people.middleware).
+    with dates.override(event_format(untold, user)):
+        for event in untold:
+            code, day = event.couple.case_code, dates.show(event.on_date)
+            (told_new if event.to_therapist_id == user.pk else told_old).append(event.pk)
+            messages.info(request, _told(event, user, code, day))
     now = timezone.now()
     if told_new:
         CaseEvent.objects.filter(pk__in=told_new).update(new_therapist_told_at=now)
@@ -46,6 +49,13 @@ TOLD = [
     CaseEventKind.CO_THERAPIST_JOINED,
     CaseEventKind.CO_THERAPIST_LEFT,
 ]
+
+
+def event_format(untold: Any, user: Any) -> str | None:
+    """The practice's date format, read only when there is something to tell."""
+    if not untold or user.practice_id is None:
+        return None
+    return str(user.practice.date_format)
 
 
 def _told(event: CaseEvent, user: Any, code: str, day: str) -> str:

@@ -25,6 +25,8 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from core import dates
+
 if TYPE_CHECKING:
     from people.models import User
 
@@ -129,7 +131,8 @@ def tell(*, person: User, subject: str, body: str) -> None:
 
 
 def deactivated_text() -> str:
-    when = timezone.localtime().strftime("%d %b %Y %H:%M")
+    now = timezone.localtime()
+    when = f"{dates.show(now)} {now:%H:%M}"
     return (
         f"Your Cycles account was deactivated by your practice admin on {when}. "
         "You were signed out everywhere and can no longer sign in."

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from core import dates
 from core.concurrency import StaleEdit
 from core.http import is_htmx
 from flags import runs as nightly
@@ -443,12 +444,12 @@ def nightly_run_start(request: HttpRequest) -> HttpResponse:
     try:
         run = nightly.start_run(practice=practice, for_date=for_date, started_by=user)
     except nightly.BackgroundWorkUnavailable:
-        messages.error(request, BACKGROUND_DOWN.format(day=f"{for_date:%-d %B %Y}"))
+        messages.error(request, BACKGROUND_DOWN.format(day=dates.show(for_date)))
         return redirect("ruptures:runs")
     if run.status == RunStatus.FINISHED:
-        messages.info(request, f"{ALREADY_RUN.format(day=f'{run.for_date:%-d %B %Y}')}")
+        messages.info(request, ALREADY_RUN.format(day=dates.show(run.for_date)))
     else:
-        messages.success(request, f"Started the summaries for {run.for_date:%-d %B %Y}.")
+        messages.success(request, f"Started the summaries for {dates.show(run.for_date)}.")
     return redirect("ruptures:runs")
 
 

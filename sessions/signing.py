@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from core import dates
 from people.models import Supervision
 from sessions.models import (
     Amendment,
@@ -139,7 +140,7 @@ def _shown(record: Model, name: str, value: Any) -> str:
     if value is None or value == "":
         return "—"
     if hasattr(value, "astimezone"):
-        return f"{timezone.localtime(value):%-d %b %Y, %H:%M}"
+        return f"{dates.show(value)}, {timezone.localtime(value):%H:%M}"
     return str(value)
 
 

@@ -37,9 +37,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
-from django.utils.formats import date_format
 
-from core import charts
+from core import charts, dates
 from core.concurrency import create_once
 from core.csv import streamed_lines
 from cycles.models import Couple, CoupleQuerySet
@@ -655,7 +654,7 @@ def line_chart(metric: Metric, series: list[tuple[datetime.date, float | None]])
 
     def point(day: datetime.date, value: float) -> charts.Point:
         shown = metric.show(value)
-        title = f"{date_format(day, 'j M Y')}: {shown}"
+        title = f"{dates.show(day)}: {shown}"
         return charts.Point(x(day.toordinal()), y(value), day, shown, title)
 
     chart.series.append(

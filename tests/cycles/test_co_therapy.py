@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from core import dates
 from cycles.models import CaseEvent, CaseEventKind, Couple
 from people.models import AccessEvent
 from sessions.models import NoteKind, PrivateNote
@@ -168,7 +169,7 @@ def test_a_co_therapist_needs_a_reason_a_fresh_form_and_a_change(client):
 def test_the_co_therapist_is_told_at_their_next_sign_in(client):
     world = World.build()
     set_co(as_user(client, world.practice_admin), world.couple, world.colleague)
-    day = f"{world.couple.case_events.get().on_date:%d %b %Y}"
+    day = dates.show(world.couple.case_events.get().on_date)
     home = sign_in(world.colleague).get(reverse("cycles:caseload"))
     assert shown_messages(home) == [
         f"Case {world.couple.case_code}: you joined as co-therapist on {day}."

@@ -13,6 +13,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from core import dates
 from cycles.models import CaseEvent, CaseEventKind, Couple
 from people.models import AccessEvent, Supervision
 from people.totp import current_code, enrol
@@ -213,7 +214,7 @@ def test_both_therapists_are_told_once_at_their_next_sign_in(client):
     world = World.build()
     old, new = world.owner, world.colleague
     transfer(as_user(client, world.practice_admin), world.couple, new)
-    day = f"{world.couple.case_events.get().on_date:%d %b %Y}"
+    day = dates.show(world.couple.case_events.get().on_date)
     code = world.couple.case_code
 
     new_home = sign_in(new).get(reverse("cycles:caseload"))

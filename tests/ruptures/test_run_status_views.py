@@ -108,7 +108,7 @@ def test_starting_a_day_that_has_already_run_says_so_and_queues_nothing(
         response = admin_client.post(START, follow=True)
 
     assert queued == []
-    assert "The summaries for 9 February 2026 have already run" in response.content.decode()
+    assert "The summaries for 9 Feb 2026 have already run" in response.content.decode()
     assert "Started the summaries" not in response.content.decode()
 
 
