@@ -220,3 +220,16 @@ def test_the_caseloads_say_who_co_leads_the_case(client):
     )
     assert world.couple.case_code in review
     assert f"with {world.colleague} (co-therapist)" in review
+
+
+def test_the_sign_in_notice_dates_the_change_the_practices_way(client):
+    """At sign-in the practice's format isn't active yet (people.middleware): the notice
+    takes it from the person's practice."""
+    world = World.build()
+    type(world.practice).objects.filter(pk=world.practice.pk).update(date_format="d/m/Y")
+    set_co(as_user(client, world.practice_admin), world.couple, world.colleague)
+    on = world.couple.case_events.get().on_date
+    home = sign_in(world.colleague).get(reverse("cycles:caseload"))
+    assert shown_messages(home) == [
+        f"Case {world.couple.case_code}: you joined as co-therapist on {on:%d/%m/%Y}."
+    ]
