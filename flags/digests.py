@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from core import dates
 from flags.incidents import incidents
 from flags.snapshot import end_of
 from people.models import SignalThresholds, Supervision, User
@@ -275,6 +276,12 @@ def _add_unsigned(
 
 
 def send(run: NightlyRun) -> int:
+    """Mail each person's digest once a day, its dates in the practice's format."""
+    with dates.override(run.practice.date_format):
+        return _send_each(run)
+
+
+def _send_each(run: NightlyRun) -> int:
     sent = 0
     for digest in build(run):
         try:

@@ -292,3 +292,14 @@ def test_records_unsigned_after_the_practices_days_are_counted_by_case_code(
         assert f"{late.case_code} (2)" in digest.body
         assert CANARY not in digest.body
     assert sent_to(world.colleague.email) == []
+
+
+@pytest.mark.parametrize(("date_format", "shown"), [("j M Y", "%-d %b %Y"), ("d/m/Y", "%d/%m/%Y")])
+def test_the_digest_dates_its_day_in_the_practices_format(scene, run_nightly, date_format, shown):
+    type(scene.practice).objects.filter(pk=scene.practice.pk).update(date_format=date_format)
+    scene.practice.refresh_from_db()
+    run_nightly(scene.practice, scene.yesterday)
+
+    (digest,) = sent_to(scene.world.owner.email)
+    day = scene.yesterday
+    assert f"as of the end of {day:%A} {day:{shown}}:" in digest.body
