@@ -385,6 +385,10 @@ def test_every_other_page_fits_a_phone_and_a_screen(
         live_server,
         {
             "practice settings, full": "/practice/",
+            "django admin": "/admin/",
+            "django admin: couples": "/admin/cycles/couple/",
+            "django admin: people": "/admin/people/user/",
+            "django admin: a person": f"/admin/people/user/{therapist.pk}/change/",
             "audit page, full": "/practice/audit/",
             "keeping records": "/couples/retention/",
             "transfers": "/couples/transfers/",
