@@ -146,9 +146,9 @@ def test_every_main_page_fits_a_360_px_phone_and_a_1280_px_screen(
     page: Page, live_server: LiveServer
 ) -> None:
     practice = make_practice("Harbour Couples Practice")
-    therapist = make_user(practice, "Tess Therapist", therapist=True)
-    supervisor = make_user(practice, "Sam Supervisor", supervisor=True)
-    admin = make_user(practice, "Pat Admin", practice_admin=True, is_staff=True)
+    therapist = make_user(practice, "Tess Featherstonehaugh-Cholmondeley", therapist=True)
+    supervisor = make_user(practice, "Sam Ashcombe-Vandersteen", supervisor=True)
+    admin = make_user(practice, "Pat Admin-Lindqvist", practice_admin=True, is_staff=True)
     Supervision.objects.create(practice=practice, supervisor=supervisor, therapist=therapist)
     couple = make_couple(
         therapist,
