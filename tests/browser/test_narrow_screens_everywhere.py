@@ -71,6 +71,8 @@ pytestmark = pytest.mark.browser
 
 THERAPIST = "Bartholomew Featherstonehaugh-Cholmondeley"
 SUPERVISOR = "Wilhelmina Ashcombe-Vandersteen"
+# A pasted link: one word, longer than a phone is wide.
+HANDOUT = "https://www.example.org/resources/emotionally-focused-therapy/de-escalation-handout.pdf"
 ADDRESS = "maximiliana.featherstonehaugh-cholmondeley@longmailprovider.example.invalid"
 YEAR = 365
 
@@ -237,7 +239,9 @@ def practice_world() -> Practiceworld:
     )
     make_rupture(walk_out, significance=2)
     today = make_session(
-        couple, days_ago=1, progress_note="Named the cycle; she withdrew, he pushed at me. " * 8
+        couple,
+        days_ago=1,
+        progress_note="Named the cycle; she withdrew, he pushed at me. " * 8 + HANDOUT,
     )
     for status in (InvitationStatus.ANSWERED, InvitationStatus.SENT, InvitationStatus.REVOKED):
         for partner in ("A", "B"):
@@ -248,7 +252,8 @@ def practice_world() -> Practiceworld:
         GoalDraft(
             stage=stage,
             interventions=f"Slow the pursuit down: reflect {LONG_NAME}'s protest, then the "
-            "fear beneath it; invite Theodoric to say what happens inside as he goes quiet.",
+            "fear beneath it; invite Theodoric to say what happens inside as he goes quiet. "
+            + HANDOUT,
             evidence=evidence,
             review_on=days_ago(-56),
         )
@@ -288,7 +293,8 @@ def practice_world() -> Practiceworld:
         observable_data=ObservableData.RECORDING,
         supervisees=[therapist, colleague],
         cases=[couple],
-        notes="Went over the walk-out and the repair plan; the enactment came too soon. " * 3,
+        notes="Went over the walk-out and the repair plan; the enactment came too soon. " * 3
+        + HANDOUT,
         request_token=None,
     )
     group = ConsultationGroup.objects.create(practice=practice, name="Thursday consultation")
