@@ -23,7 +23,7 @@ from django.utils import timezone
 from cycles.models import Couple
 from people.models import Supervision
 from plans.models import PlanCosignState, PlanRevision
-from sessions.signing import SignOffRefused, needs_cosign, supervises_author
+from sessions.signing import SignOffRefused, needs_cosign, supervises_author, waits_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -141,7 +141,7 @@ def awaiting(user: User, *, limit: int) -> tuple[list[PlanRevision], int]:
     wait in all (a window count, taken before the limit: one query for both)."""
     rows = (
         PlanRevision.objects.visible_to(user)
-        .filter(cosign_state=PlanCosignState.AWAITING, author__supervised_by__supervisor=user)
+        .filter(waits_for(user, "author"), cosign_state=PlanCosignState.AWAITING)
         .exclude(author=user)
         .select_related("couple", "author")
         .annotate(total=Window(Count("pk")))

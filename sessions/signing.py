@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from core import dates
@@ -45,6 +45,19 @@ def needs_cosign(therapist_id: int) -> bool:
 def may_cosign(user: User, session: TherapySession) -> bool:
     """A supervisor of the session's therapist, never its author."""
     return supervises_author(user, session.therapist_id)
+
+
+def waits_for(user: User, author: str) -> Q:
+    """What waits in `user`'s sign-off queue: records whose author (the field path `author`)
+    has `user` as a supervisor whose co-signature their notes need (Supervision.
+    notes_need_cosign). One join row, so another supervisor's setting doesn't count. Any
+    supervisor of theirs may still co-sign (supervises_author), covering for a colleague."""
+    return Q(
+        **{
+            f"{author}__supervised_by__supervisor": user,
+            f"{author}__supervised_by__notes_need_cosign": True,
+        }
+    )
 
 
 def supervises_author(user: User, author_id: int) -> bool:

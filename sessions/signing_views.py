@@ -119,8 +119,7 @@ def cosign_queue(request: HttpRequest) -> HttpResponse:
         raise Http404("Only clinicians sign records.")
     rows = TherapySession.objects.current().select_related("couple", "therapist")
     awaiting = rows.filter(
-        cosign_state=CosignState.AWAITING,
-        therapist__supervised_by__supervisor=user,
+        signing.waits_for(user, "therapist"), cosign_state=CosignState.AWAITING
     ).order_by("signed_at", "pk")
     sent_back = rows.filter(therapist=user, cosign_state=CosignState.CHANGES_REQUESTED).order_by(
         "signed_at", "pk"

@@ -122,3 +122,41 @@ def test_the_supervisor_sets_it_through_the_same_rule_and_it_is_audited() -> Non
         signed_in(world.practice_admin).get(reverse("people:person", args=[world.owner.pk]))
     )
     assert "Co-signs their notes" in page
+
+
+def test_it_waits_in_the_queue_of_the_supervisor_who_co_signs_only() -> None:
+    """Two supervisors: the record waits for the one whose co-signature is needed; the other
+    reads it and may still co-sign, covering, but it isn't on their list."""
+    import datetime
+
+    from django.utils import timezone
+
+    from plans.models import PlanCosignState, PlanRevision
+
+    world = World.build()
+    second = make_user(world.practice, "Second Supervisor", supervisor=True)
+    Supervision.objects.create(practice=world.practice, supervisor=second, therapist=world.owner)
+    set_by_admin(world, "yes")
+    signed_in(world.owner).post(reverse("therapy_sessions:sign", args=[world.session.pk]))
+    today = timezone.localdate()
+    PlanRevision.objects.create(
+        couple=world.couple,
+        revision=1,
+        author=world.owner,
+        plan_date=today,
+        review_on=today + datetime.timedelta(days=60),
+        cosign_state=PlanCosignState.AWAITING,
+    )
+    queue_url = reverse("therapy_sessions:cosign_queue")
+
+    theirs = text(signed_in(world.supervisor).get(queue_url))
+    assert "Awaiting your co-signature (2)" in theirs
+    other = text(signed_in(second).get(queue_url))
+    assert "Nothing waits for your co-signature." in other
+    assert world.couple.case_code not in other
+
+    signed_in(second).post(
+        reverse("therapy_sessions:review", args=[world.session.pk]),
+        {"outcome": "cosign", "comment": ""},
+    )
+    assert TherapySession.objects.get(pk=world.session.pk).cosign_state == CosignState.COSIGNED
