@@ -39,6 +39,7 @@ from supervision.log import meeting_log
 from supervision.models import MeetingFormat, ObservableData
 from tests.browser.conftest import login
 from tests.browser.test_narrow_screens import (
+    LOADED,
     LONG_NAME,
     REPORT,
     Visit,
@@ -357,10 +358,11 @@ def test_every_other_page_fits_a_phone_and_a_screen(
         page,
         therapist.get_username(),
         {
-            "couple, safety concern": Visit(f"/couples/{code}/", ready=".safety-notice"),
-            "couple, closed": f"/couples/{world.closed.case_code}/",
+            "couple, closed": Visit(f"/couples/{world.closed.case_code}/", ready=LOADED),
+            "couple, safety concern": Visit(f"/couples/{code}/", ready=LOADED),
         },
     )
+    expect(page.locator(".safety-notice")).to_be_visible()  # the concern the partner answered
     page.context.clear_cookies()
     supervisor, admin = world.supervisor, world.admin
     lines += visit_all(
