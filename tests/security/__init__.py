@@ -8,8 +8,10 @@ that a refused request changed nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,6 +36,39 @@ if TYPE_CHECKING:
 
     from people.models import User
     from sessions.models import TherapySession
+
+
+class Collect(logging.Handler):
+    """Every record logged while it is attached (`every_log_record`)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def every_log_record(*, sql: bool = True) -> Iterator[Collect]:
+    """Every logger at DEBUG (SQL's too unless `sql=False`: settings pin it at WARNING, as
+    its parameters would carry clinical text), each record collected; levels restored after."""
+    handler = Collect()
+    loggers = [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]
+    levels = {lg.name: lg.level for lg in loggers}
+    for lg in loggers:
+        if sql or not lg.name.startswith("django.db.backends"):
+            lg.setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger("celery").addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger("celery").removeHandler(handler)
+        for lg in loggers:
+            lg.setLevel(levels[lg.name])
+
 
 ROLES = [
     "owner",

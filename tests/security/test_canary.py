@@ -32,19 +32,11 @@ from ruptures.models import CaseloadSummary, Flag, Rupture, RuptureSummary
 from sessions.models import PrivateNote, TherapySession
 from tests.exports import exported
 from tests.factories import World, make_session
+from tests.security import every_log_record
 
 pytestmark = pytest.mark.django_db
 
 CANARY = "CANARY-51ab private"
-
-
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def pdf_text(content: bytes) -> str:
@@ -105,72 +97,59 @@ def logged_integrity_error() -> None:
 
 @pytest.fixture(scope="module")
 def outputs(django_db_setup: None, django_db_blocker: Any) -> Any:
-    handler = Collect()
-    loggers = [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]
-    levels = {lg.name: lg.level for lg in loggers}
-    for lg in loggers:
-        lg.setLevel(logging.DEBUG)
-    logging.getLogger().addHandler(handler)
-    logging.getLogger("celery").addHandler(handler)
     mail.outbox = []
     out: dict[str, Any] = {}
-    try:
-        with django_db_blocker.unblock(), transaction.atomic():
-            world = World.build()
-            make_session(world.couple, days_ago=3)
-            owner = signed_in(world.owner)
-            session = plant(world, owner)
-            out["session"] = session
-            out["owner session page"] = owner.get(
-                reverse("therapy_sessions:detail", args=[session.pk])
-            ).content.decode()
-            supervisor = signed_in(world.supervisor)
-            out["supervisor pages"] = [
-                supervisor.get(url).content.decode()
-                for url in (
-                    reverse("therapy_sessions:detail", args=[session.pk]),
-                    reverse("cycles:detail", args=[world.couple.case_code]),
-                    reverse("supervision:review") + "?period=all",
-                    reverse("supervision:therapist", args=[world.owner.pk]),
-                )
-            ]
-            share = CaseShare.objects.create(
-                couple=world.couple, group=world.group, shared_by=world.owner
+    with every_log_record() as handler, django_db_blocker.unblock(), transaction.atomic():
+        world = World.build()
+        make_session(world.couple, days_ago=3)
+        owner = signed_in(world.owner)
+        session = plant(world, owner)
+        out["session"] = session
+        out["owner session page"] = owner.get(
+            reverse("therapy_sessions:detail", args=[session.pk])
+        ).content.decode()
+        supervisor = signed_in(world.supervisor)
+        out["supervisor pages"] = [
+            supervisor.get(url).content.decode()
+            for url in (
+                reverse("therapy_sessions:detail", args=[session.pk]),
+                reverse("cycles:detail", args=[world.couple.case_code]),
+                reverse("supervision:review") + "?period=all",
+                reverse("supervision:therapist", args=[world.owner.pk]),
             )
-            today = timezone.localdate()
-            for days in (1, 0):
-                run = run_now(world.practice, today - datetime.timedelta(days=days))
-                out["digests sent"] = digests.send(run)
-            out["mail"] = [f"{m.subject}\n{m.body}" for m in mail.outbox]
-            out["summaries"] = [str(s.data) for s in RuptureSummary.objects.all()]
-            out["flags"] = [f"{f.detail} {f.evidence}" for f in Flag.objects.all()]
-            out["caseload summaries"] = [str(c.data) for c in CaseloadSummary.objects.all()]
-            csv = exported(supervisor, reverse("supervision:ruptures_csv"))
-            out["csv"] = csv.content.decode()
-            pdf = exported(owner, reverse("cycles:pdf", args=[world.couple.case_code]))
-            assert pdf["Content-Type"] == "application/pdf"
-            out["couple pdf"] = pdf_text(pdf.content)
-            member = signed_in(world.group_member)
-            case_args = [world.group.pk, share.code]
-            out["shared case"] = member.get(reverse("consultation:case", args=case_args))
-            out["shared pdf"] = pdf_text(
-                member.get(reverse("consultation:case_pdf", args=case_args)).content
-            )
-            out["group page"] = member.get(reverse("consultation:group", args=[world.group.pk]))
-            assert owner.get(reverse("therapy_sessions:detail", args=[999_999])).status_code == 404
-            logged_integrity_error()
-            out["raw notes"] = raw_rows("therapy_sessions_privatenote")
-            out["audit"] = [row for table in audit_tables() for row in raw_rows(table)]
-            out["audit tables"] = audit_tables()
-            out["notes"] = list(PrivateNote.objects.filter(author=world.owner))
-            out["records"] = list(handler.records)
-            yield out
-            transaction.set_rollback(True)
-    finally:
-        logging.getLogger().removeHandler(handler)
-        logging.getLogger("celery").removeHandler(handler)
-        for lg in loggers:
-            lg.setLevel(levels[lg.name])
+        ]
+        share = CaseShare.objects.create(
+            couple=world.couple, group=world.group, shared_by=world.owner
+        )
+        today = timezone.localdate()
+        for days in (1, 0):
+            run = run_now(world.practice, today - datetime.timedelta(days=days))
+            out["digests sent"] = digests.send(run)
+        out["mail"] = [f"{m.subject}\n{m.body}" for m in mail.outbox]
+        out["summaries"] = [str(s.data) for s in RuptureSummary.objects.all()]
+        out["flags"] = [f"{f.detail} {f.evidence}" for f in Flag.objects.all()]
+        out["caseload summaries"] = [str(c.data) for c in CaseloadSummary.objects.all()]
+        csv = exported(supervisor, reverse("supervision:ruptures_csv"))
+        out["csv"] = csv.content.decode()
+        pdf = exported(owner, reverse("cycles:pdf", args=[world.couple.case_code]))
+        assert pdf["Content-Type"] == "application/pdf"
+        out["couple pdf"] = pdf_text(pdf.content)
+        member = signed_in(world.group_member)
+        case_args = [world.group.pk, share.code]
+        out["shared case"] = member.get(reverse("consultation:case", args=case_args))
+        out["shared pdf"] = pdf_text(
+            member.get(reverse("consultation:case_pdf", args=case_args)).content
+        )
+        out["group page"] = member.get(reverse("consultation:group", args=[world.group.pk]))
+        assert owner.get(reverse("therapy_sessions:detail", args=[999_999])).status_code == 404
+        logged_integrity_error()
+        out["raw notes"] = raw_rows("therapy_sessions_privatenote")
+        out["audit"] = [row for table in audit_tables() for row in raw_rows(table)]
+        out["audit tables"] = audit_tables()
+        out["notes"] = list(PrivateNote.objects.filter(author=world.owner))
+        out["records"] = list(handler.records)
+        yield out
+        transaction.set_rollback(True)
 
 
 def raw_rows(table: str) -> list[str]:

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from cycles.models import Partner
-from tests.security import HTMX, Scene, build_scene
+from tests.security import HTMX, Scene, build_scene, every_log_record
 from tests.security.test_access_matrix import LOGIN, NOT_ALLOWED, NOT_FOUND, ROUTES
 
 if TYPE_CHECKING:
@@ -43,13 +43,8 @@ URL_ATTRIBUTE = re.compile(
 )
 
 
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.name} {record.getMessage()} {record.args!r}")
+def log_line(record: logging.LogRecord) -> str:
+    return f"{record.name} {record.getMessage()} {record.args!r}"
 
 
 def names_of(scene: Scene) -> list[str]:
@@ -73,53 +68,42 @@ def body_of(response: HttpResponse) -> str:
     return "" if response.streaming else response.content.decode(errors="replace").lower()
 
 
+def walk(scene: Scene, names: list[str]) -> dict[str, Any]:
+    """Each URL by each reader that may reach it, every request rolled back afterwards."""
+    seen: list[tuple[str, str]] = []  # (request, address)
+    requested = shown = 0
+    for name, route in sorted(ROUTES.items()):
+        url = reverse(name, kwargs=route.kwargs(scene))
+        for role in READERS:
+            for method, table in (("get", route.get), ("post", route.post)):
+                if table[role] in REFUSED:
+                    continue
+                for headers in ({}, HTMX) if method in route.htmx else ({},):
+                    with transaction.atomic():
+                        client = scene.client(role)
+                        if method == "get":
+                            response = client.get(url, headers=headers)
+                        else:
+                            response = client.post(url, route.data(scene), headers=headers)
+                        transaction.set_rollback(True)
+                    requested += 1
+                    where = f"{method.upper()} {name} as {role}"
+                    seen += [(where, address) for address in addresses(response)]
+                    shown += any(n in body_of(response) for n in names)
+    return {"names": names, "seen": seen, "requested": requested, "shown": shown}
+
+
 @pytest.fixture(scope="module")
 def walked(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
-    handler = Collect()
-    loggers = [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]
-    levels = {lg.name: lg.level for lg in loggers}
-    for lg in loggers:
-        if not lg.name.startswith("django.db.backends"):
-            lg.setLevel(logging.DEBUG)
-    logging.getLogger().addHandler(handler)
-    logging.getLogger("celery").addHandler(handler)
-    seen: list[tuple[str, str, str]] = []  # (request, what, address)
-    requested = shown = 0
-    try:
-        with django_db_blocker.unblock(), transaction.atomic():
-            scene = build_scene()
-            names = names_of(scene)
-            for name, route in sorted(ROUTES.items()):
-                url = reverse(name, kwargs=route.kwargs(scene))
-                for role in READERS:
-                    for method, table in (("get", route.get), ("post", route.post)):
-                        if table[role] in REFUSED:
-                            continue
-                        for headers in ({}, HTMX) if method in route.htmx else ({},):
-                            with transaction.atomic():
-                                client = scene.client(role)
-                                if method == "get":
-                                    response = client.get(url, headers=headers)
-                                else:
-                                    response = client.post(url, route.data(scene), headers=headers)
-                                requested += 1
-                                where = f"{method.upper()} {name} as {role}"
-                                seen += [(where, "url", a) for a in addresses(response)]
-                                shown += any(n in body_of(response) for n in names)
-                                transaction.set_rollback(True)
-            yield {
-                "names": names,
-                "seen": seen,
-                "logs": handler.lines,
-                "requested": requested,
-                "shown": shown,
-            }
-            transaction.set_rollback(True)
-    finally:
-        logging.getLogger().removeHandler(handler)
-        logging.getLogger("celery").removeHandler(handler)
-        for lg in loggers:
-            lg.setLevel(levels[lg.name])
+    with (
+        every_log_record(sql=False) as handler,
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+    ):
+        scene = build_scene()
+        found = walk(scene, names_of(scene))
+        yield found | {"logs": [log_line(r) for r in handler.records]}
+        transaction.set_rollback(True)
 
 
 def test_the_walk_reached_the_record_and_its_names(walked: dict[str, Any]) -> None:
@@ -135,7 +119,7 @@ def test_the_walk_reached_the_record_and_its_names(walked: dict[str, Any]) -> No
 def test_no_link_form_or_redirect_carries_a_partners_name(walked: dict[str, Any]) -> None:
     leaks = [
         (where, address)
-        for where, _what, address in walked["seen"]
+        for where, address in walked["seen"]
         for name in walked["names"]
         if name in address
     ]

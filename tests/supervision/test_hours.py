@@ -37,6 +37,22 @@ def at(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> date
     return datetime.datetime(year, month, day, hour, minute, tzinfo=LA)
 
 
+# The counting rules' form as the practice admin sends it, with the defaults.
+RULES_FORM = {
+    "version": "1",
+    "direct_target_hours": "500",
+    "relational_target_hours": "250",
+    "supervision_target_hours": "100",
+    "observable_target_hours": "50",
+    "individual_max_supervisees": "2",
+    "group_max_supervisees": "8",
+    "weekly_base_units": "1",
+    "client_hours_per_extra_unit": "5",
+    "individual_unit_minutes": "60",
+    "group_unit_minutes": "120",
+}
+
+
 @pytest.fixture
 def scene() -> dict:
     practice = make_practice("Hours Practice")
@@ -301,18 +317,11 @@ def test_hours_rules_bad_input_kept_and_nothing_saved(scene):
     client = Client()
     client.force_login(admin)
     url = reverse("supervision:hours_rules")
-    data = {
-        "version": "1",
+    data = RULES_FORM | {
         "direct_target_hours": "400",
         "relational_target_hours": "200",
-        "supervision_target_hours": "100",
-        "observable_target_hours": "50",
         "individual_max_supervisees": "3",
         "group_max_supervisees": "2",
-        "weekly_base_units": "1",
-        "client_hours_per_extra_unit": "5",
-        "individual_unit_minutes": "60",
-        "group_unit_minutes": "120",
     }
     response = client.post(url, data)
     assert response.status_code == 200
@@ -334,19 +343,7 @@ def test_parts_of_a_target_stay_within_it_and_a_zero_target_leaves_the_page(scen
     client = Client()
     client.force_login(admin)
     url = reverse("supervision:hours_rules")
-    data = {
-        "version": "1",
-        "direct_target_hours": "500",
-        "relational_target_hours": "600",
-        "supervision_target_hours": "100",
-        "observable_target_hours": "150",
-        "individual_max_supervisees": "2",
-        "group_max_supervisees": "8",
-        "weekly_base_units": "1",
-        "client_hours_per_extra_unit": "5",
-        "individual_unit_minutes": "60",
-        "group_unit_minutes": "120",
-    }
+    data = RULES_FORM | {"relational_target_hours": "600", "observable_target_hours": "150"}
     response = client.post(url, data)
     assert response.status_code == 200
     form = response.context["form"]
