@@ -4,6 +4,8 @@
 Signed in as a therapist, a supervisor and a practice admin on one invented practice, the test
 visits each page at both widths and compares `document.documentElement.scrollWidth` with the
 window's width. Each run writes the widths it measured to test-results/narrow-screens.txt.
+Every other page (signing in, the partner's pages, each form and list) is measured the same
+way in test_narrow_screens_everywhere.py, with the helpers here.
 Also here: the caseload search keeps the name it was given out of every URL the browser
 asks for, and a long partner name wraps in the cycle diagram instead of being cut off.
 """

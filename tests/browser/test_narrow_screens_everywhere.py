@@ -188,7 +188,9 @@ def test_signing_in_and_the_account_pages_fit_a_phone_and_a_screen(
 
 
 @dataclass
-class Practiceworld:
+class PracticeWorld:
+    """What the measured pages are about (practice_world)."""
+
     practice: Practice
     therapist: User
     colleague: User
@@ -204,7 +206,7 @@ class Practiceworld:
     former: User
 
 
-def practice_world() -> Practiceworld:
+def practice_world() -> PracticeWorld:
     """One practice as it is after months of work."""
     practice = make_practice("Harbour Couples Practice of the Northern Peninsula")
     therapist = make_user(practice, THERAPIST, therapist=True)
@@ -300,7 +302,7 @@ def practice_world() -> Practiceworld:
     )
     group = ConsultationGroup.objects.create(practice=practice, name="Thursday consultation")
     GroupMembership.objects.create(group=group, user=therapist)
-    return Practiceworld(
+    return PracticeWorld(
         practice=practice,
         therapist=therapist,
         colleague=colleague,
@@ -344,7 +346,7 @@ def test_every_other_page_fits_a_phone_and_a_screen(
             "plan: revision": f"/couples/{code}/plan/revisions/2/",
             "session: edit": f"/sessions/{world.today.pk}/edit/",
             "rupture: edit": f"/ruptures/{rupture.pk}/edit/",
-            "rupture: repair form": (f"/sessions/{world.today.pk}/repairs/{rupture.pk}/form/"),
+            "rupture: repair form": f"/sessions/{world.today.pk}/repairs/{rupture.pk}/form/",
             "remote links": f"/couples/{code}/remote/",
             "remote: addresses": f"/couples/{code}/remote/addresses/",
             "export: whole record": f"/exports/record/{code}/",
@@ -415,7 +417,7 @@ def test_every_other_page_fits_a_phone_and_a_screen(
     report(lines, report_to("clinic"))
 
 
-def hand_over_screens(page: Page, world: Practiceworld) -> list[str]:
+def hand_over_screens(page: Page, world: PracticeWorld) -> list[str]:
     """The screens a partner sees on the therapist's device, the therapist signed in: their
     questions (and the same sent with none answered), the thank-you page with the therapist's
     unlock form (and a wrong password typed in it), and the safety screen taken alone, a
