@@ -78,3 +78,24 @@ def test_a_used_code_is_refused_as_used_and_a_wrong_one_as_incorrect():
     assert "Incorrect code." in refused
     assert "already used" not in refused
     assert AccessEvent.objects.filter(user=person, action="MFA code failed").count() == 2
+
+
+@time_machine.travel(MID_PERIOD, tick=False)
+def test_a_throttled_attempt_stays_refused_as_throttled_even_with_a_used_code():
+    """After five wrong codes the account is throttled: the used code then gets the throttle's
+    message, not "already used" (which would tell whoever is guessing that the code is right)."""
+    person = make_user(make_practice(), "Sam Therapist", therapist=True)
+    Client().force_login(person)
+    code = current_code(TEST_TOTP_SECRET)
+    first = Client()
+    code_page(first, person.username)
+    assert first.post(reverse("mfa_authenticate"), {"code": code}).status_code == 302
+
+    second = Client()
+    code_page(second, person.username)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        assert "Incorrect code." in second.post(reverse("mfa_authenticate"), {"code": wrong}).text
+    throttled = second.post(reverse("mfa_authenticate"), {"code": code}).text
+    assert "Too many failed login attempts" in throttled
+    assert "already used" not in throttled
