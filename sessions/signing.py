@@ -68,8 +68,26 @@ def supervises_author(user: User, author_id: int) -> bool:
     return Supervision.objects.filter(supervisor=user, therapist_id=author_id).exists()
 
 
+UNCHANGED_NEEDS_A_REPLY = (
+    "You haven't amended the record since your supervisor sent it back: amend it, or say "
+    "why it stands as it is."
+)
+
+
+def unanswered_request(events: Iterable[SignOffEvent]) -> bool:
+    """Whether the supervisor's latest change request (events in order) has had no amendment
+    since: signing again then needs a reply saying why the record stands as it is."""
+    waiting = False
+    for event in events:
+        if event.kind == SignOffKind.CHANGES_REQUESTED:
+            waiting = True
+        elif event.kind == SignOffKind.AMENDED:
+            waiting = False
+    return waiting
+
+
 @transaction.atomic
-def sign(session: TherapySession, *, by: User) -> TherapySession:
+def sign(session: TherapySession, *, by: User, reply: str = "") -> TherapySession:
     """The session's therapist signs its record; after changes were requested, signs again
     (the new signature's time is the one shown and the one the co-signature waits from)."""
     locked = TherapySession.objects.select_for_update().get(pk=session.pk)
@@ -79,6 +97,10 @@ def sign(session: TherapySession, *, by: User) -> TherapySession:
         raise SignOffRefused("This session was withdrawn: there is no record to sign.")
     if locked.is_signed and locked.cosign_state != CosignState.CHANGES_REQUESTED:
         raise SignOffRefused(f"You already signed session {locked.ordinal}.")
+    reply = reply.strip()
+    sent_back = locked.cosign_state == CosignState.CHANGES_REQUESTED
+    if sent_back and not reply and unanswered_request(locked.signoff_events.all()):
+        raise SignOffRefused(UNCHANGED_NEEDS_A_REPLY)
     # Signing again (after an amendment the supervisor asked for) is the signature that
     # stands, and the co-signature waits from then; each signing stays in the history.
     locked.signed_at, locked.signed_by = timezone.now(), by
@@ -86,7 +108,9 @@ def sign(session: TherapySession, *, by: User) -> TherapySession:
         CosignState.AWAITING if needs_cosign(locked.therapist_id) else CosignState.NOT_NEEDED
     )
     locked.save(update_fields=["signed_at", "signed_by", "cosign_state"])
-    SignOffEvent.objects.create(session=locked, kind=SignOffKind.SIGNED, by=by)
+    SignOffEvent.objects.create(
+        session=locked, kind=SignOffKind.SIGNED, by=by, comment=reply if sent_back else ""
+    )
     return locked
 
 

@@ -29,8 +29,9 @@ def session_sign(request: HttpRequest, pk: int) -> HttpResponse:
     """The session's therapist signs its record (or signs again after changes were asked)."""
     user = signed_in(request)
     session = get_object_or_404(TherapySession.objects.editable_by(user).current(), pk=pk)
+    reply = request.POST.get("reply", "")[:2000]
     try:
-        signed = signing.sign(session, by=user)
+        signed = signing.sign(session, by=user, reply=reply)
     except signing.SignOffRefused as refused:
         messages.info(request, str(refused))
         return redirect("therapy_sessions:detail", pk=session.pk)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.templatetags.dates import practice_datetime
 from people.models import AccessEvent, Supervision
 from ruptures.models import Rupture
+from sessions import signing
 from sessions.models import (
     Amendment,
     Attendance,
@@ -384,3 +385,49 @@ def test_the_supervisor_turns_co_signing_on_for_a_supervisee(client: Client) -> 
     )
     assert refused.status_code == 404
     assert Supervision.objects.get(supervisor=world.supervisor).notes_need_cosign
+
+
+def test_signing_again_unchanged_after_a_request_needs_a_reply_the_supervisor_reads(
+    client: Client,
+) -> None:
+    world = signed_world(cosign=True)
+    sign(client, world.owner, world.session)
+    review_url = reverse("therapy_sessions:review", args=[world.session.pk])
+    client.force_login(world.supervisor)
+    client.post(review_url, {"outcome": "request_changes", "comment": "Add the homework."})
+
+    client.force_login(world.owner)
+    page = text_of(client, reverse("therapy_sessions:detail", args=[world.session.pk]))
+    assert "Why the record stands as it is" in page
+    assert "Sign again unchanged" in page
+    refused = sign(client, world.owner, world.session)
+    assert signing.UNCHANGED_NEEDS_A_REPLY in refused
+    world.session.refresh_from_db()
+    assert world.session.cosign_state == CosignState.CHANGES_REQUESTED
+
+    reply = "No homework was set in this session; it was set in the next."
+    client.post(reverse("therapy_sessions:sign", args=[world.session.pk]), {"reply": reply})
+    world.session.refresh_from_db()
+    assert world.session.cosign_state == CosignState.AWAITING
+    client.force_login(world.supervisor)
+    history = text_of(client, reverse("therapy_sessions:detail", args=[world.session.pk]))
+    assert f"Signed by Owner Therapist: “{reply}”" in history
+
+
+def test_after_an_amendment_signing_again_needs_no_reply(client: Client) -> None:
+    world = signed_world(cosign=True)
+    sign(client, world.owner, world.session)
+    client.force_login(world.supervisor)
+    client.post(
+        reverse("therapy_sessions:review", args=[world.session.pk]),
+        {"outcome": "request_changes", "comment": "Add the homework."},
+    )
+    client.force_login(world.owner)
+    client.post(
+        reverse("therapy_sessions:edit", args=[world.session.pk]),
+        edit_form(world.session, progress_note=AMENDED_NOTE, amendment_reason="As asked."),
+    )
+    page = sign(client, world.owner, world.session)
+    assert "Why the record stands as it is" not in page
+    world.session.refresh_from_db()
+    assert world.session.cosign_state == CosignState.AWAITING
