@@ -91,3 +91,43 @@ def test_a_meeting_logged_from_the_agenda_is_confirmed_and_counts_in_the_exporte
     for name in partners:
         assert name not in body
     assert "walk-out" not in body
+
+
+def test_on_a_phone_each_meeting_reads_as_a_card_and_is_confirmed_without_scrolling_sideways(
+    page: Page, live_server: LiveServer
+) -> None:
+    """At 360 px the supervisee's log is a card per meeting, each value beside its column's
+    name, and the Confirm button is within the screen, not off to the right of a table."""
+    from supervision.models import MeetingFormat, SupervisionMeeting
+
+    practice = make_practice()
+    trainee = make_user(practice, "Tess Trainee", therapist=True)
+    supervisor = make_user(practice, "Sam Supervisor", supervisor=True)
+    Supervision.objects.create(practice=practice, supervisor=supervisor, therapist=trainee)
+    couple = make_couple(trainee)
+    meeting = SupervisionMeeting.objects.create(
+        practice=practice,
+        supervisor=supervisor,
+        starts_at=timezone.now() - datetime.timedelta(days=2),
+        duration_minutes=60,
+        format=MeetingFormat.INDIVIDUAL,
+        notes="Went over the walk-out, the repair plan and what to try on Thursday.",
+    )
+    MeetingAttendance.objects.create(meeting=meeting, supervisee=trainee)
+    meeting.cases.add(couple)
+
+    page.set_viewport_size({"width": 360, "height": 800})
+    login(page, live_server, trainee)
+    page.get_by_role("link", name="Supervision log & hours").click()
+    entry = page.locator(f"#entry-{meeting.pk}")
+    confirm = entry.get_by_role("button", name="Confirm")
+    expect(confirm).to_be_visible()
+    box = confirm.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= 360, f"Confirm sits at {box} on a 360 px screen"
+    label = entry.locator('td[data-label="Supervisor"]')
+    assert label.evaluate("e => getComputedStyle(e, '::before').content") == '"Supervisor"'
+    confirm.click()
+    expect(page.locator(f"#entry-{meeting.pk}")).to_contain_text("Confirmed")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
