@@ -302,6 +302,9 @@ class PersonAdmin(PracticeScopedAdmin, DjangoUserAdmin):
 @admin.register(Supervision)
 class SupervisionAdmin(PracticeScopedAdmin):
     list_display = ["supervisor", "therapist", "started_on", "notes_need_cosign"]
+    # Set on the therapist's person page or by the supervisor (Supervision.set_cosigning),
+    # where it is audited; shown here, never edited.
+    readonly_fields = ["notes_need_cosign"]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         # Only supervisors supervise and only therapists are supervised; and an admin never

@@ -107,6 +107,9 @@ def cosigning(request: HttpRequest, pk: int) -> HttpResponse:
     supervisors' co-signature (docs/domain.md, "Signing"), as that supervisor can."""
     admin = practice_admin(request)
     shown = _person_of(admin, pk)
+    if shown.pk == admin.pk:  # nobody exempts their own notes from their supervisor
+        messages.error(request, SELF_REFUSED)
+        return redirect("people:person", pk=shown.pk)
     row = get_object_or_404(
         Supervision.objects.select_related("supervisor"),
         therapist=shown,

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Model, Q
+from django.db.models import Exists, Model, OuterRef, Q
 from django.utils import timezone
 
 from core import dates
@@ -48,15 +48,15 @@ def may_cosign(user: User, session: TherapySession) -> bool:
 
 
 def waits_for(user: User, author: str) -> Q:
-    """What waits in `user`'s sign-off queue: records whose author (the field path `author`)
-    has `user` as a supervisor whose co-signature their notes need (Supervision.
-    notes_need_cosign). One join row, so another supervisor's setting doesn't count. Any
-    supervisor of theirs may still co-sign (supervises_author), covering for a colleague."""
-    return Q(
-        **{
-            f"{author}__supervised_by__supervisor": user,
-            f"{author}__supervised_by__notes_need_cosign": True,
-        }
+    """What waits in `user`'s sign-off queue: records whose author (the field `author`) has
+    `user` as a supervisor set to co-sign their notes (Supervision.notes_need_cosign); or, when
+    none of the author's supervisors is set to any more (turned off, or the supervisor left
+    while records waited), any supervisor of theirs, so no waiting record is left in nobody's
+    queue. Any supervisor of theirs may co-sign (supervises_author), covering for a colleague."""
+    theirs = Supervision.objects.filter(therapist_id=OuterRef(f"{author}_id"))
+    mine = theirs.filter(supervisor=user)
+    return Q(Exists(mine.filter(notes_need_cosign=True))) | (
+        Q(Exists(mine)) & ~Q(Exists(theirs.filter(notes_need_cosign=True)))
     )
 
 

@@ -270,9 +270,12 @@ def cosign_setting(request: HttpRequest, pk: int) -> HttpResponse:
     user = _supervisor(request)
     therapist = get_object_or_404(supervision.supervisees(user), pk=pk)
     needed = request.POST.get("notes_need_cosign") == "yes"
-    get_object_or_404(Supervision, supervisor=user, therapist=therapist).set_cosigning(needed)
+    row = get_object_or_404(Supervision, supervisor=user, therapist=therapist)
+    changed = row.set_cosigning(needed)
     record(request, "set co-signing", detail=f"therapist={therapist.pk} needed={needed}")
-    if needed:
+    if not changed:
+        told = "Nothing changed: it was already so."
+    elif needed:
         told = f"{therapist}'s session records now wait for your co-signature once signed."
     else:
         told = f"{therapist}'s signed session records no longer wait for your co-signature."

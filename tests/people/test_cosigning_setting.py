@@ -160,3 +160,66 @@ def test_it_waits_in_the_queue_of_the_supervisor_who_co_signs_only() -> None:
         {"outcome": "cosign", "comment": ""},
     )
     assert TherapySession.objects.get(pk=world.session.pk).cosign_state == CosignState.COSIGNED
+
+
+def test_a_record_waiting_when_co_signing_is_turned_off_stays_in_a_supervisors_queue() -> None:
+    """Turned off (or its supervisor gone) while a record waits: it is in the queue of every
+    supervisor of its author, never in nobody's."""
+    world = World.build()
+    set_by_admin(world, "yes")
+    signed_in(world.owner).post(reverse("therapy_sessions:sign", args=[world.session.pk]))
+    set_by_admin(world, "no")
+    queue = text(signed_in(world.supervisor).get(reverse("therapy_sessions:cosign_queue")))
+    assert "Awaiting your co-signature (1)" in queue
+    assert world.couple.case_code in queue
+    # Not in the queue of a supervisor of someone else.
+    other = text(signed_in(world.other_supervisor).get(reverse("therapy_sessions:cosign_queue")))
+    assert world.couple.case_code not in other
+
+
+def test_a_practice_admin_who_is_supervised_cant_exempt_their_own_notes() -> None:
+    world = World.build()
+    admin = world.practice_admin
+    type(admin).objects.filter(pk=admin.pk).update(is_therapist=True)
+    Supervision.objects.create(
+        practice=world.practice,
+        supervisor=world.supervisor,
+        therapist=admin,
+        notes_need_cosign=True,
+    )
+    client = signed_in(admin)
+    page = text(client.get(reverse("people:person", args=[admin.pk])))
+    assert "Co-signs their notes" in page
+    assert "Stop co-signing" not in page
+    response = client.post(
+        reverse("people:cosigning", args=[admin.pk]),
+        {"supervisor": world.supervisor.pk, "notes_need_cosign": "no"},
+        follow=True,
+    )
+    assert "You can't do this to your own account here" in text(response)
+    assert Supervision.objects.get(therapist=admin).notes_need_cosign
+    assert not AccessEvent.objects.filter(action="set co-signing").exists()
+
+
+def test_the_django_admin_shows_co_signing_but_never_changes_it() -> None:
+    world = World.build()
+    row = Supervision.objects.get(supervisor=world.supervisor, therapist=world.owner)
+    client = signed_in(world.practice_admin)
+    url = reverse("admin:people_supervision_change", args=[row.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    page = text(response)
+    assert "Notes need co-signing" in page
+    assert 'name="notes_need_cosign"' not in page
+    client.post(
+        url,
+        {
+            "practice": world.practice.pk,
+            "supervisor": world.supervisor.pk,
+            "therapist": world.owner.pk,
+            "started_on": row.started_on.isoformat(),
+            "notes_need_cosign": "on",
+        },
+    )
+    row.refresh_from_db()
+    assert not row.notes_need_cosign
