@@ -243,13 +243,16 @@ def meeting_log(
 ) -> tuple[SupervisionMeeting, bool]:
     """Log one meeting, once per request token; (meeting, created).
 
-    Logs of one supervisor take turns on their row (create_once), so two meetings sent at
+    Logs of one supervisor take turns on their row (create_once), and logs naming the same
+    supervisee on that supervisee's row (locked below, in id order), so two meetings sent at
     the same moment can't both pass the overlap check: the second raises MeetingClash.
     The form has checked the rest (theirs only, sizes, no future date).
     """
 
     def create(token: uuid.UUID | None) -> SupervisionMeeting:
         supervisees_present = list(supervisees)
+        ids = sorted(person.pk for person in supervisees_present)
+        list(User.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
         clash = clashing_meeting(supervisor, starts_at, duration_minutes, supervisees_present)
         if clash is not None:
             raise MeetingClash(clash)

@@ -217,7 +217,7 @@ class HoursRulesForm(VersionedForm, forms.ModelForm):  # type: ignore[misc]
             ("relational_target_hours", "direct_target_hours", "direct client-contact"),
             ("observable_target_hours", "supervision_target_hours", "supervision"),
         ):
-            if (data.get(part) or 0) > (data.get(whole) or 0) > 0:
+            if (data.get(part) or 0) > (data.get(whole) or 0):
                 self.add_error(part, f"This is part of the {message} target: at most that.")
         individual = data.get("individual_max_supervisees")
         group = data.get("group_max_supervisees")

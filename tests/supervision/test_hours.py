@@ -386,3 +386,19 @@ def test_the_pdf_names_every_case_code_whole_in_its_month_and_in_the_total(scene
     # Each code once for its month and once in the total row, never broken at its hyphen.
     assert text.count(couple.case_code) == 2, text
     assert text.count(other.case_code) == 2, text
+
+
+def test_the_migration_keeps_a_practices_observable_target_within_its_supervision_target(scene):
+    """Supervision migration 0003 adds the observable-data target at 50: a practice that had
+    set a supervision target below that gets its supervision target instead."""
+    import importlib
+
+    from django.apps import apps
+
+    step = importlib.import_module("supervision.migrations.0003_observable_target")
+    low = HoursRules.objects.create(practice=scene["practice"], supervision_target_hours=30)
+    usual = HoursRules.objects.create(practice=make_practice("Usual"), supervision_target_hours=100)
+    step.within_the_supervision_target(apps, None)
+    low.refresh_from_db()
+    usual.refresh_from_db()
+    assert (low.observable_target_hours, usual.observable_target_hours) == (30, 50)

@@ -1,0 +1,72 @@
+"""Two supervisors log a meeting with the same supervisee at the same moment, on real
+PostgreSQL with a connection each (supervision/log.py meeting_log): the supervisee's hours
+count once, so one meeting is logged and the other refused beside its time, never both."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from people.models import Supervision
+from supervision import log
+from supervision.models import MeetingFormat, SupervisionMeeting
+from tests.factories import make_practice, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def at_once(*steps: Callable[[], Any]) -> list[Any]:
+    ready = threading.Barrier(len(steps))
+
+    def run(step: Callable[[], Any]) -> Any:
+        ready.wait()
+        try:
+            return step()
+        except log.MeetingClash as clash:
+            return clash
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(len(steps)) as pool:
+        return list(pool.map(run, steps))
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_supervisors_booking_one_supervisee_at_once_log_one_meeting(attempt: int) -> None:
+    practice = make_practice()
+    trainee = make_user(practice, "Tess Trainee", therapist=True)
+    first = make_user(practice, "Sam Supervisor", supervisor=True)
+    second = make_user(practice, "Rowan Second", supervisor=True)
+    for supervisor in (first, second):
+        Supervision.objects.create(practice=practice, supervisor=supervisor, therapist=trainee)
+    starts_at = timezone.now().replace(microsecond=0) - datetime.timedelta(days=1)
+
+    def logged_by(supervisor: Any, minutes_later: int) -> Callable[[], Any]:
+        def step() -> Any:
+            meeting, _ = log.meeting_log(
+                supervisor=supervisor,
+                starts_at=starts_at + datetime.timedelta(minutes=minutes_later),
+                duration_minutes=60,
+                format=MeetingFormat.INDIVIDUAL,
+                observable_data="",
+                supervisees=[trainee],
+                cases=[],
+                notes="",
+                request_token=uuid.uuid4(),
+            )
+            return meeting
+
+        return step
+
+    outcomes = at_once(logged_by(first, 0), logged_by(second, 30))
+
+    assert sorted(type(o).__name__ for o in outcomes) == ["MeetingClash", "SupervisionMeeting"]
+    assert SupervisionMeeting.objects.filter(attendances__supervisee=trainee).count() == 1
