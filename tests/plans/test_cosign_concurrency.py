@@ -5,20 +5,18 @@ never recorded on a revision the plan has already moved on from."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from people.models import AccessEvent, Supervision
 from plans import signing
 from plans.models import Evidence, PlanCosignState, PlanRevision
+from tests.concurrency import at_once as racing
 from tests.factories import make_couple, make_practice, make_user
 from tests.plans.conftest import goal, save_plan
 
@@ -39,19 +37,7 @@ def scene() -> tuple[Any, Any, PlanRevision]:
 
 
 def at_once(*steps: Callable[[], Any]) -> list[Any]:
-    ready = threading.Barrier(len(steps))
-
-    def run(step: Callable[[], Any]) -> Any:
-        ready.wait()
-        try:
-            return step()
-        except signing.SignOffRefused as refused:
-            return refused
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(len(steps)) as pool:
-        return list(pool.map(run, steps))
+    return racing(*steps, refused=signing.SignOffRefused)
 
 
 def test_a_double_click_on_co_sign_records_once() -> None:

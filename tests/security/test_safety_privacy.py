@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import logging
 import re
 import zipfile
 from typing import Any
@@ -35,6 +34,7 @@ from sessions.models import SafetyScreen
 from sessions.safety import GUIDANCE
 from tests.exports import exported
 from tests.factories import PASSWORD, World, make_session
+from tests.security import every_log_record
 from tests.sessions.safety_world import CANARY, SCREEN_NAME, posted, practice_screen
 
 pytestmark = pytest.mark.django_db
@@ -42,15 +42,6 @@ pytestmark = pytest.mark.django_db
 SCREEN = "/partner-screen/"
 # Words that would tell of a safety screen or concern, beside the canary.
 TELLTALES = (CANARY, "afety", GUIDANCE[:40], "contraindicated", "screen was positive")
-
-
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def signed_in(user: Any) -> Client:
@@ -98,63 +89,52 @@ def partner_b_screens(owner: Client, world: World, session_pk: int) -> dict[str,
 
 @pytest.fixture(scope="module")
 def outputs(django_db_setup: None, django_db_blocker: Any) -> Any:
-    handler = Collect()
-    loggers = [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]
-    levels = {lg.name: lg.level for lg in loggers}
-    for lg in loggers:
-        lg.setLevel(logging.DEBUG)
-    logging.getLogger().addHandler(handler)
     mail.outbox = []
     out: dict[str, Any] = {}
-    try:
-        with django_db_blocker.unblock(), transaction.atomic():
-            world = World.build()
-            out["world"] = world
-            practice_screen(world.practice)
-            today_session = make_session(world.couple, days_ago=0)
-            share = CaseShare.objects.create(
-                couple=world.couple, group=world.group, shared_by=world.owner
-            )
-            owner = signed_in(world.owner)
-            # The couple's other flags as of today, so the comparisons below see only what
-            # partner A's screen changes.
-            same_day.recheck([world.couple.pk])
-            out["B before"] = partner_b_screens(owner, world, today_session.pk)
-            out["B copy before"] = copy_of(owner, world, "B")
+    with every_log_record() as handler, django_db_blocker.unblock(), transaction.atomic():
+        world = World.build()
+        out["world"] = world
+        practice_screen(world.practice)
+        today_session = make_session(world.couple, days_ago=0)
+        share = CaseShare.objects.create(
+            couple=world.couple, group=world.group, shared_by=world.owner
+        )
+        owner = signed_in(world.owner)
+        # The couple's other flags as of today, so the comparisons below see only what
+        # partner A's screen changes.
+        same_day.recheck([world.couple.pk])
+        out["B before"] = partner_b_screens(owner, world, today_session.pk)
+        out["B copy before"] = copy_of(owner, world, "B")
 
-            hand_over = reverse("therapy_sessions:hand_over", args=[world.couple.case_code])
-            owner.post(hand_over, {"partner": "A"})
-            with TestCase.captureOnCommitCallbacks(execute=True):
-                owner.post(SCREEN, posted(hurt=1))
-            owner.post(reverse("partner_screen_unlock"), {"password": PASSWORD})
-            out["screens"] = list(SafetyScreen.objects.all())
-            out["concerns"] = list(Flag.objects.filter(kind=FlagKind.SAFETY_CONCERN))
+        hand_over = reverse("therapy_sessions:hand_over", args=[world.couple.case_code])
+        owner.post(hand_over, {"partner": "A"})
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            owner.post(SCREEN, posted(hurt=1))
+        owner.post(reverse("partner_screen_unlock"), {"password": PASSWORD})
+        out["screens"] = list(SafetyScreen.objects.all())
+        out["concerns"] = list(Flag.objects.filter(kind=FlagKind.SAFETY_CONCERN))
 
-            out["B after"] = partner_b_screens(owner, world, today_session.pk)
-            out["B copy after"] = copy_of(owner, world, "B")
-            out["A copy"] = copy_of(owner, world, "A")
-            out["joint copy"] = copy_of(owner, world, "joint")
+        out["B after"] = partner_b_screens(owner, world, today_session.pk)
+        out["B copy after"] = copy_of(owner, world, "B")
+        out["A copy"] = copy_of(owner, world, "A")
+        out["joint copy"] = copy_of(owner, world, "joint")
 
-            member = signed_in(world.group_member)
-            case_args = [world.group.pk, share.code]
-            out["shared case"] = member.get(reverse("consultation:case", args=case_args))
-            out["shared pdf"] = pdf_text(
-                member.get(reverse("consultation:case_pdf", args=case_args)).content
-            )
-            out["group page"] = member.get(reverse("consultation:group", args=[world.group.pk]))
-            out["groups"] = member.get(reverse("consultation:groups"))
+        member = signed_in(world.group_member)
+        case_args = [world.group.pk, share.code]
+        out["shared case"] = member.get(reverse("consultation:case", args=case_args))
+        out["shared pdf"] = pdf_text(
+            member.get(reverse("consultation:case_pdf", args=case_args)).content
+        )
+        out["group page"] = member.get(reverse("consultation:group", args=[world.group.pk]))
+        out["groups"] = member.get(reverse("consultation:groups"))
 
-            yesterday = timezone.localdate() - datetime.timedelta(days=1)
-            for day in (yesterday, timezone.localdate()):
-                digests.send(run_now(world.practice, day))
-            out["mail"] = list(mail.outbox)
-            out["records"] = list(handler.records)
-            yield out
-            transaction.set_rollback(True)
-    finally:
-        logging.getLogger().removeHandler(handler)
-        for lg in loggers:
-            lg.setLevel(levels[lg.name])
+        yesterday = timezone.localdate() - datetime.timedelta(days=1)
+        for day in (yesterday, timezone.localdate()):
+            digests.send(run_now(world.practice, day))
+        out["mail"] = list(mail.outbox)
+        out["records"] = list(handler.records)
+        yield out
+        transaction.set_rollback(True)
 
 
 def test_partner_as_positive_screen_was_taken_and_opened_the_concern(outputs):

@@ -5,38 +5,24 @@ count once, so one meeting is logged and the other refused beside its time, neve
 from __future__ import annotations
 
 import datetime
-import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from people.models import Supervision
 from supervision import log
 from supervision.models import MeetingFormat, SupervisionMeeting
+from tests.concurrency import at_once as racing
 from tests.factories import make_practice, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def at_once(*steps: Callable[[], Any]) -> list[Any]:
-    ready = threading.Barrier(len(steps))
-
-    def run(step: Callable[[], Any]) -> Any:
-        ready.wait()
-        try:
-            return step()
-        except log.MeetingClash as clash:
-            return clash
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(len(steps)) as pool:
-        return list(pool.map(run, steps))
+    return racing(*steps, refused=log.MeetingClash)
 
 
 @pytest.mark.parametrize("attempt", range(3))
