@@ -269,6 +269,11 @@ def test_practice_admin_sees_hours_without_case_codes_and_no_flags(scene):
     overview = client.get(reverse("supervision:hours_overview"))
     assert "Open flags" not in overview.text
     assert "Tess Trainee" in overview.text
+    # Signing status as counts: the one session held is not signed yet.
+    (row,) = [r for r in overview.context["rows"] if r.clinician == scene["trainee"]]
+    assert (row.direct, row.unsigned, row.awaiting, row.sent_back) == (Decimal("1.00"), 1, 0, 0)
+    assert row.open_flags is None
+    assert scene["couple"].case_code not in overview.text
 
 
 def test_supervisor_overview_shows_hours_beside_open_flags_and_unsigned_notes(scene):
