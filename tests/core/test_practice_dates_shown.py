@@ -277,7 +277,11 @@ def test_the_retention_page_shows_a_closed_records_dates_the_practices_way():
 
     page = page_of(world.practice_admin, reverse("cycles:retention"))
 
-    assert f"<td>{couple.case_code}</td><td>{dmy(started)}</td><td>{dmy(closed_on)}</td>" in page
+    assert (
+        f'<td data-label="Case">{couple.case_code}</td>'
+        f'<td data-label="Started">{dmy(started)}</td>'
+        f'<td data-label="Closed">{dmy(closed_on)}</td>'
+    ) in page
     assert_shown_the_practices_way(page, started, closed_on)
 
 
