@@ -114,7 +114,8 @@ def test_on_a_phone_each_meeting_reads_as_a_card_and_is_confirmed_without_scroll
         notes="Went over the walk-out, the repair plan and what to try on Thursday.",
     )
     MeetingAttendance.objects.create(meeting=meeting, supervisee=trainee)
-    meeting.cases.add(couple)
+    second = make_couple(trainee)
+    meeting.cases.add(couple, second)
 
     page.set_viewport_size({"width": 360, "height": 800})
     login(page, live_server, trainee)
@@ -128,6 +129,16 @@ def test_on_a_phone_each_meeting_reads_as_a_card_and_is_confirmed_without_scroll
     assert box["x"] + box["width"] <= 360, f"Confirm sits at {box} on a 360 px screen"
     label = entry.locator('td[data-label="Supervisor"]')
     assert label.evaluate("e => getComputedStyle(e, '::before').content") == '"Supervisor"'
+    # A cell holding several things keeps them all beside its label, none under it.
+    cases = entry.locator('td[data-label="Cases"]')
+    cell = cases.bounding_box()
+    assert cell is not None
+    links = [cases.get_by_role("link", name=c.case_code).bounding_box() for c in (couple, second)]
+    assert None not in links
+    for link in links:
+        assert link["x"] >= cell["x"] + 120, f"a code sits under its label: {link} in {cell}"
+    # "C-…, C-…" reads as one line, not split around the comma between them.
+    assert abs(links[0]["y"] - links[1]["y"]) < 5, links
     confirm.click()
     expect(page.locator(f"#entry-{meeting.pk}")).to_contain_text("Confirmed")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
