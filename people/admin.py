@@ -306,6 +306,11 @@ class SupervisionAdmin(PracticeScopedAdmin):
     # where it is audited; shown here, never edited.
     readonly_fields = ["notes_need_cosign"]
 
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # Nobody edits or deletes their own supervision here: a supervised practice admin
+        # would be exempting their own notes from their supervisor.
+        return super().get_queryset(request).exclude(therapist=request.user)
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         # Only supervisors supervise and only therapists are supervised; and an admin never
         # makes themselves anyone's supervisor (that would be reading records by the back door).

@@ -50,10 +50,13 @@ def may_cosign(user: User, session: TherapySession) -> bool:
 def waits_for(user: User, author: str) -> Q:
     """What waits in `user`'s sign-off queue: records whose author (the field `author`) has
     `user` as a supervisor set to co-sign their notes (Supervision.notes_need_cosign); or, when
-    none of the author's supervisors is set to any more (turned off, or the supervisor left
-    while records waited), any supervisor of theirs, so no waiting record is left in nobody's
-    queue. Any supervisor of theirs may co-sign (supervises_author), covering for a colleague."""
-    theirs = Supervision.objects.filter(therapist_id=OuterRef(f"{author}_id"))
+    none of the author's active supervisors is set to any more (turned off, or the supervisor
+    deactivated while records waited), any active supervisor of theirs, so no waiting record
+    is left in nobody's queue. Any supervisor of theirs may co-sign (supervises_author),
+    covering for a colleague."""
+    theirs = Supervision.objects.filter(
+        therapist_id=OuterRef(f"{author}_id"), supervisor__is_active=True
+    )
     mine = theirs.filter(supervisor=user)
     return Q(Exists(mine.filter(notes_need_cosign=True))) | (
         Q(Exists(mine)) & ~Q(Exists(theirs.filter(notes_need_cosign=True)))

@@ -199,19 +199,17 @@ def clashing_meeting(
     duration_minutes: int,
     supervisees: Iterable[User] = (),
 ) -> SupervisionMeeting | None:
-    """A meeting overlapping [starts_at, starts_at + duration), if any: the supervisor's own,
-    or another supervisor's that one of `supervisees` attended (an hour of supervision is
-    counted once, so nobody is in two meetings at once).
+    """A meeting overlapping [starts_at, starts_at + duration), if any, that one of this
+    meeting's people (the supervisor or `supervisees`) led or attended: nobody is in two
+    meetings at once, so an hour of supervision is counted once.
 
     Meetings last at most MEETING_MAX_MINUTES, so only those starting that long before the
     new one's start can reach into it: one indexed range read, checked here.
     """
     ends_at = starts_at + datetime.timedelta(minutes=duration_minutes)
     earliest = starts_at - datetime.timedelta(minutes=MEETING_MAX_MINUTES)
-    whose = Q(supervisor=supervisor)
-    present = [person.pk for person in supervisees]
-    if present:
-        whose |= Q(attendances__supervisee_id__in=present)
+    people = {supervisor.pk, *(person.pk for person in supervisees)}
+    whose = Q(supervisor_id__in=people) | Q(attendances__supervisee_id__in=people)
     nearby = (
         SupervisionMeeting.objects.filter(whose, starts_at__gt=earliest, starts_at__lt=ends_at)
         .distinct()
@@ -243,16 +241,20 @@ def meeting_log(
 ) -> tuple[SupervisionMeeting, bool]:
     """Log one meeting, once per request token; (meeting, created).
 
-    Logs of one supervisor take turns on their row (create_once), and logs naming the same
-    supervisee on that supervisee's row (locked below, in id order), so two meetings sent at
-    the same moment can't both pass the overlap check: the second raises MeetingClash.
+    Logs naming the same supervisor or supervisee take turns on those people's rows (locked
+    together, in id order), so two meetings sent at the same moment can't both pass the
+    overlap check: the second raises MeetingClash.
     The form has checked the rest (theirs only, sizes, no future date).
     """
 
+    supervisees_present = list(supervisees)
+    # The supervisor's and the supervisees' rows, locked in one ordered read before anything
+    # else (create_once then finds the supervisor's already held), so two logs naming the same
+    # people take turns and two supervisors naming each other can't deadlock.
+    people = sorted({supervisor.pk, *(person.pk for person in supervisees_present)})
+    list(User.objects.select_for_update().filter(pk__in=people).order_by("pk").values("pk"))
+
     def create(token: uuid.UUID | None) -> SupervisionMeeting:
-        supervisees_present = list(supervisees)
-        ids = sorted(person.pk for person in supervisees_present)
-        list(User.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
         clash = clashing_meeting(supervisor, starts_at, duration_minutes, supervisees_present)
         if clash is not None:
             raise MeetingClash(clash)

@@ -36,14 +36,16 @@ if TYPE_CHECKING:
 def clash_message(
     meeting: Any, tz: ZoneInfo, supervisor: User, supervisees: Iterable[User] = ()
 ) -> str:
-    """What the supervisor reads beside the time: their own meeting then, or the supervisees
-    already in another supervisor's meeting then."""
+    """What the supervisor reads beside the time: their own meeting then, or who of this
+    meeting's people was already at another meeting then."""
     start = timezone.localtime(meeting.starts_at, tz)
     end = timezone.localtime(meeting.ends_at, tz)
     when = f"{dates.show(start.date())}, {start:%H:%M}–{end:%H:%M}"
     if meeting.supervisor_id == supervisor.pk:
         return f"This overlaps your meeting of {when}: choose another time or duration."
-    there = set(meeting.attendances.values_list("supervisee_id", flat=True))
+    there = {meeting.supervisor_id, *meeting.attendances.values_list("supervisee_id", flat=True)}
+    if supervisor.pk in there:
+        return f"You were in another supervision meeting on {when}: choose another time."
     names = " and ".join(str(p) for p in supervisees if p.pk in there) or "A supervisee"
     return (
         f"{names} already had supervision with another supervisor on {when}: "

@@ -1,7 +1,8 @@
 """A target for supervision with observable data (COAMFTE: 50 of the 100 supervision hours).
 
 A practice that had already set its supervision target below 50 gets that target as its
-observable one, never more: a part never exceeds its whole (supervision.log_forms)."""
+observable one, and a relational target above its direct-contact target is brought down to it:
+a part never exceeds its whole (supervision.log_forms), or the rules could no longer be saved."""
 
 import django.core.validators
 from django.db import migrations, models
@@ -9,9 +10,14 @@ from django.db.models import F
 
 
 def within_the_supervision_target(apps, schema_editor):
+    """Each part within its whole: observable data within supervision, and relational within
+    direct contact (which the rules form never checked before)."""
     rules = apps.get_model("supervision", "HoursRules")
     rules.objects.filter(observable_target_hours__gt=F("supervision_target_hours")).update(
         observable_target_hours=F("supervision_target_hours")
+    )
+    rules.objects.filter(relational_target_hours__gt=F("direct_target_hours")).update(
+        relational_target_hours=F("direct_target_hours")
     )
 
 

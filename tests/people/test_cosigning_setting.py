@@ -223,3 +223,37 @@ def test_the_django_admin_shows_co_signing_but_never_changes_it() -> None:
     )
     row.refresh_from_db()
     assert not row.notes_need_cosign
+
+
+def test_a_record_waiting_for_a_deactivated_supervisor_goes_to_the_active_ones() -> None:
+    world = World.build()
+    covering = make_user(world.practice, "Covering Supervisor", supervisor=True)
+    Supervision.objects.create(practice=world.practice, supervisor=covering, therapist=world.owner)
+    set_by_admin(world, "yes")
+    signed_in(world.owner).post(reverse("therapy_sessions:sign", args=[world.session.pk]))
+    queue_url = reverse("therapy_sessions:cosign_queue")
+    assert world.couple.case_code not in text(signed_in(covering).get(queue_url))
+
+    type(world.supervisor).objects.filter(pk=world.supervisor.pk).update(is_active=False)
+
+    assert "Awaiting your co-signature (1)" in text(signed_in(covering).get(queue_url))
+
+
+def test_the_django_admin_never_lists_the_admins_own_supervision() -> None:
+    world = World.build()
+    admin = world.practice_admin
+    type(admin).objects.filter(pk=admin.pk).update(is_therapist=True)
+    own = Supervision.objects.create(
+        practice=world.practice,
+        supervisor=world.supervisor,
+        therapist=admin,
+        notes_need_cosign=True,
+    )
+    client = signed_in(admin)
+    listing = text(client.get(reverse("admin:people_supervision_changelist")))
+    assert "Owner Therapist" in listing
+    assert "Practice Admin" not in listing
+    client.post(
+        reverse("admin:people_supervision_delete", args=[own.pk]), {"post": "yes"}, follow=True
+    )
+    assert Supervision.objects.filter(pk=own.pk).exists()

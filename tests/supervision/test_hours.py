@@ -401,9 +401,13 @@ def test_the_migration_keeps_a_practices_observable_target_within_its_supervisio
     from django.apps import apps
 
     step = importlib.import_module("supervision.migrations.0003_observable_target")
-    low = HoursRules.objects.create(practice=scene["practice"], supervision_target_hours=30)
+    low = HoursRules.objects.create(
+        practice=scene["practice"], supervision_target_hours=30, direct_target_hours=0
+    )
     usual = HoursRules.objects.create(practice=make_practice("Usual"), supervision_target_hours=100)
     step.within_the_supervision_target(apps, None)
     low.refresh_from_db()
     usual.refresh_from_db()
     assert (low.observable_target_hours, usual.observable_target_hours) == (30, 50)
+    # Relational within direct contact too, or the rules could no longer be saved.
+    assert (low.relational_target_hours, usual.relational_target_hours) == (0, 250)

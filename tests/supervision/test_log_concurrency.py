@@ -56,3 +56,38 @@ def test_two_supervisors_booking_one_supervisee_at_once_log_one_meeting(attempt:
 
     assert sorted(type(o).__name__ for o in outcomes) == ["MeetingClash", "SupervisionMeeting"]
     assert SupervisionMeeting.objects.filter(attendances__supervisee=trainee).count() == 1
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_supervisors_who_supervise_each_other_never_deadlock(attempt: int) -> None:
+    """A supervises B and B supervises A; each logs a meeting with the other at once. The
+    rows are locked in one order, so one meeting is logged and the other refused (nobody is
+    in two meetings at once), never a database deadlock."""
+    practice = make_practice()
+    first = make_user(practice, "Ada Peer", supervisor=True, therapist=True)
+    second = make_user(practice, "Bo Peer", supervisor=True, therapist=True)
+    Supervision.objects.create(practice=practice, supervisor=first, therapist=second)
+    Supervision.objects.create(practice=practice, supervisor=second, therapist=first)
+    starts_at = timezone.now().replace(microsecond=0) - datetime.timedelta(days=1)
+
+    def logged_by(supervisor: Any, supervisee: Any) -> Callable[[], Any]:
+        def step() -> Any:
+            meeting, _ = log.meeting_log(
+                supervisor=supervisor,
+                starts_at=starts_at,
+                duration_minutes=60,
+                format=MeetingFormat.INDIVIDUAL,
+                observable_data="",
+                supervisees=[supervisee],
+                cases=[],
+                notes="",
+                request_token=uuid.uuid4(),
+            )
+            return meeting
+
+        return step
+
+    outcomes = at_once(logged_by(first, second), logged_by(second, first))
+
+    assert sorted(type(o).__name__ for o in outcomes) == ["MeetingClash", "SupervisionMeeting"]
+    assert SupervisionMeeting.objects.count() == 1
