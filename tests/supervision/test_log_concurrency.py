@@ -25,6 +25,26 @@ def at_once(*steps: Callable[[], Any]) -> list[Any]:
     return racing(*steps, refused=log.MeetingClash)
 
 
+def logging(supervisor: Any, supervisee: Any, starts_at: datetime.datetime) -> Callable[[], Any]:
+    """One supervisor logging an hour's meeting with one supervisee: the meeting, once run."""
+
+    def step() -> Any:
+        meeting, _ = log.meeting_log(
+            supervisor=supervisor,
+            starts_at=starts_at,
+            duration_minutes=60,
+            format=MeetingFormat.INDIVIDUAL,
+            observable_data="",
+            supervisees=[supervisee],
+            cases=[],
+            notes="",
+            request_token=uuid.uuid4(),
+        )
+        return meeting
+
+    return step
+
+
 @pytest.mark.parametrize("attempt", range(3))
 def test_two_supervisors_booking_one_supervisee_at_once_log_one_meeting(attempt: int) -> None:
     practice = make_practice()
@@ -34,25 +54,8 @@ def test_two_supervisors_booking_one_supervisee_at_once_log_one_meeting(attempt:
     for supervisor in (first, second):
         Supervision.objects.create(practice=practice, supervisor=supervisor, therapist=trainee)
     starts_at = timezone.now().replace(microsecond=0) - datetime.timedelta(days=1)
-
-    def logged_by(supervisor: Any, minutes_later: int) -> Callable[[], Any]:
-        def step() -> Any:
-            meeting, _ = log.meeting_log(
-                supervisor=supervisor,
-                starts_at=starts_at + datetime.timedelta(minutes=minutes_later),
-                duration_minutes=60,
-                format=MeetingFormat.INDIVIDUAL,
-                observable_data="",
-                supervisees=[trainee],
-                cases=[],
-                notes="",
-                request_token=uuid.uuid4(),
-            )
-            return meeting
-
-        return step
-
-    outcomes = at_once(logged_by(first, 0), logged_by(second, 30))
+    later = starts_at + datetime.timedelta(minutes=30)
+    outcomes = at_once(logging(first, trainee, starts_at), logging(second, trainee, later))
 
     assert sorted(type(o).__name__ for o in outcomes) == ["MeetingClash", "SupervisionMeeting"]
     assert SupervisionMeeting.objects.filter(attendances__supervisee=trainee).count() == 1
@@ -69,25 +72,7 @@ def test_two_supervisors_who_supervise_each_other_never_deadlock(attempt: int) -
     Supervision.objects.create(practice=practice, supervisor=first, therapist=second)
     Supervision.objects.create(practice=practice, supervisor=second, therapist=first)
     starts_at = timezone.now().replace(microsecond=0) - datetime.timedelta(days=1)
-
-    def logged_by(supervisor: Any, supervisee: Any) -> Callable[[], Any]:
-        def step() -> Any:
-            meeting, _ = log.meeting_log(
-                supervisor=supervisor,
-                starts_at=starts_at,
-                duration_minutes=60,
-                format=MeetingFormat.INDIVIDUAL,
-                observable_data="",
-                supervisees=[supervisee],
-                cases=[],
-                notes="",
-                request_token=uuid.uuid4(),
-            )
-            return meeting
-
-        return step
-
-    outcomes = at_once(logged_by(first, second), logged_by(second, first))
+    outcomes = at_once(logging(first, second, starts_at), logging(second, first, starts_at))
 
     assert sorted(type(o).__name__ for o in outcomes) == ["MeetingClash", "SupervisionMeeting"]
     assert SupervisionMeeting.objects.count() == 1
