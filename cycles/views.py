@@ -24,7 +24,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from consultation.groups import groups_of
 from core.concurrency import StaleEdit
-from core.http import is_htmx
+from core.http import is_htmx, page_number, posted_number
 from core.revisions import compared as revisions_compared
 from cycles import editor, restore
 from cycles.diagram import layout
@@ -219,11 +219,6 @@ def open_ruptures_page(couple: Couple, number: int) -> tuple[list[Rupture], Slic
     return _newest_page(rows, number, OPEN_RUPTURES_SHOWN)
 
 
-def _page_number(request: HttpRequest, name: str) -> int:
-    value = request.GET.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 100_000 else 1
-
-
 @require_GET
 @vary_on_headers("HX-Request")
 def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
@@ -232,7 +227,7 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         Couple.objects.visible_to(user).select_related("therapist", "co_therapist"),
         case_code=case_code,
     )
-    sessions, sessions_shown = timeline_page(couple, _page_number(request, "sessions"))
+    sessions, sessions_shown = timeline_page(couple, page_number(request, "sessions"))
     if is_htmx(request) and "sessions" in request.GET:
         # "Show earlier sessions": the rows alone, put in place of the link that asked.
         audit.record(
@@ -242,7 +237,7 @@ def couple_detail(request: HttpRequest, case_code: str) -> HttpResponse:
         return render(request, "cycles/couple_detail.html#timeline-rows", context)
     partners = list(couple.partners.all())
     cycle_map = latest_map(couple)
-    open_ruptures, open_shown = open_ruptures_page(couple, _page_number(request, "open"))
+    open_ruptures, open_shown = open_ruptures_page(couple, page_number(request, "open"))
     audit.record(request, "read couple", couple)
     summaries = latest_summaries(couple)
     flags = list(
@@ -544,11 +539,6 @@ def _history_page(
     return render(request, "cycles/cycle_map_history.html", context)
 
 
-def _posted_number(request: HttpRequest, name: str) -> int | None:
-    value = request.POST.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
-
-
 @require_POST
 def cycle_map_restore(request: HttpRequest, case_code: str) -> HttpResponse:
     """ "Restore this version": save an earlier revision's steps as a new revision.
@@ -559,8 +549,8 @@ def cycle_map_restore(request: HttpRequest, case_code: str) -> HttpResponse:
     """
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
-    revision = _posted_number(request, "revision")
-    base_revision = _posted_number(request, "base_revision")
+    revision = posted_number(request, "revision")
+    base_revision = posted_number(request, "base_revision")
     if revision is None or base_revision is None:
         return _history_page(
             request, couple, user, refusal="Choose a revision from the list to restore."

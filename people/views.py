@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.http import posted_number
 from people import audit, offboarding
 from people.access import practice_admin, signed_in
 from people.models import Supervision, User
@@ -113,7 +114,7 @@ def cosigning(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(
         Supervision.objects.select_related("supervisor"),
         therapist=shown,
-        supervisor_id=_number(request.POST.get("supervisor")),
+        supervisor_id=posted_number(request, "supervisor"),
     )
     needed = request.POST.get("notes_need_cosign") == "yes"
     changed = row.set_cosigning(needed)
@@ -131,10 +132,6 @@ def cosigning(request: HttpRequest, pk: int) -> HttpResponse:
             request, f"{shown}'s signed session records no longer wait for {row.supervisor}."
         )
     return redirect("people:person", pk=shown.pk)
-
-
-def _number(value: str | None) -> int | None:
-    return int(value) if value and value.isdecimal() and len(value) < 12 else None
 
 
 def _action(request: HttpRequest, pk: int, action: str) -> tuple[User, User] | HttpResponse:

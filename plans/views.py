@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.http import posted_number
 from core.revisions import compared as revisions_compared
 from cycles.models import Couple, CycleMap, CycleStep
 from people import audit
@@ -213,11 +214,6 @@ def _draft(form: Any) -> GoalDraft:
     )
 
 
-def _posted_number(request: HttpRequest, name: str) -> int | None:
-    value = request.POST.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
-
-
 def _posted_token(request: HttpRequest) -> uuid.UUID | None:
     try:
         return uuid.UUID(request.POST.get("request_token", ""))
@@ -230,8 +226,8 @@ def goal_mark_view(request: HttpRequest, case_code: str) -> HttpResponse:
     """Mark a goal met, revised or dropped: a new revision of the plan, guarded like a save."""
     user = signed_in(request)
     couple = get_object_or_404(Couple.objects.editable_by(user), case_code=case_code)
-    position = _posted_number(request, "position")
-    base_revision = _posted_number(request, "base_revision")
+    position = posted_number(request, "position")
+    base_revision = posted_number(request, "base_revision")
     status = request.POST.get("status", "")
     if position is None or base_revision is None or status not in GoalStatus.values:
         refusal = "Choose a goal and what to mark it; nothing was changed."

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.concurrency import StaleEdit, replayed
+from core.http import page_number
 from cycles.models import Couple
 from flags import same_day
 from invitations import services as remote_links
@@ -131,12 +132,6 @@ def earlier_open_page(session: TherapySession, number: int) -> tuple[list[Ruptur
     total = int(page[0].open_total) if page else 0
     shown: list[Rupture] = list(page)
     return shown, total, number
-
-
-def page_number(request: HttpRequest, name: str) -> int:
-    """A page number from the query string: 1 unless it is a whole number above 1."""
-    value = request.GET.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 100_000 else 1
 
 
 @require_GET
